@@ -1,0 +1,107 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is the closed set of error categories Roster reports. The HTTP layer
+// maps each kind to one status code in one place; nothing else decides it.
+type Kind string
+
+// The kinds of error. Adding one means adding its status to the HTTP mapping.
+const (
+	KindInvalid         Kind = "invalid"         // the request is well-formed but its values are wrong
+	KindUnauthenticated Kind = "unauthenticated" // no or bad credentials
+	KindForbidden       Kind = "forbidden"       // the caller may not do this
+	KindNotFound        Kind = "not_found"       // the thing does not exist, or the caller may not know it does
+	KindConflict        Kind = "conflict"        // the current state refuses the change
+	KindPrecondition    Kind = "precondition"    // an If-Match revision is stale
+	KindInternal        Kind = "internal"        // a fault of ours; logged at the edge
+)
+
+// Stable error codes. Clients switch on these, so renaming one breaks them.
+const (
+	CodeInvalidRequest         = "invalid_request"
+	CodeInvalidEmail           = "invalid_email"
+	CodeInvalidRole            = "invalid_role"
+	CodeInvalidName            = "invalid_name"
+	CodeInvalidID              = "invalid_id"
+	CodeInvalidInvitations     = "invalid_invitations"
+	CodeDuplicateEmail         = "duplicate_email"
+	CodeTooManyInvitations     = "too_many_invitations"
+	CodeNoInvitations          = "no_invitations"
+	CodeForbidden              = "forbidden"
+	CodeAccessDisabled         = "access_disabled"
+	CodeNotInvitee             = "not_invitee"
+	CodeEmailUnverified        = "email_unverified"
+	CodePropertyNotFound       = "property_not_found"
+	CodeInvitationNotFound     = "invitation_not_found"
+	CodeMemberNotFound         = "member_not_found"
+	CodePropertyExists         = "property_exists"
+	CodeAlreadyMember          = "already_member"
+	CodeAlreadyInvited         = "already_invited"
+	CodeInvitationExpired      = "invitation_expired"
+	CodeInvitationRevoked      = "invitation_revoked"
+	CodeInvitationDeclined     = "invitation_declined"
+	CodeInvitationAccepted     = "invitation_accepted"
+	CodeInvitationNotPending   = "invitation_not_pending"
+	CodeInvalidToken           = "invalid_token"
+	CodeTokenSuperseded        = "token_superseded"
+	CodeLastAdmin              = "last_admin"
+	CodeOwnerProtected         = "owner_protected"
+	CodeOwnerCannotLeave       = "owner_cannot_leave"
+	CodeNewOwnerNotAdmin       = "new_owner_not_admin"
+	CodeAlreadyOwner           = "already_owner"
+	CodeConcurrentModification = "concurrent_modification"
+	CodeStaleRevision          = "stale_revision"
+	CodeIdempotencyKeyReused   = "idempotency_key_reused"
+	CodeUnauthenticated        = "unauthenticated"
+	CodeInternal               = "internal"
+)
+
+// Problem is one offending value inside a request, so a caller can fix every
+// bad row of a bulk request at once.
+type Problem struct {
+	// Index is the row of a bulk request, or -1 when the problem is not in a row.
+	Index   int    `json:"index"`
+	Field   string `json:"field"`
+	Value   string `json:"value"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error is Roster's one error type: a kind, a stable code and a message fit to
+// show the caller, and the offending values when there are several.
+type Error struct {
+	Kind     Kind
+	Code     string
+	Message  string
+	Problems []Problem
+}
+
+// Error returns the message.
+func (e *Error) Error() string { return e.Message }
+
+// Errorf builds an *Error of the given kind and code.
+func Errorf(kind Kind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// KindOf returns the kind of err, or KindInternal when err is not an *Error.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindInternal
+}
+
+// CodeOf returns the code of err, or CodeInternal when err is not an *Error.
+func CodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

@@ -1,0 +1,233 @@
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Stored event type names. They are written into the event store, so they
+// never change with a Go rename: renaming one is a migration.
+const (
+	TypePropertyCreated      = "PropertyCreated"
+	TypeMemberInvited        = "MemberInvited"
+	TypeInvitationResent     = "InvitationResent"
+	TypeInvitationRevoked    = "InvitationRevoked"
+	TypeInvitationDeclined   = "InvitationDeclined"
+	TypeInvitationAccepted   = "InvitationAccepted"
+	TypeMemberJoined         = "MemberJoined"
+	TypeMemberRoleChanged    = "MemberRoleChanged"
+	TypeMemberAccessDisabled = "MemberAccessDisabled"
+	TypeMemberAccessEnabled  = "MemberAccessEnabled"
+	TypeMemberRemoved        = "MemberRemoved"
+	TypeMemberLeft           = "MemberLeft"
+	TypeOwnershipTransferred = "OwnershipTransferred"
+)
+
+// SchemaV1 is the payload schema every event is written with today. A reader
+// refuses a schema newer than it knows rather than guess at its meaning.
+const SchemaV1 = 1
+
+// Event is one fact about a property. Payloads hold no secrets: an
+// invitation carries a nonce from which only the server key derives a token.
+type Event interface {
+	EventType() string
+}
+
+// PropertyCreated starts a property's stream; the creator becomes its owner.
+type PropertyCreated struct {
+	Schema     int    `json:"schema"`
+	PropertyID string `json:"property_id"`
+	Name       string `json:"name"`
+	OwnerID    string `json:"owner_id"`
+}
+
+// MemberInvited records a pending invitation.
+type MemberInvited struct {
+	Schema       int       `json:"schema"`
+	InvitationID string    `json:"invitation_id"`
+	Email        string    `json:"email"`
+	Role         Role      `json:"role"`
+	InvitedBy    string    `json:"invited_by"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	TokenNonce   string    `json:"token_nonce"`
+}
+
+// InvitationResent replaces an invitation's token and expiry.
+type InvitationResent struct {
+	Schema       int       `json:"schema"`
+	InvitationID string    `json:"invitation_id"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	TokenNonce   string    `json:"token_nonce"`
+}
+
+// InvitationRevoked records that an admin withdrew a pending invitation.
+type InvitationRevoked struct {
+	Schema       int    `json:"schema"`
+	InvitationID string `json:"invitation_id"`
+}
+
+// InvitationDeclined records that the invitee said no.
+type InvitationDeclined struct {
+	Schema       int    `json:"schema"`
+	InvitationID string `json:"invitation_id"`
+}
+
+// InvitationAccepted records that the invitee said yes; MemberJoined follows.
+type InvitationAccepted struct {
+	Schema       int    `json:"schema"`
+	InvitationID string `json:"invitation_id"`
+	AccountID    string `json:"account_id"`
+}
+
+// MemberJoined adds a member: the owner at creation, or an invitee on accepting.
+type MemberJoined struct {
+	Schema       int    `json:"schema"`
+	AccountID    string `json:"account_id"`
+	Email        string `json:"email"`
+	Role         Role   `json:"role"`
+	InvitationID string `json:"invitation_id,omitempty"`
+}
+
+// MemberRoleChanged records a role change, with the role before it.
+type MemberRoleChanged struct {
+	Schema    int    `json:"schema"`
+	AccountID string `json:"account_id"`
+	From      Role   `json:"from"`
+	To        Role   `json:"to"`
+}
+
+// MemberAccessDisabled records that a member lost every permission.
+type MemberAccessDisabled struct {
+	Schema    int    `json:"schema"`
+	AccountID string `json:"account_id"`
+}
+
+// MemberAccessEnabled records that a disabled member got their role's permissions back.
+type MemberAccessEnabled struct {
+	Schema    int    `json:"schema"`
+	AccountID string `json:"account_id"`
+}
+
+// MemberRemoved records that an admin removed a member.
+type MemberRemoved struct {
+	Schema    int    `json:"schema"`
+	AccountID string `json:"account_id"`
+}
+
+// MemberLeft records that a member left by themselves.
+type MemberLeft struct {
+	Schema    int    `json:"schema"`
+	AccountID string `json:"account_id"`
+}
+
+// OwnershipTransferred records that ownership moved from one admin to another.
+type OwnershipTransferred struct {
+	Schema int    `json:"schema"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+}
+
+// EventType implementations: the stored names above, never derived from Go names.
+func (PropertyCreated) EventType() string      { return TypePropertyCreated }
+func (MemberInvited) EventType() string        { return TypeMemberInvited }
+func (InvitationResent) EventType() string     { return TypeInvitationResent }
+func (InvitationRevoked) EventType() string    { return TypeInvitationRevoked }
+func (InvitationDeclined) EventType() string   { return TypeInvitationDeclined }
+func (InvitationAccepted) EventType() string   { return TypeInvitationAccepted }
+func (MemberJoined) EventType() string         { return TypeMemberJoined }
+func (MemberRoleChanged) EventType() string    { return TypeMemberRoleChanged }
+func (MemberAccessDisabled) EventType() string { return TypeMemberAccessDisabled }
+func (MemberAccessEnabled) EventType() string  { return TypeMemberAccessEnabled }
+func (MemberRemoved) EventType() string        { return TypeMemberRemoved }
+func (MemberLeft) EventType() string           { return TypeMemberLeft }
+func (OwnershipTransferred) EventType() string { return TypeOwnershipTransferred }
+
+// decoders maps each stored type name to a decoder of its payload.
+var decoders = map[string]func([]byte) (Event, error){
+	TypePropertyCreated:      decodeAs[PropertyCreated],
+	TypeMemberInvited:        decodeAs[MemberInvited],
+	TypeInvitationResent:     decodeAs[InvitationResent],
+	TypeInvitationRevoked:    decodeAs[InvitationRevoked],
+	TypeInvitationDeclined:   decodeAs[InvitationDeclined],
+	TypeInvitationAccepted:   decodeAs[InvitationAccepted],
+	TypeMemberJoined:         decodeAs[MemberJoined],
+	TypeMemberRoleChanged:    decodeAs[MemberRoleChanged],
+	TypeMemberAccessDisabled: decodeAs[MemberAccessDisabled],
+	TypeMemberAccessEnabled:  decodeAs[MemberAccessEnabled],
+	TypeMemberRemoved:        decodeAs[MemberRemoved],
+	TypeMemberLeft:           decodeAs[MemberLeft],
+	TypeOwnershipTransferred: decodeAs[OwnershipTransferred],
+}
+
+func decodeAs[T Event](data []byte) (Event, error) {
+	var e T
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, err
+	}
+	var probe struct {
+		Schema int `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, err
+	}
+	if probe.Schema < 1 || probe.Schema > SchemaV1 {
+		return nil, fmt.Errorf("schema %d is not one this build reads (1..%d)", probe.Schema, SchemaV1)
+	}
+	return e, nil
+}
+
+// EncodeEvent returns the stored type name and JSON payload of e.
+func EncodeEvent(e Event) (string, []byte, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
+	}
+	return e.EventType(), data, nil
+}
+
+// DecodeEvent turns a stored type name and payload back into an Event.
+// It fails for an unknown type, malformed JSON or an unknown schema version.
+func DecodeEvent(eventType string, data []byte) (Event, error) {
+	dec, ok := decoders[eventType]
+	if !ok {
+		return nil, fmt.Errorf("decode event: unknown type %q", eventType)
+	}
+	e, err := dec(data)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", eventType, err)
+	}
+	return e, nil
+}
+
+// EventTypes lists every stored type name this build knows.
+func EventTypes() []string {
+	types := make([]string, 0, len(decoders))
+	for t := range decoders {
+		types = append(types, t)
+	}
+	return types
+}
+
+// Metadata travels with every event: who caused it, from where, and why.
+type Metadata struct {
+	EventID       string    `json:"event_id"`
+	CommandID     string    `json:"command_id"`
+	CorrelationID string    `json:"correlation_id"`
+	CausationID   string    `json:"causation_id"`
+	ActorID       string    `json:"actor_id"`
+	ActorEmail    string    `json:"actor_email"`
+	OccurredAt    time.Time `json:"occurred_at"`
+	ClientIP      string    `json:"client_ip,omitempty"`
+	UserAgent     string    `json:"user_agent,omitempty"`
+	Schema        int       `json:"schema"`
+	// RequestHash fingerprints the request that carried an idempotency key,
+	// so the same key reused for a different request is recognised.
+	RequestHash string `json:"request_hash,omitempty"`
+}
+
+// StreamName is the event store stream of a property.
+func StreamName(propertyID string) string { return "property-" + propertyID }
+
+// StreamPrefix is what every property stream name starts with.
+const StreamPrefix = "property-"
