@@ -1,0 +1,121 @@
+package domain
+
+// A decision that would change nothing returns no events and no error, so a
+// repeated request (disable a disabled member) is harmless.
+
+// ChangeRole sets a member's role. Errors: CodeMemberNotFound, CodeInvalidRole,
+// CodeLastAdmin, CodeOwnerProtected.
+func (p *Property) ChangeRole(actor Actor, accountID, role string) ([]Event, error) {
+	if err := p.authorize(actor, PermManageMembers); err != nil {
+		return nil, err
+	}
+	target, err := p.member(accountID)
+	if err != nil {
+		return nil, err
+	}
+	to, err := ParseRole(role)
+	if err != nil {
+		return nil, err
+	}
+	if to == target.Role {
+		return nil, nil
+	}
+	if to != RoleAdmin {
+		if err := p.protectAdmins(target, "demote"); err != nil {
+			return nil, err
+		}
+	}
+	return []Event{MemberRoleChanged{Schema: SchemaV1, AccountID: accountID, From: target.Role, To: to}}, nil
+}
+
+// DisableAccess takes every permission from a member until enabled again.
+// Errors: CodeMemberNotFound, CodeLastAdmin, CodeOwnerProtected.
+func (p *Property) DisableAccess(actor Actor, accountID string) ([]Event, error) {
+	if err := p.authorize(actor, PermManageMembers); err != nil {
+		return nil, err
+	}
+	target, err := p.member(accountID)
+	if err != nil {
+		return nil, err
+	}
+	if target.Status == StatusDisabled {
+		return nil, nil
+	}
+	if err := p.protectAdmins(target, "disable"); err != nil {
+		return nil, err
+	}
+	return []Event{MemberAccessDisabled{Schema: SchemaV1, AccountID: accountID}}, nil
+}
+
+// EnableAccess gives a disabled member their role's permissions back.
+// Errors: CodeMemberNotFound.
+func (p *Property) EnableAccess(actor Actor, accountID string) ([]Event, error) {
+	if err := p.authorize(actor, PermManageMembers); err != nil {
+		return nil, err
+	}
+	target, err := p.member(accountID)
+	if err != nil {
+		return nil, err
+	}
+	if target.Status == StatusEnabled {
+		return nil, nil
+	}
+	return []Event{MemberAccessEnabled{Schema: SchemaV1, AccountID: accountID}}, nil
+}
+
+// Remove takes a member off the property. Errors: CodeMemberNotFound,
+// CodeLastAdmin, CodeOwnerProtected.
+func (p *Property) Remove(actor Actor, accountID string) ([]Event, error) {
+	if err := p.authorize(actor, PermManageMembers); err != nil {
+		return nil, err
+	}
+	target, err := p.member(accountID)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.protectAdmins(target, "remove"); err != nil {
+		return nil, err
+	}
+	return []Event{MemberRemoved{Schema: SchemaV1, AccountID: accountID}}, nil
+}
+
+// Leave lets a member, enabled or not, leave by themselves: DESIGN invariant 9.
+// Errors: CodeForbidden for a non-member, CodeOwnerCannotLeave, CodeLastAdmin.
+func (p *Property) Leave(actor Actor) ([]Event, error) {
+	if err := p.requireExists(); err != nil {
+		return nil, err
+	}
+	me := p.Members[actor.AccountID]
+	if me == nil {
+		return nil, Errorf(KindForbidden, CodeForbidden, "you are not a member of property %s", p.ID)
+	}
+	if me.AccountID == p.OwnerID {
+		return nil, Errorf(KindConflict, CodeOwnerCannotLeave,
+			"the owner cannot leave property %s; transfer ownership first", p.ID)
+	}
+	if err := p.protectAdmins(me, "remove"); err != nil {
+		return nil, err
+	}
+	return []Event{MemberLeft{Schema: SchemaV1, AccountID: actor.AccountID}}, nil
+}
+
+// TransferOwnership hands the property to another enabled admin; the former
+// owner stays an admin. Errors: CodeForbidden unless the actor owns the
+// property, CodeMemberNotFound, CodeAlreadyOwner, CodeNewOwnerNotAdmin.
+func (p *Property) TransferOwnership(actor Actor, accountID string) ([]Event, error) {
+	if err := p.authorize(actor, PermTransferOwnership); err != nil {
+		return nil, err
+	}
+	target, err := p.member(accountID)
+	if err != nil {
+		return nil, err
+	}
+	if target.AccountID == p.OwnerID {
+		return nil, Errorf(KindConflict, CodeAlreadyOwner, "%s already owns property %s", target.Email, p.ID)
+	}
+	if target.Role != RoleAdmin || target.Status != StatusEnabled {
+		return nil, Errorf(KindConflict, CodeNewOwnerNotAdmin,
+			"ownership can only go to an enabled admin; %s is a %s %s", target.Email, target.Status, target.Role)
+	}
+	return []Event{OwnershipTransferred{Schema: SchemaV1, From: p.OwnerID, To: accountID}}, nil
+}
