@@ -17,6 +17,11 @@ const (
 	KindNotFound        Kind = "not_found"       // the thing does not exist, or the caller may not know it does
 	KindConflict        Kind = "conflict"        // the current state refuses the change
 	KindPrecondition    Kind = "precondition"    // an If-Match revision is stale
+	KindMalformed       Kind = "malformed"       // the request cannot be read: bad JSON, unknown fields, bad header
+	KindTooLarge        Kind = "too_large"       // the request body is over the limit
+	KindNoRoute         Kind = "no_route"        // no such path
+	KindBadMethod       Kind = "bad_method"      // the path exists, the method does not
+	KindUnavailable     Kind = "unavailable"     // a dependency is down; try again later
 	KindInternal        Kind = "internal"        // a fault of ours; logged at the edge
 )
 
@@ -47,7 +52,6 @@ const (
 	CodeInvitationAccepted     = "invitation_accepted"
 	CodeInvitationNotPending   = "invitation_not_pending"
 	CodeInvalidToken           = "invalid_token"
-	CodeTokenSuperseded        = "token_superseded"
 	CodeLastAdmin              = "last_admin"
 	CodeOwnerProtected         = "owner_protected"
 	CodeOwnerCannotLeave       = "owner_cannot_leave"
@@ -58,6 +62,14 @@ const (
 	CodeIdempotencyKeyReused   = "idempotency_key_reused"
 	CodeUnauthenticated        = "unauthenticated"
 	CodeInternal               = "internal"
+	CodeMalformedJSON          = "malformed_json"
+	CodeUnknownField           = "unknown_field"
+	CodeBodyTooLarge           = "body_too_large"
+	CodeInvalidHeader          = "invalid_header"
+	CodeInvalidQuery           = "invalid_query"
+	CodeRouteNotFound          = "route_not_found"
+	CodeMethodNotAllowed       = "method_not_allowed"
+	CodeNotAvailable           = "not_ready"
 )
 
 // Problem is one offending value inside a request, so a caller can fix every

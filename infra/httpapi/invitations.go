@@ -1,0 +1,210 @@
+package httpapi
+
+import (
+	"bytes"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/rosterhq/roster/commands"
+	"github.com/rosterhq/roster/domain"
+)
+
+func (s *server) registerInvitationRoutes(r *mux.Router) {
+	r.HandleFunc("/properties/{pid}/invitations", s.invite).Methods(http.MethodPost)
+	r.HandleFunc("/properties/{pid}/invitations", s.consistent(s.listInvitations)).Methods(http.MethodGet)
+	r.HandleFunc("/properties/{pid}/invitations/revoke", s.revokeSelection).Methods(http.MethodPost)
+	r.HandleFunc("/properties/{pid}/invitations/{iid}", s.revokeOne).Methods(http.MethodDelete)
+	r.HandleFunc("/properties/{pid}/invitations/{iid}/resend", s.resend).Methods(http.MethodPost)
+	r.HandleFunc("/properties/{pid}/invitations/{iid}/accept", s.answer(true)).Methods(http.MethodPost)
+	r.HandleFunc("/properties/{pid}/invitations/{iid}/decline", s.answer(false)).Methods(http.MethodPost)
+	r.HandleFunc("/invitations/accept", s.acceptToken).Methods(http.MethodPost)
+}
+
+type inviteRow struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+// inviteBody is one invitation ({email, role}) or many ({invitations: [...]}).
+type inviteBody struct {
+	Email       *string     `json:"email"`
+	Role        *string     `json:"role"`
+	Invitations []inviteRow `json:"invitations"`
+}
+
+// invitationView is an invitation as a command's answer shows it.
+type invitationView struct {
+	ID        string      `json:"id"`
+	Email     string      `json:"email"`
+	Role      domain.Role `json:"role"`
+	Status    string      `json:"status"`
+	ExpiresAt time.Time   `json:"expires_at"`
+}
+
+// parseInviteRows accepts a single {email, role}, {invitations: [...]}, or a
+// bare array of rows: a dashboard form and a CSV upload send different shapes.
+func parseInviteRows(body []byte) ([]commands.InviteRow, error) {
+	var rows []inviteRow
+	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] == '[' {
+		if err := decodeStrict(body, &rows); err != nil {
+			return nil, err
+		}
+	} else {
+		var b inviteBody
+		if err := decodeStrict(body, &b); err != nil {
+			return nil, err
+		}
+		single := b.Email != nil || b.Role != nil
+		switch {
+		case single && b.Invitations != nil:
+			return nil, domain.Errorf(domain.KindMalformed, domain.CodeMalformedJSON,
+				"send either email and role, or invitations, not both")
+		case single:
+			rows = []inviteRow{{Email: deref(b.Email), Role: deref(b.Role)}}
+		default:
+			rows = b.Invitations
+		}
+	}
+	out := make([]commands.InviteRow, len(rows))
+	for i, r := range rows {
+		out[i] = commands.InviteRow{Email: r.Email, Role: r.Role}
+	}
+	return out, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (s *server) invite(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rows, err := parseInviteRows(body)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	m, err := commandMeta(r, body)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	res, err := s.cmd.Invite.Handle(r.Context(), m, commands.Invite{PropertyID: vars(r)["pid"], Rows: rows})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	views := []invitationView{}
+	for _, e := range res.Events {
+		if inv, ok := e.(domain.MemberInvited); ok {
+			views = append(views, invitationView{ID: inv.InvitationID, Email: inv.Email, Role: inv.Role,
+				Status: string(domain.InvitePending), ExpiresAt: inv.ExpiresAt})
+		}
+	}
+	writeResult(w, http.StatusCreated, res, struct {
+		commandResponse
+		Invitations []invitationView `json:"invitations"`
+	}{newCommandResponse(res), views})
+}
+
+func (s *server) resend(w http.ResponseWriter, r *http.Request) {
+	simpleCommand(w, r, nil, func(m commands.Meta) (commands.Result, error) {
+		return s.cmd.Resend.Handle(r.Context(), m, commands.Resend{PropertyID: vars(r)["pid"], InvitationID: vars(r)["iid"]})
+	})
+}
+
+func (s *server) revokeOne(w http.ResponseWriter, r *http.Request) {
+	simpleCommand(w, r, nil, func(m commands.Meta) (commands.Result, error) {
+		return s.cmd.Revoke.Handle(r.Context(), m, commands.Revoke{PropertyID: vars(r)["pid"], InvitationIDs: []string{vars(r)["iid"]}})
+	})
+}
+
+func (s *server) revokeSelection(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		IDs []string `json:"ids"`
+	}
+	simpleCommand(w, r, &body, func(m commands.Meta) (commands.Result, error) {
+		return s.cmd.Revoke.Handle(r.Context(), m, commands.Revoke{PropertyID: vars(r)["pid"], InvitationIDs: body.IDs})
+	})
+}
+
+// membershipResponse answers an accepted invitation with the new membership.
+type membershipResponse struct {
+	commandResponse
+	InvitationID string      `json:"invitation_id"`
+	AccountID    string      `json:"account_id"`
+	Role         domain.Role `json:"role"`
+}
+
+func writeAnswer(w http.ResponseWriter, res commands.Result) {
+	out := membershipResponse{commandResponse: newCommandResponse(res)}
+	for _, e := range res.Events {
+		switch e := e.(type) {
+		case domain.MemberJoined:
+			out.InvitationID, out.AccountID, out.Role = e.InvitationID, e.AccountID, e.Role
+		case domain.InvitationDeclined:
+			out.InvitationID = e.InvitationID
+		}
+	}
+	writeResult(w, http.StatusOK, res, out)
+}
+
+func (s *server) answer(accept bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m, err := readCommand(w, r, nil)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		res, err := s.cmd.Answer.Handle(r.Context(), m,
+			commands.Answer{PropertyID: vars(r)["pid"], InvitationID: vars(r)["iid"], Accept: accept})
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeAnswer(w, res)
+	}
+}
+
+func (s *server) acceptToken(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Token string `json:"token"`
+	}
+	m, err := readCommand(w, r, &body)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := required("token", body.Token); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	res, err := s.cmd.AcceptToken.Handle(r.Context(), m, commands.AcceptToken{Token: body.Token})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeAnswer(w, res)
+}
+
+func (s *server) listInvitations(w http.ResponseWriter, r *http.Request) {
+	pid := vars(r)["pid"]
+	if err := s.canRead(r, pid); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	list, err := s.reads.Invitations(r.Context(), pid, r.URL.Query().Get("status"), s.now())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"invitations": list})
+}

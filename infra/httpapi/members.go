@@ -1,0 +1,69 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/mux"
+
+	"github.com/rosterhq/roster/commands"
+	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/readmodels"
+)
+
+func (s *server) registerMemberRoutes(r *mux.Router) {
+	r.HandleFunc("/properties/{pid}/members", s.consistent(s.listMembers)).Methods(http.MethodGet)
+	r.HandleFunc("/properties/{pid}/members/{aid}/role", s.changeRole).Methods(http.MethodPut)
+	r.HandleFunc("/properties/{pid}/members/{aid}/disable", s.setAccess(false)).Methods(http.MethodPost)
+	r.HandleFunc("/properties/{pid}/members/{aid}/enable", s.setAccess(true)).Methods(http.MethodPost)
+	r.HandleFunc("/properties/{pid}/members/{aid}", s.removeMember).Methods(http.MethodDelete)
+}
+
+func (s *server) listMembers(w http.ResponseWriter, r *http.Request) {
+	pid := vars(r)["pid"]
+	if err := s.canRead(r, pid); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := readmodels.MemberFilter{Role: q.Get("role"), Status: q.Get("status"), Query: q.Get("q"), Cursor: q.Get("cursor")}
+	if raw := q.Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			writeError(w, r, domain.Errorf(domain.KindInvalid, domain.CodeInvalidQuery, "limit %q is not a whole number", raw))
+			return
+		}
+		f.Limit = n
+	}
+	page, err := s.reads.Members(r.Context(), pid, f)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *server) changeRole(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Role string `json:"role"`
+	}
+	simpleCommand(w, r, &body, func(m commands.Meta) (commands.Result, error) {
+		return s.cmd.ChangeRole.Handle(r.Context(), m,
+			commands.ChangeRole{PropertyID: vars(r)["pid"], AccountID: vars(r)["aid"], Role: body.Role})
+	})
+}
+
+func (s *server) setAccess(enabled bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		simpleCommand(w, r, nil, func(m commands.Meta) (commands.Result, error) {
+			return s.cmd.SetAccess.Handle(r.Context(), m,
+				commands.SetAccess{PropertyID: vars(r)["pid"], AccountID: vars(r)["aid"], Enabled: enabled})
+		})
+	}
+}
+
+func (s *server) removeMember(w http.ResponseWriter, r *http.Request) {
+	simpleCommand(w, r, nil, func(m commands.Meta) (commands.Result, error) {
+		return s.cmd.Remove.Handle(r.Context(), m, commands.Remove{PropertyID: vars(r)["pid"], AccountID: vars(r)["aid"]})
+	})
+}

@@ -1,0 +1,116 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
+
+	"github.com/rosterhq/roster/domain"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	actorKey
+)
+
+// validRequestID accepts a caller's request ID only when it is short and
+// plain, so it can go into logs and headers unescaped.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// withRequestID gives every request an ID (the caller's X-Request-ID when
+// usable), echoes it, and puts a logger carrying it in the context.
+func withRequestID(log zerolog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get("X-Request-ID")
+			if !validRequestID.MatchString(id) {
+				id = uuid.NewString()
+			}
+			w.Header().Set("X-Request-ID", id)
+			l := log.With().Str("request_id", id).Logger()
+			ctx := context.WithValue(l.WithContext(r.Context()), requestIDKey, id)
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// accessLog writes one line per request.
+func accessLog(next http.Handler) http.Handler {
+	return hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
+		hlog.FromRequest(r).Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
+			Int("size", size).Dur("duration", d).Msg("request")
+	})(next)
+}
+
+// recoverer turns a panic in a handler into a logged 500 instead of a dropped connection.
+func recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				writeError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Authenticator turns a bearer token into the actor it speaks for. Any
+// error is answered 401.
+type Authenticator func(ctx context.Context, rawToken string) (domain.Actor, error)
+
+// authenticate requires a valid bearer token and puts its actor in the context.
+func authenticate(auth Authenticator) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := r.Header.Get("Authorization")
+			scheme, raw, ok := strings.Cut(h, " ")
+			if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
+				writeError(w, r, domain.Errorf(domain.KindUnauthenticated, domain.CodeUnauthenticated,
+					"an Authorization: Bearer <token> header is required"))
+				return
+			}
+			actor, err := auth(r.Context(), strings.TrimSpace(raw))
+			if err != nil {
+				writeError(w, r, domain.Errorf(domain.KindUnauthenticated, domain.CodeUnauthenticated,
+					"the bearer token was refused: %v", err))
+				return
+			}
+			ctx := context.WithValue(r.Context(), actorKey, actor)
+			l := zerolog.Ctx(ctx).With().Str("actor_id", actor.AccountID).Logger()
+			next.ServeHTTP(w, r.WithContext(l.WithContext(ctx)))
+		})
+	}
+}
+
+func actorOf(ctx context.Context) domain.Actor {
+	a, _ := ctx.Value(actorKey).(domain.Actor)
+	return a
+}
+
+// clientIP is the peer address. X-Forwarded-For is not trusted: the service
+// cannot know which proxies are its own.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

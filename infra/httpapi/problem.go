@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rosterhq/roster/domain"
+)
+
+// statusOf is the one map from error kind to HTTP status.
+var statusOf = map[domain.Kind]int{
+	domain.KindMalformed:       http.StatusBadRequest,
+	domain.KindInvalid:         http.StatusUnprocessableEntity,
+	domain.KindTooLarge:        http.StatusRequestEntityTooLarge,
+	domain.KindUnauthenticated: http.StatusUnauthorized,
+	domain.KindForbidden:       http.StatusForbidden,
+	domain.KindNotFound:        http.StatusNotFound,
+	domain.KindNoRoute:         http.StatusNotFound,
+	domain.KindBadMethod:       http.StatusMethodNotAllowed,
+	domain.KindConflict:        http.StatusConflict,
+	domain.KindPrecondition:    http.StatusPreconditionFailed,
+	domain.KindUnavailable:     http.StatusServiceUnavailable,
+	domain.KindInternal:        http.StatusInternalServerError,
+}
+
+// problem is an RFC 9457 problem document with Roster's stable code.
+type problem struct {
+	Type      string           `json:"type"`
+	Title     string           `json:"title"`
+	Status    int              `json:"status"`
+	Detail    string           `json:"detail"`
+	Code      string           `json:"code"`
+	Instance  string           `json:"instance,omitempty"`
+	RequestID string           `json:"request_id,omitempty"`
+	Errors    []domain.Problem `json:"errors,omitempty"`
+}
+
+// writeError answers err as application/problem+json. Only internal errors
+// are logged, here and only here, with the request ID to find them by.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			// The client went away; there is no one to answer.
+			return
+		}
+		zerolog.Ctx(r.Context()).Error().Err(err).Str("path", r.URL.Path).Msg("internal error")
+		de = domain.Errorf(domain.KindInternal, domain.CodeInternal,
+			"an internal error occurred; quote request id %s when reporting it", requestID(r.Context()))
+	}
+	status, ok := statusOf[de.Kind]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(problem{
+		Type: "urn:roster:problem:" + de.Code, Title: http.StatusText(status), Status: status,
+		Detail: de.Message, Code: de.Code, Instance: r.URL.Path, RequestID: requestID(r.Context()),
+		Errors: de.Problems,
+	})
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
