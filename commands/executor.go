@@ -126,7 +126,9 @@ func (x *Executor) run(ctx context.Context, m Meta, cmdID uuid.UUID, propertyID 
 			return Result{}, domain.Errorf(domain.KindPrecondition, domain.CodeStaleRevision,
 				"property %s is at revision %d, not %d as If-Match says; reload and try again", propertyID, p.Version-1, *m.IfMatch)
 		}
-		now := x.now().UTC()
+		// PostgreSQL keeps microseconds; deciding on the same precision makes
+		// what a command answers equal what the read models later show.
+		now := x.now().UTC().Truncate(time.Microsecond)
 		events, err := decide(p, now, ids)
 		if err != nil {
 			return Result{}, err

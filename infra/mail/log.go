@@ -42,15 +42,21 @@ func NewLogMailer(log zerolog.Logger, acceptURL string) *LogMailer {
 }
 
 // SendInvitation logs the mail the invitee would receive. It never fails.
+// Without a dashboard URL to link to, it logs how to accept through the API.
 func (m *LogMailer) SendInvitation(_ context.Context, inv commands.InvitationMail) error {
-	m.log.Info().
+	ev := m.log.Info()
+	if m.acceptURL == "" {
+		ev = ev.Str("accept_with", `POST /v1/invitations/accept {"token":"`+inv.Token+`"}`)
+	} else {
+		ev = ev.Str("accept_link", AcceptLink(m.acceptURL, inv.Token))
+	}
+	ev.
 		Str("to", inv.Email).
 		Str("subject", Subject(inv)).
 		Str("property_id", inv.PropertyID).
 		Str("invitation_id", inv.InvitationID).
 		Str("role", string(inv.Role)).
 		Time("expires_at", inv.ExpiresAt).
-		Str("accept_link", AcceptLink(m.acceptURL, inv.Token)).
 		Msg("invitation email (not sent: no SMTP server configured)")
 	return nil
 }

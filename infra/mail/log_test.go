@@ -29,6 +29,24 @@ func TestAcceptLinkCarriesTheTokenInTheQuery(t *testing.T) {
 	}
 }
 
+func TestLogMailerWithoutADashboardTellsHowToAcceptThroughTheAPI(t *testing.T) {
+	var buf bytes.Buffer
+	m := NewLogMailer(zerolog.New(&buf), "")
+	if err := m.SendInvitation(context.Background(), commands.InvitationMail{Email: "ann@example.com", Token: "tok"}); err != nil {
+		t.Fatalf("SendInvitation: %v", err)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("log line is not JSON: %v: %s", err, buf.String())
+	}
+	if want := `POST /v1/invitations/accept {"token":"tok"}`; line["accept_with"] != want {
+		t.Errorf("accept_with = %v, want %q", line["accept_with"], want)
+	}
+	if _, ok := line["accept_link"]; ok {
+		t.Errorf("log line has an accept_link without a dashboard URL: %v", line)
+	}
+}
+
 func TestLogMailerWritesTheLinkAndNoErrors(t *testing.T) {
 	var buf bytes.Buffer
 	m := NewLogMailer(zerolog.New(&buf), "http://localhost:3000/accept")

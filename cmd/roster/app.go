@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rosterhq/roster/commands"
+	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/auth"
+	"github.com/rosterhq/roster/infra/config"
+	"github.com/rosterhq/roster/infra/eventstore/memory"
+	"github.com/rosterhq/roster/infra/eventstore/postgres"
+	"github.com/rosterhq/roster/infra/httpapi"
+	"github.com/rosterhq/roster/infra/mail"
+	"github.com/rosterhq/roster/migrations"
+	"github.com/rosterhq/roster/projections"
+	"github.com/rosterhq/roster/readmodels"
+)
+
+// App is a running Roster: the API, the command handlers and the projectors
+// over one event store and one PostgreSQL database.
+type App struct {
+	log     zerolog.Logger
+	pool    *pgxpool.Pool
+	runner  *projections.Runner
+	handler http.Handler
+}
+
+// NewApp connects to PostgreSQL, applies the migrations and wires every part.
+// Errors name the part that failed; nothing is left open on error.
+func NewApp(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, error) {
+	pool, err := openPool(ctx, cfg.PGURL)
+	if err != nil {
+		return nil, err
+	}
+	app, err := wire(ctx, cfg, log, pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return app, nil
+}
+
+func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxpool.Pool) (*App, error) {
+	if _, err := migrations.Apply(ctx, pool); err != nil {
+		return nil, err
+	}
+	store, err := openEventStore(cfg, pool)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := auth.NewVerifier(ctx, auth.VerifierConfig{Secret: []byte(cfg.JWTSecret), JWKSURL: cfg.JWKSURL,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: 30 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("token verification: %w", err)
+	}
+	handlers := commands.New(commands.Config{
+		Store: store, InviteTTL: cfg.InviteTTL, Tokens: commands.NewTokens(cfg.InvitationKey()),
+		Mailer: mail.NewLogMailer(log, cfg.AcceptURL), Log: log,
+	})
+	api := httpapi.New(httpapi.Config{
+		Commands: handlers,
+		Reads:    readmodels.New(pool),
+		Authenticate: func(ctx context.Context, raw string) (domain.Actor, error) {
+			c, err := verifier.Verify(ctx, raw)
+			if err != nil {
+				return domain.Actor{}, err
+			}
+			return domain.Actor{AccountID: c.Subject, Email: c.Email, EmailVerified: c.EmailVerified}, nil
+		},
+		Ready: []httpapi.Pinger{pool},
+		Log:   log,
+	})
+	return &App{log: log, pool: pool, handler: api,
+		runner: projections.NewRunner(pool, store, log, projections.All()...)}, nil
+}
+
+// Handler is the HTTP API.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Run serves the API on ln and runs the projections until ctx ends, then
+// shuts the server down gracefully.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.runner.Run(ctx) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdown)
+	})
+	return g.Wait()
+}
+
+// Close releases the database pool.
+func (a *App) Close() { a.pool.Close() }
+
+// eventStore is what the App needs of its event store: the command side
+// appends and reads streams, the projections subscribe to the feed.
+type eventStore interface {
+	commands.EventStore
+	projections.Feed
+}
+
+func openEventStore(cfg config.Config, pool *pgxpool.Pool) (eventStore, error) {
+	switch cfg.EventStore {
+	case config.EventStorePostgres:
+		return postgres.New(pool), nil
+	case config.EventStoreMemory:
+		// Events vanish with the process while the read models stay in
+		// PostgreSQL: for trying things out, never for keeping data.
+		return memory.New(), nil
+	}
+	return nil, fmt.Errorf("event store %q is not available in this build (postgres, memory)", cfg.EventStore)
+}
+
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("postgresql: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgresql at %s does not answer: %w", redactURL(url), err)
+	}
+	return pool, nil
+}

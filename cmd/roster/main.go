@@ -1,0 +1,60 @@
+// Command roster is the membership and access service: `roster serve` runs
+// the API and the projections; `roster migrate` applies the SQL migrations;
+// `roster token` mints a development token.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+const usage = `usage: roster <command> [flags]
+
+commands:
+  serve     serve the HTTP API and run the projections
+  migrate   apply the SQL migrations to ROSTER_PG_URL
+  token     print a signed development token (needs ROSTER_JWT_SECRET)
+
+Run 'roster <command> -h' for the flags of a command.
+`
+
+// run dispatches a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serveCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		err = migrateCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "token":
+		err = tokenCmd(args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "roster: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		if err == errUsage {
+			return 2
+		}
+		fmt.Fprintf(stderr, "roster %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
