@@ -42,8 +42,8 @@ func NormalizeEmail(raw string) (string, error) {
 }
 
 func quote(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "…"
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:80]) + "…"
 	}
 	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
 }
