@@ -1,0 +1,58 @@
+// Package readmodels answers the queries of the HTTP API from the tables the
+// projections write. It reads PostgreSQL only, never the event store: what it
+// shows is as fresh as the projections' checkpoints, and WaitFor lets a
+// caller wait for its own change to arrive.
+package readmodels
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/projections"
+)
+
+// pollInterval is how often WaitFor reads the checkpoints.
+const pollInterval = 5 * time.Millisecond
+
+// Store reads the read models. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+	// names are the projections WaitFor and Position wait on.
+	names []string
+}
+
+// New returns a Store reading the database behind pool.
+func New(pool *pgxpool.Pool) *Store {
+	var names []string
+	for _, p := range projections.All() {
+		names = append(names, p.Name)
+	}
+	return &Store{pool: pool, names: names}
+}
+
+// invalid is the error for a bad filter value, naming the field and value.
+func invalid(field, value, why string) error {
+	return &domain.Error{
+		Kind:    domain.KindInvalid,
+		Code:    domain.CodeInvalidRequest,
+		Message: fmt.Sprintf("%s %q %s", field, value, why),
+		Problems: []domain.Problem{{Index: -1, Field: field, Value: value,
+			Code: domain.CodeInvalidRequest, Message: why}},
+	}
+}
+
+// utc gives times read from PostgreSQL one location, so that answers compare
+// and print alike whatever the session's time zone.
+func utc(ts ...*time.Time) {
+	for _, t := range ts {
+		*t = t.UTC()
+	}
+}
+
+// isNoRows reports whether err says a single-row query found nothing.
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
