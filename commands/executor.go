@@ -87,12 +87,14 @@ func NewExecutor(store EventStore, now func() time.Time) *Executor {
 var idempotencyNamespace = uuid.MustParse("5b0d3c1e-8a5f-4c0e-9d43-7a1b2f6e9c10")
 
 // CommandID returns the ID of the command m describes: derived from the
-// actor and the idempotency key when there is one, random otherwise.
-func CommandID(m Meta) uuid.UUID {
+// actor, the idempotency key and the property it acts on (empty for a
+// creation) when there is a key, random otherwise. A key is thus scoped to
+// one property: the same key on another property is another command.
+func CommandID(m Meta, propertyID string) uuid.UUID {
 	if m.IdempotencyKey == "" {
 		return uuid.New()
 	}
-	return uuid.NewSHA1(idempotencyNamespace, []byte(m.Actor.AccountID+"\x00"+m.IdempotencyKey))
+	return uuid.NewSHA1(idempotencyNamespace, []byte(m.Actor.AccountID+"\x00"+propertyID+"\x00"+m.IdempotencyKey))
 }
 
 // Run executes decide against property propertyID. Errors: whatever decide
@@ -100,7 +102,7 @@ func CommandID(m Meta) uuid.UUID {
 // CodeConcurrentModification when conflicts outlast the retries;
 // CodeIdempotencyKeyReused when the key was used for another request.
 func (x *Executor) Run(ctx context.Context, m Meta, propertyID string, decide Decider) (Result, error) {
-	return x.run(ctx, m, CommandID(m), propertyID, decide)
+	return x.run(ctx, m, CommandID(m, propertyID), propertyID, decide)
 }
 
 func (x *Executor) run(ctx context.Context, m Meta, cmdID uuid.UUID, propertyID string, decide Decider) (Result, error) {
@@ -136,7 +138,7 @@ func (x *Executor) run(ctx context.Context, m Meta, cmdID uuid.UUID, propertyID 
 		if len(events) == 0 {
 			return Result{PropertyID: propertyID, Revision: p.Version - 1, Position: loaded.last}, nil
 		}
-		data, err := encode(events, m, cmdID, ids, now)
+		data, err := encode(events, m, cmdID, now)
 		if err != nil {
 			return Result{}, err
 		}
@@ -229,7 +231,7 @@ func decode(rec eventstore.RecordedEvent) (domain.Event, domain.Metadata, error)
 	return e, meta, nil
 }
 
-func encode(events []domain.Event, m Meta, cmdID uuid.UUID, ids IDs, now time.Time) ([]eventstore.EventData, error) {
+func encode(events []domain.Event, m Meta, cmdID uuid.UUID, now time.Time) ([]eventstore.EventData, error) {
 	correlation := m.CorrelationID
 	if correlation == "" {
 		correlation = cmdID.String()
@@ -240,7 +242,10 @@ func encode(events []domain.Event, m Meta, cmdID uuid.UUID, ids IDs, now time.Ti
 		if err != nil {
 			return nil, err
 		}
-		eventID := ids.Next(fmt.Sprintf("event/%d", i))
+		// Event IDs are fresh on every attempt: a repeat racing the first
+		// request must lose on the revision and then find the first request's
+		// events on reload, not be absorbed silently by the store.
+		eventID := uuid.NewString()
 		meta, err := json.Marshal(domain.Metadata{
 			EventID: eventID, CommandID: cmdID.String(), CorrelationID: correlation, CausationID: cmdID.String(),
 			ActorID: m.Actor.AccountID, ActorEmail: m.Actor.Email, OccurredAt: now,
@@ -254,9 +259,9 @@ func encode(events []domain.Event, m Meta, cmdID uuid.UUID, ids IDs, now time.Ti
 	return out, nil
 }
 
-// IDs hands out the IDs a command needs. With an idempotency key they are
-// derived from the command ID, so a repeat that races the first request
-// appends the very same events and the store's idempotent append absorbs it.
+// IDs hands out the IDs a command needs (invitation IDs, nonces, a new
+// property's ID). With an idempotency key they are derived from the command
+// ID, so every attempt of one command names the same things.
 type IDs struct {
 	base   uuid.UUID
 	stable bool

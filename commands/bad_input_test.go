@@ -1,0 +1,147 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/uuid"
+
+	"github.com/rosterhq/roster/commands"
+	"github.com/rosterhq/roster/domain"
+)
+
+// TestBadInputOnAnyWritePathStoresNothing: every refusal names its kind and
+// code, and leaves the store exactly as it was (and sends no mail). The
+// property has the owner, bob as an agent, and a pending invitation to ada.
+func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	unknown := uuid.NewString()
+	tooMany := make([]commands.InviteRow, domain.MaxInvitesPerRequest+1)
+	for i := range tooMany {
+		tooMany[i] = commands.InviteRow{Email: fmt.Sprintf("u%d@example.com", i), Role: "agent"}
+	}
+	type env struct {
+		f        *fixture
+		pid, iid string
+	}
+	tests := []struct {
+		name     string
+		run      func(e env) error
+		wantKind domain.Kind
+		wantCode string
+		problems []domain.Problem
+	}{
+		{"invite to a property ID that is not a UUID", func(e env) error {
+			return ignore(e.f.h.Invite.Handle(ctx, as(owner), commands.Invite{PropertyID: "acme", Rows: []commands.InviteRow{{Email: cy.Email, Role: "agent"}}}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"invite to an unknown property", func(e env) error {
+			return ignore(e.f.h.Invite.Handle(ctx, as(owner), commands.Invite{PropertyID: unknown, Rows: []commands.InviteRow{{Email: cy.Email, Role: "agent"}}}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"invite with a bad email and a bad role reports both rows", func(e env) error {
+			return ignore(e.f.h.Invite.Handle(ctx, as(owner), commands.Invite{PropertyID: e.pid, Rows: []commands.InviteRow{
+				{Email: "not-an-email", Role: "agent"}, {Email: cy.Email, Role: "owner"}, {Email: dan.Email, Role: "admin"}}}))
+		}, domain.KindInvalid, domain.CodeInvalidInvitations, []domain.Problem{
+			{Index: 0, Field: "email", Value: "not-an-email", Code: domain.CodeInvalidEmail},
+			{Index: 1, Field: "role", Value: "owner", Code: domain.CodeInvalidRole}}},
+		{"invite is all or nothing when one row is already invited", func(e env) error {
+			return ignore(e.f.h.Invite.Handle(ctx, as(owner), commands.Invite{PropertyID: e.pid, Rows: []commands.InviteRow{
+				{Email: cy.Email, Role: "agent"}, {Email: "ADA@example.com", Role: "agent"}}}))
+		}, domain.KindConflict, domain.CodeAlreadyInvited, []domain.Problem{
+			{Index: 1, Field: "email", Value: "ADA@example.com", Code: domain.CodeAlreadyInvited}}},
+		{"invite with no rows", func(e env) error {
+			return ignore(e.f.h.Invite.Handle(ctx, as(owner), commands.Invite{PropertyID: e.pid}))
+		}, domain.KindInvalid, domain.CodeNoInvitations, nil},
+		{"invite with too many rows", func(e env) error {
+			return ignore(e.f.h.Invite.Handle(ctx, as(owner), commands.Invite{PropertyID: e.pid, Rows: tooMany}))
+		}, domain.KindInvalid, domain.CodeTooManyInvitations, nil},
+		{"invite by an agent", func(e env) error {
+			return ignore(e.f.h.Invite.Handle(ctx, as(bob), commands.Invite{PropertyID: e.pid, Rows: []commands.InviteRow{{Email: cy.Email, Role: "agent"}}}))
+		}, domain.KindForbidden, domain.CodeForbidden, nil},
+		{"resend an unknown invitation", func(e env) error {
+			return ignore(e.f.h.Resend.Handle(ctx, as(owner), commands.Resend{PropertyID: e.pid, InvitationID: unknown}))
+		}, domain.KindNotFound, domain.CodeInvitationNotFound, nil},
+		{"resend on a property ID that is not a UUID", func(e env) error {
+			return ignore(e.f.h.Resend.Handle(ctx, as(owner), commands.Resend{PropertyID: "", InvitationID: e.iid}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"revoke an unknown invitation", func(e env) error {
+			return ignore(e.f.h.Revoke.Handle(ctx, as(owner), commands.Revoke{PropertyID: e.pid, InvitationIDs: []string{unknown}}))
+		}, domain.KindNotFound, domain.CodeInvitationNotFound, nil},
+		{"revoke a pending and an unknown invitation revokes neither", func(e env) error {
+			return ignore(e.f.h.Revoke.Handle(ctx, as(owner), commands.Revoke{PropertyID: e.pid, InvitationIDs: []string{e.iid, unknown}}))
+		}, domain.KindNotFound, domain.CodeInvitationNotFound, nil},
+		{"revoke nothing", func(e env) error {
+			return ignore(e.f.h.Revoke.Handle(ctx, as(owner), commands.Revoke{PropertyID: e.pid}))
+		}, domain.KindInvalid, domain.CodeNoInvitations, nil},
+		{"answer an unknown invitation", func(e env) error {
+			return ignore(e.f.h.Answer.Handle(ctx, as(ada), commands.Answer{PropertyID: e.pid, InvitationID: unknown, Accept: true}))
+		}, domain.KindNotFound, domain.CodeInvitationNotFound, nil},
+		{"answer on an unknown property", func(e env) error {
+			return ignore(e.f.h.Answer.Handle(ctx, as(ada), commands.Answer{PropertyID: unknown, InvitationID: e.iid}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"change to a role that does not exist", func(e env) error {
+			return ignore(e.f.h.ChangeRole.Handle(ctx, as(owner), commands.ChangeRole{PropertyID: e.pid, AccountID: bob.AccountID, Role: "owner"}))
+		}, domain.KindInvalid, domain.CodeInvalidRole, nil},
+		{"change the role of a non-member", func(e env) error {
+			return ignore(e.f.h.ChangeRole.Handle(ctx, as(owner), commands.ChangeRole{PropertyID: e.pid, AccountID: cy.AccountID, Role: "admin"}))
+		}, domain.KindNotFound, domain.CodeMemberNotFound, nil},
+		{"disable a non-member", func(e env) error {
+			return ignore(e.f.h.SetAccess.Handle(ctx, as(owner), commands.SetAccess{PropertyID: e.pid, AccountID: cy.AccountID}))
+		}, domain.KindNotFound, domain.CodeMemberNotFound, nil},
+		{"enable on a property ID that is not a UUID", func(e env) error {
+			return ignore(e.f.h.SetAccess.Handle(ctx, as(owner), commands.SetAccess{PropertyID: "../x", AccountID: bob.AccountID, Enabled: true}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"remove the last admin", func(e env) error {
+			return ignore(e.f.h.Remove.Handle(ctx, as(owner), commands.Remove{PropertyID: e.pid, AccountID: owner.AccountID}))
+		}, domain.KindConflict, domain.CodeLastAdmin, nil},
+		{"remove by an agent", func(e env) error {
+			return ignore(e.f.h.Remove.Handle(ctx, as(bob), commands.Remove{PropertyID: e.pid, AccountID: bob.AccountID}))
+		}, domain.KindForbidden, domain.CodeForbidden, nil},
+		{"leave by an outsider", func(e env) error {
+			return ignore(e.f.h.Remove.Handle(ctx, as(outsider), commands.Remove{PropertyID: e.pid, Leave: true}))
+		}, domain.KindForbidden, domain.CodeForbidden, nil},
+		{"leave by the owner", func(e env) error {
+			return ignore(e.f.h.Remove.Handle(ctx, as(owner), commands.Remove{PropertyID: e.pid, Leave: true}))
+		}, domain.KindConflict, domain.CodeOwnerCannotLeave, nil},
+		{"transfer ownership to an agent", func(e env) error {
+			return ignore(e.f.h.TransferOwnership.Handle(ctx, as(owner), commands.TransferOwnership{PropertyID: e.pid, AccountID: bob.AccountID}))
+		}, domain.KindConflict, domain.CodeNewOwnerNotAdmin, nil},
+		{"transfer ownership of an unknown property", func(e env) error {
+			return ignore(e.f.h.TransferOwnership.Handle(ctx, as(owner), commands.TransferOwnership{PropertyID: unknown, AccountID: bob.AccountID}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"create a property with a blank name", func(e env) error {
+			return ignore(e.f.h.CreateProperty.Handle(ctx, as(owner), commands.CreateProperty{Name: " \t "}))
+		}, domain.KindInvalid, domain.CodeInvalidName, nil},
+		{"create a property for an actor without a valid email", func(e env) error {
+			return ignore(e.f.h.CreateProperty.Handle(ctx, as(domain.Actor{AccountID: "acc-x", Email: "x"}), commands.CreateProperty{Name: "X"}))
+		}, domain.KindInvalid, domain.CodeInvalidEmail, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			pid := f.create()
+			f.join(pid, bob, "agent")
+			e := env{f: f, pid: pid, iid: f.invite(pid, ada.Email, "agent").InvitationID}
+			stored, mails := f.feedLen(), len(f.mail.sent())
+			err := tt.run(e)
+			wantErr(t, err, tt.wantKind, tt.wantCode)
+			var de *domain.Error
+			errors.As(err, &de)
+			if diff := cmp.Diff(tt.problems, de.Problems, cmpopts.IgnoreFields(domain.Problem{}, "Message")); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+			if got := f.feedLen(); got != stored {
+				t.Errorf("refused command stored %d events", got-stored)
+			}
+			if got := len(f.mail.sent()); got != mails {
+				t.Errorf("refused command sent %d mails", got-mails)
+			}
+		})
+	}
+}
+
+// ignore drops a result the test does not need.
+func ignore(_ commands.Result, err error) error { return err }

@@ -1,0 +1,205 @@
+package commands_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rosterhq/roster/commands"
+	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/eventstore"
+	"github.com/rosterhq/roster/infra/eventstore/memory"
+)
+
+// The tests drive the handlers the way the HTTP layer does, over the memory
+// event store, and read back what was stored. Time is the fixture's clock,
+// which stands still at t0 unless a test moves it.
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+const ttl = 72 * time.Hour
+
+var tokenKey = []byte("roster-test-invitation-key-32-bytes!")
+
+// The cast. Every account has a verified email unless a test changes it.
+var (
+	owner    = domain.Actor{AccountID: "acc-owner", Email: "owner@example.com", EmailVerified: true}
+	ada      = domain.Actor{AccountID: "acc-ada", Email: "ada@example.com", EmailVerified: true}
+	bob      = domain.Actor{AccountID: "acc-bob", Email: "bob@example.com", EmailVerified: true}
+	cy       = domain.Actor{AccountID: "acc-cy", Email: "cy@example.com", EmailVerified: true}
+	dan      = domain.Actor{AccountID: "acc-dan", Email: "dan@example.com", EmailVerified: true}
+	outsider = domain.Actor{AccountID: "acc-outsider", Email: "outsider@example.com", EmailVerified: true}
+)
+
+// clock is the injected time; safe for concurrent use.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+
+// mailbox is a Mailer that keeps every mail and fails with err when set.
+type mailbox struct {
+	mu    sync.Mutex
+	mails []commands.InvitationMail
+	err   error
+}
+
+func (m *mailbox) SendInvitation(_ context.Context, mail commands.InvitationMail) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mails = append(m.mails, mail)
+	return m.err
+}
+
+func (m *mailbox) sent() []commands.InvitationMail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]commands.InvitationMail(nil), m.mails...)
+}
+
+// lockedBuffer collects log lines from concurrent commands.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// fixture is one service's write side: handlers over a memory store.
+type fixture struct {
+	tb     testing.TB
+	h      commands.Handlers
+	mem    *memory.Store
+	mail   *mailbox
+	clock  *clock
+	tokens *commands.Tokens
+	log    *lockedBuffer
+}
+
+// newFixture wires the handlers; wrap, when given, puts a test store between
+// the handlers and the memory store.
+func newFixture(tb testing.TB, wrap func(*memory.Store) commands.EventStore) *fixture {
+	tb.Helper()
+	f := &fixture{tb: tb, mem: memory.New(), mail: &mailbox{}, clock: &clock{now: t0},
+		tokens: commands.NewTokens(tokenKey), log: &lockedBuffer{}}
+	var store commands.EventStore = f.mem
+	if wrap != nil {
+		store = wrap(f.mem)
+	}
+	f.h = commands.New(commands.Config{Store: store, InviteTTL: ttl, Tokens: f.tokens, Mailer: f.mail,
+		Log: zerolog.New(f.log), Now: f.clock.Now})
+	return f
+}
+
+func as(a domain.Actor) commands.Meta { return commands.Meta{Actor: a} }
+
+func keyed(a domain.Actor, key, hash string) commands.Meta {
+	return commands.Meta{Actor: a, IdempotencyKey: key, RequestHash: hash}
+}
+
+// create makes a property owned by owner.
+func (f *fixture) create() string {
+	f.tb.Helper()
+	res, err := f.h.CreateProperty.Handle(context.Background(), as(owner), commands.CreateProperty{Name: "Acme Support"})
+	if err != nil {
+		f.tb.Fatalf("create property: %v", err)
+	}
+	return res.PropertyID
+}
+
+// invite has owner invite one email and returns the invitation's mail.
+func (f *fixture) invite(pid, email, role string) commands.InvitationMail {
+	f.tb.Helper()
+	_, err := f.h.Invite.Handle(context.Background(), as(owner),
+		commands.Invite{PropertyID: pid, Rows: []commands.InviteRow{{Email: email, Role: role}}})
+	if err != nil {
+		f.tb.Fatalf("invite %s: %v", email, err)
+	}
+	return f.lastMailTo(email)
+}
+
+// join makes a a member with role, by invitation and the emailed token.
+func (f *fixture) join(pid string, a domain.Actor, role string) {
+	f.tb.Helper()
+	mail := f.invite(pid, a.Email, role)
+	if _, err := f.h.AcceptToken.Handle(context.Background(), as(a), commands.AcceptToken{Token: mail.Token}); err != nil {
+		f.tb.Fatalf("%s accepts: %v", a.Email, err)
+	}
+}
+
+func (f *fixture) lastMailTo(email string) commands.InvitationMail {
+	f.tb.Helper()
+	sent := f.mail.sent()
+	for i := len(sent) - 1; i >= 0; i-- {
+		if sent[i].Email == email {
+			return sent[i]
+		}
+	}
+	f.tb.Fatalf("no mail to %s among %d mails", email, len(sent))
+	return commands.InvitationMail{}
+}
+
+func (f *fixture) stream(pid string) []eventstore.RecordedEvent {
+	f.tb.Helper()
+	recs, err := f.mem.ReadStream(context.Background(), domain.StreamName(pid), 0)
+	if err != nil {
+		f.tb.Fatalf("read stream: %v", err)
+	}
+	return recs
+}
+
+func (f *fixture) types(pid string) []string {
+	f.tb.Helper()
+	var types []string
+	for _, rec := range f.stream(pid) {
+		types = append(types, rec.Type)
+	}
+	return types
+}
+
+func metadataOf(tb testing.TB, rec eventstore.RecordedEvent) domain.Metadata {
+	tb.Helper()
+	var m domain.Metadata
+	if err := json.Unmarshal(rec.Metadata, &m); err != nil {
+		tb.Fatalf("metadata of %s: %v", rec.Type, err)
+	}
+	return m
+}
+
+// invitationIDs lists the invitations a result's events made, in order.
+func invitationIDs(res commands.Result) []string {
+	var ids []string
+	for _, e := range res.Events {
+		if inv, ok := e.(domain.MemberInvited); ok {
+			ids = append(ids, inv.InvitationID)
+		}
+	}
+	return ids
+}
+
+// wantErr fails unless err is a *domain.Error of this kind and code.
+func wantErr(tb testing.TB, err error, kind domain.Kind, code string) {
+	tb.Helper()
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		tb.Fatalf("error = %v, want a *domain.Error %s/%s", err, kind, code)
+	}
+	if de.Kind != kind || de.Code != code {
+		tb.Fatalf("error = %s/%s (%q), want %s/%s", de.Kind, de.Code, de.Message, kind, code)
+	}
+}
