@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# make test: go vet and the race-enabled test suite against a real PostgreSQL.
+#
+# Tests get their server from ROSTER_TEST_PG_URL (infra/pgtest makes one
+# migrated database per test on it). When it is unset, pg_up finds or starts
+# a server (see postgres.sh) and a private server it started is stopped again
+# at the end. The exit code is the first failing step's.
+#   ROSTER_TEST_TIMEOUT   go test -timeout (default 15m)
+#   ROSTER_TEST_PKGS      packages to test (default ./...)
+set -euo pipefail
+# shellcheck source=.ci/postgres.sh
+source "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
+cd "$ROSTER_ROOT"
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	pg_down || rc=$((rc ? rc : 1))
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ensure_go
+
+# The race detector needs cgo, so a C compiler; install one where we may.
+race=-race
+if [[ $(go env CGO_ENABLED) != 1 ]] || ! command -v "$(go env CC)" >/dev/null 2>&1; then
+	if command -v apt-get >/dev/null 2>&1 && can_be_root; then
+		apt_install gcc libc6-dev
+	else
+		warn "no C compiler for the race detector: testing without -race"
+		race=
+	fi
+fi
+
+if [[ -n ${ROSTER_TEST_PG_URL:-} ]]; then
+	note "PostgreSQL: using ROSTER_TEST_PG_URL=$(redact_url "$ROSTER_TEST_PG_URL")"
+else
+	pg_up
+	export ROSTER_TEST_PG_URL=$ROSTER_PG_SERVER_URL
+fi
+
+pkgs=${ROSTER_TEST_PKGS:-./...}
+note "go vet $pkgs"
+# shellcheck disable=SC2086 # pkgs may name several packages
+go vet $pkgs
+note "go test $race -count=1 -timeout ${ROSTER_TEST_TIMEOUT:-15m} $pkgs"
+# shellcheck disable=SC2086
+go test $race -count=1 -timeout "${ROSTER_TEST_TIMEOUT:-15m}" $pkgs

@@ -1,0 +1,338 @@
+package config
+
+import (
+	"bytes"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+const devSecret = "0123456789abcdef0123456789abcdef"
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// defaults is the configuration with only the development secret set.
+func defaults() Config {
+	return Config{
+		HTTPAddr:    "127.0.0.1:8080",
+		PGURL:       "postgres://postgres@127.0.0.1:5432/roster",
+		EventStore:  "postgres",
+		JWTSecret:   devSecret,
+		JWTIssuer:   "roster",
+		JWTAudience: "roster",
+		InviteTTL:   168 * time.Hour,
+		LogLevel:    "info",
+		LogFormat:   "json",
+	}
+}
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want Config
+	}{
+		{
+			name: "only a JWT secret gives the documented defaults",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret},
+			want: defaults(),
+		},
+		{
+			name: "every variable is read, trimmed, kinds lower-cased",
+			env: map[string]string{
+				"ROSTER_HTTP_ADDR":    ":9090",
+				"ROSTER_PG_URL":       "postgresql://app:pw@db.internal:5432/roster?sslmode=require",
+				"ROSTER_EVENT_STORE":  " ESDB ",
+				"ROSTER_ESDB_URL":     "esdb://admin:changeit@esdb:2113?tls=false",
+				"ROSTER_JWT_SECRET":   "",
+				"ROSTER_JWKS_URL":     "https://id.example.com/.well-known/jwks.json",
+				"ROSTER_JWT_ISSUER":   "https://id.example.com/",
+				"ROSTER_JWT_AUDIENCE": "roster-api",
+				"ROSTER_INVITE_TTL":   "72h",
+				"ROSTER_INVITE_KEY":   "fedcba9876543210fedcba9876543210",
+				"ROSTER_SMTP_URL":     "smtps://mailer:pw@smtp.example.com:465",
+				"ROSTER_MAIL_FROM":    "Roster <no-reply@example.com>",
+				"ROSTER_ACCEPT_URL":   "https://app.example.com/invitations/accept",
+				"ROSTER_BROKER_URL":   "nats://nats:4222",
+				"ROSTER_LOG_LEVEL":    "Debug",
+				"ROSTER_LOG_FORMAT":   "console",
+			},
+			want: Config{
+				HTTPAddr:    ":9090",
+				PGURL:       "postgresql://app:pw@db.internal:5432/roster?sslmode=require",
+				EventStore:  "esdb",
+				ESDBURL:     "esdb://admin:changeit@esdb:2113?tls=false",
+				JWKSURL:     "https://id.example.com/.well-known/jwks.json",
+				JWTIssuer:   "https://id.example.com/",
+				JWTAudience: "roster-api",
+				InviteTTL:   72 * time.Hour,
+				InviteKey:   "fedcba9876543210fedcba9876543210",
+				SMTPURL:     "smtps://mailer:pw@smtp.example.com:465",
+				MailFrom:    "Roster <no-reply@example.com>",
+				AcceptURL:   "https://app.example.com/invitations/accept",
+				BrokerURL:   "nats://nats:4222",
+				LogLevel:    "debug",
+				LogFormat:   "console",
+			},
+		},
+		{
+			name: "a PostgreSQL URL may name a Unix socket in its query",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_PG_URL": "postgres:///roster?host=/run/postgresql"},
+			want: func() Config { c := defaults(); c.PGURL = "postgres:///roster?host=/run/postgresql"; return c }(),
+		},
+		{
+			name: "the memory event store needs nothing more",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_EVENT_STORE": "memory"},
+			want: func() Config { c := defaults(); c.EventStore = "memory"; return c }(),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Load(env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreUnexported(Config{})); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // each must appear in the error
+	}{
+		{
+			name: "neither secret nor JWKS",
+			env:  map[string]string{},
+			want: []string{"ROSTER_JWT_SECRET: neither it nor ROSTER_JWKS_URL is set", "ROSTER_INVITE_KEY: is required"},
+		},
+		{
+			name: "a JWKS without an invitation key",
+			env:  map[string]string{"ROSTER_JWKS_URL": "https://id.example.com/jwks"},
+			want: []string{"ROSTER_INVITE_KEY: is required when ROSTER_JWT_SECRET is not set"},
+		},
+		{
+			name: "a short secret, without echoing it",
+			env:  map[string]string{"ROSTER_JWT_SECRET": "hunter2"},
+			want: []string{"ROSTER_JWT_SECRET: is 7 bytes, needs at least 32"},
+		},
+		{
+			name: "a short invitation key",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_INVITE_KEY": "tiny"},
+			want: []string{"ROSTER_INVITE_KEY: is 4 bytes"},
+		},
+		{
+			name: "esdb without its URL",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_EVENT_STORE": "esdb"},
+			want: []string{"ROSTER_ESDB_URL: is required when ROSTER_EVENT_STORE is esdb"},
+		},
+		{
+			name: "a negative invitation lifetime",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_INVITE_TTL": "-1h"},
+			want: []string{"ROSTER_INVITE_TTL: -1h0m0s is not a positive duration"},
+		},
+		{
+			name: "SMTP without a sender",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_SMTP_URL": "smtp://localhost:25"},
+			want: []string{"ROSTER_MAIL_FROM: is required when ROSTER_SMTP_URL is set"},
+		},
+		{
+			name: "a URL with a bad port, without echoing its password",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_PG_URL": "postgres://u:s3cret@db:port/roster"},
+			want: []string{"ROSTER_PG_URL: not a valid URL"},
+		},
+		{
+			name: "every problem at once",
+			env: map[string]string{
+				"ROSTER_HTTP_ADDR":   "localhost",
+				"ROSTER_PG_URL":      "mysql://db/roster",
+				"ROSTER_EVENT_STORE": "kafka",
+				"ROSTER_ESDB_URL":    "http://esdb:2113",
+				"ROSTER_JWKS_URL":    "/jwks.json",
+				"ROSTER_INVITE_TTL":  "a week",
+				"ROSTER_SMTP_URL":    "smtp://",
+				"ROSTER_MAIL_FROM":   "not an address",
+				"ROSTER_ACCEPT_URL":  "ftp://app/accept",
+				"ROSTER_BROKER_URL":  "amqp://rabbit",
+				"ROSTER_LOG_LEVEL":   "loud",
+				"ROSTER_LOG_FORMAT":  "xml",
+			},
+			want: []string{
+				`ROSTER_HTTP_ADDR: "localhost" is not host:port`,
+				`ROSTER_PG_URL: URL scheme "mysql" is not postgres or postgresql`,
+				`ROSTER_EVENT_STORE: unknown event store "kafka"`,
+				`ROSTER_ESDB_URL: URL scheme "http" is not esdb or esdb+discover`,
+				`ROSTER_JWKS_URL: URL scheme "" is not https or http`,
+				`ROSTER_INVITE_TTL: time: invalid duration "a week"`,
+				`ROSTER_INVITE_KEY: is required`,
+				`ROSTER_SMTP_URL: URL smtp: has no host`,
+				`ROSTER_MAIL_FROM: "not an address" is not an email address`,
+				`ROSTER_ACCEPT_URL: URL scheme "ftp" is not https or http`,
+				`ROSTER_BROKER_URL: URL scheme "amqp" is not nats or tls or ws or wss`,
+				`ROSTER_LOG_LEVEL: unknown log level "loud"`,
+				`ROSTER_LOG_FORMAT: unknown log format "xml"`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(env(tt.env))
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			msg := err.Error()
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error lacks %q; got:\n%s", w, msg)
+				}
+			}
+			for _, secret := range []string{"hunter2", "s3cret"} {
+				if strings.Contains(msg, secret) {
+					t.Errorf("error echoes a secret:\n%s", msg)
+				}
+			}
+			if n := strings.Count(msg, "\n") + 1; n != len(tt.want) {
+				t.Errorf("error has %d problems, want %d:\n%s", n, len(tt.want), msg)
+			}
+		})
+	}
+}
+
+func TestInvitationKey(t *testing.T) {
+	derived := func(secret string) []byte { return Config{JWTSecret: secret}.InvitationKey() }
+	a, b := derived(devSecret), derived(devSecret+"x")
+	if len(a) != 32 {
+		t.Errorf("derived key is %d bytes, want 32", len(a))
+	}
+	if !bytes.Equal(a, derived(devSecret)) {
+		t.Error("the same secret derives different keys")
+	}
+	if bytes.Equal(a, b) {
+		t.Error("different secrets derive the same key")
+	}
+	if bytes.Contains(a, []byte(devSecret)) {
+		t.Error("the derived key contains the secret")
+	}
+	explicit := Config{JWTSecret: devSecret, InviteKey: "fedcba9876543210fedcba9876543210"}.InvitationKey()
+	if string(explicit) != "fedcba9876543210fedcba9876543210" {
+		t.Errorf("explicit key not used: %q", explicit)
+	}
+	if k := (Config{JWKSURL: "https://id.example.com/jwks"}).InvitationKey(); k != nil {
+		t.Errorf("key without secret or invite key = %x, want nil", k)
+	}
+}
+
+func TestParseFlagsOverrideEnvironment(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    func(*Config)
+		wantErr string
+	}{
+		{
+			name: "a flag beats its variable",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_HTTP_ADDR": "127.0.0.1:1111"},
+			args: []string{"-http-addr", "127.0.0.1:2222", "-invite-ttl=1h", "-log-format", "CONSOLE"},
+			want: func(c *Config) { c.HTTPAddr = "127.0.0.1:2222"; c.InviteTTL = time.Hour; c.LogFormat = "console" },
+		},
+		{
+			name: "a flag corrects a variable that did not parse",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_INVITE_TTL": "soon"},
+			args: []string{"-invite-ttl", "2h"},
+			want: func(c *Config) { c.InviteTTL = 2 * time.Hour },
+		},
+		{
+			name: "a flag supplies what the environment lacks",
+			env:  map[string]string{},
+			args: []string{"-jwt-secret", devSecret},
+			want: func(*Config) {},
+		},
+		{
+			name: "an empty flag restores the default",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_PG_URL": "postgres://elsewhere/roster"},
+			args: []string{"-pg-url="},
+			want: func(*Config) {},
+		},
+		{
+			name:    "a bad variable no flag corrects is still reported",
+			env:     map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_INVITE_TTL": "soon"},
+			args:    []string{"-http-addr", ":1"},
+			wantErr: `ROSTER_INVITE_TTL: time: invalid duration "soon"`,
+		},
+		{
+			name:    "a bad flag value fails parsing",
+			env:     map[string]string{"ROSTER_JWT_SECRET": devSecret},
+			args:    []string{"-invite-ttl", "soon"},
+			wantErr: `invalid value "soon" for flag -invite-ttl`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			got, err := Parse(fs, tt.args, env(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Parse error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			want := defaults()
+			tt.want(&want)
+			if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Config{})); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEveryVariableHasAFlag(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	var c Config
+	c.BindFlags(fs)
+	var got []string
+	fs.VisitAll(func(f *flag.Flag) { got = append(got, f.Name) })
+	want := []string{
+		"accept-url", "broker-url", "esdb-url", "event-store", "http-addr", "invite-key", "invite-ttl",
+		"jwks-url", "jwt-audience", "jwt-issuer", "jwt-secret", "log-format", "log-level", "mail-from",
+		"pg-url", "smtp-url",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("flags (-want +got):\n%s", diff)
+	}
+}
+
+func TestRedactedHidesSecrets(t *testing.T) {
+	c := defaults()
+	c.PGURL = "postgres://app:pgpass@db/roster"
+	c.SMTPURL = "smtp://mailer:mailpass@smtp:25"
+	c.InviteKey = "fedcba9876543210fedcba9876543210"
+	r := c.Redacted()
+	dump := strings.Join([]string{r.JWTSecret, r.InviteKey, r.PGURL, r.SMTPURL}, " ")
+	for _, secret := range []string{devSecret, c.InviteKey, "pgpass", "mailpass"} {
+		if strings.Contains(dump, secret) {
+			t.Errorf("redacted config still holds %q: %s", secret, dump)
+		}
+	}
+	if r.HTTPAddr != c.HTTPAddr || !strings.Contains(r.PGURL, "app:xxxxx@db/roster") {
+		t.Errorf("redaction changed more than secrets: %+v", r)
+	}
+	if c.JWTSecret != devSecret {
+		t.Error("Redacted modified its receiver")
+	}
+}

@@ -1,0 +1,146 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rosterhq/roster/infra/logging"
+)
+
+// minKeyLen is the shortest secret accepted for HMAC keys: RFC 7518 section
+// 3.2 asks for at least the hash size, 256 bits.
+const minKeyLen = 32
+
+// Validate reports every problem of c at once, joined with errors.Join, each
+// naming its environment variable. Values that failed to parse in Load are
+// among them unless a flag has replaced them. Secrets are never echoed.
+func (c Config) Validate() error {
+	// Problems are gathered by variable and reported in the order of
+	// settings, so the same input always gives the same message.
+	problems := make(map[string][]error)
+	add := func(env, format string, args ...any) {
+		problems[env] = append(problems[env], fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
+	}
+	for env, err := range c.parseErrs {
+		add(env, "%v", err)
+	}
+
+	// An empty host (":8080") listens on every interface, which is allowed.
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		add("ROSTER_HTTP_ADDR", "%q is not host:port", c.HTTPAddr)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		add("ROSTER_HTTP_ADDR", "port %q of %q is not a number from 0 to 65535", port, c.HTTPAddr)
+	}
+
+	if c.PGURL == "" {
+		add("ROSTER_PG_URL", "is required")
+	} else if err := checkURL(c.PGURL, "postgres", "postgresql"); err != nil {
+		add("ROSTER_PG_URL", "%v", err)
+	}
+
+	switch c.EventStore {
+	case EventStorePostgres, EventStoreMemory:
+	case EventStoreESDB:
+		if c.ESDBURL == "" {
+			add("ROSTER_ESDB_URL", "is required when ROSTER_EVENT_STORE is %s", EventStoreESDB)
+		}
+	default:
+		add("ROSTER_EVENT_STORE", "unknown event store %q (want %s, %s or %s)", c.EventStore, EventStorePostgres, EventStoreESDB, EventStoreMemory)
+	}
+	if c.ESDBURL != "" {
+		if err := checkURL(c.ESDBURL, "esdb", "esdb+discover"); err != nil {
+			add("ROSTER_ESDB_URL", "%v", err)
+		}
+	}
+
+	if c.JWTSecret == "" && c.JWKSURL == "" {
+		add("ROSTER_JWT_SECRET", "neither it nor ROSTER_JWKS_URL is set; set the secret for development tokens or the JWKS URL of the identity provider")
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < minKeyLen {
+		add("ROSTER_JWT_SECRET", "is %d bytes, needs at least %d (try: openssl rand -base64 32)", len(c.JWTSecret), minKeyLen)
+	}
+	if c.JWKSURL != "" {
+		if err := checkURL(c.JWKSURL, "https", "http"); err != nil {
+			add("ROSTER_JWKS_URL", "%v", err)
+		}
+	}
+	if c.JWTIssuer == "" {
+		add("ROSTER_JWT_ISSUER", "is empty")
+	}
+	if c.JWTAudience == "" {
+		add("ROSTER_JWT_AUDIENCE", "is empty")
+	}
+
+	if _, failed := c.parseErrs["ROSTER_INVITE_TTL"]; !failed && c.InviteTTL <= 0 {
+		add("ROSTER_INVITE_TTL", "%s is not a positive duration", c.InviteTTL)
+	}
+	switch {
+	case c.InviteKey == "" && c.JWTSecret == "":
+		add("ROSTER_INVITE_KEY", "is required when ROSTER_JWT_SECRET is not set (it is derived from that secret otherwise)")
+	case c.InviteKey != "" && len(c.InviteKey) < minKeyLen:
+		add("ROSTER_INVITE_KEY", "is %d bytes, needs at least %d", len(c.InviteKey), minKeyLen)
+	}
+
+	if c.SMTPURL != "" {
+		if err := checkURL(c.SMTPURL, "smtp", "smtps"); err != nil {
+			add("ROSTER_SMTP_URL", "%v", err)
+		}
+		if c.MailFrom == "" {
+			add("ROSTER_MAIL_FROM", "is required when ROSTER_SMTP_URL is set")
+		}
+	}
+	if c.MailFrom != "" {
+		if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+			add("ROSTER_MAIL_FROM", "%q is not an email address: %v", c.MailFrom, err)
+		}
+	}
+	if c.AcceptURL != "" {
+		if err := checkURL(c.AcceptURL, "https", "http"); err != nil {
+			add("ROSTER_ACCEPT_URL", "%v", err)
+		}
+	}
+	if c.BrokerURL != "" {
+		if err := checkURL(c.BrokerURL, "nats", "tls", "ws", "wss"); err != nil {
+			add("ROSTER_BROKER_URL", "%v", err)
+		}
+	}
+
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		add("ROSTER_LOG_LEVEL", "%v", err)
+	}
+	if err := logging.CheckFormat(c.LogFormat); err != nil {
+		add("ROSTER_LOG_FORMAT", "%v", err)
+	}
+	var errs []error
+	for _, s := range settings {
+		errs = append(errs, problems[s.env]...)
+	}
+	return errors.Join(errs...)
+}
+
+// checkURL reports whether raw is an absolute URL with one of schemes and a
+// host (PostgreSQL URLs may name their host in the query instead, for a
+// Unix socket). Its messages leave the URL out, since it may hold a password.
+func checkURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("not a valid URL: %v", err)
+	}
+	if !slices.Contains(schemes, strings.ToLower(u.Scheme)) {
+		return fmt.Errorf("URL scheme %q is not %s", u.Scheme, strings.Join(schemes, " or "))
+	}
+	if u.Host == "" && !(slices.Contains(schemes, "postgres") && u.Query().Has("host")) {
+		return fmt.Errorf("URL %s has no host", u.Redacted())
+	}
+	return nil
+}
