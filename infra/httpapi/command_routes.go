@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -57,7 +58,12 @@ func commandMeta(r *http.Request, body []byte) (commands.Meta, error) {
 		m.RequestHash = hex.EncodeToString(sum[:])
 	}
 	if im := strings.TrimSpace(r.Header.Get("If-Match")); im != "" && im != "*" {
-		rev, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(im, "W/"), `"`), 10, 64)
+		if strings.HasPrefix(im, "W/") {
+			// If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches.
+			return m, domain.Errorf(domain.KindPrecondition, domain.CodeStaleRevision,
+				"If-Match %q is a weak ETag, which never matches; send the ETag as given", im)
+		}
+		rev, err := strconv.ParseUint(strings.Trim(im, `"`), 10, 64)
 		if err != nil {
 			return m, domain.Errorf(domain.KindMalformed, domain.CodeInvalidHeader,
 				"If-Match %q is not a revision as the ETag gives it", im)
@@ -73,12 +79,17 @@ func readCommand(w http.ResponseWriter, r *http.Request, v any) (commands.Meta, 
 	if err != nil {
 		return commands.Meta{}, err
 	}
-	if v != nil {
+	switch {
+	case v != nil:
 		if err := decodeStrict(body, v); err != nil {
 			return commands.Meta{}, err
 		}
-	} else if len(strings.TrimSpace(string(body))) > 0 && strings.TrimSpace(string(body)) != "{}" {
-		return commands.Meta{}, domain.Errorf(domain.KindMalformed, domain.CodeMalformedJSON, "this request takes no body")
+	case len(bytes.TrimSpace(body)) > 0:
+		// No fields are taken, but an empty object is tolerated: some
+		// clients always send one.
+		if err := decodeStrict(body, &struct{}{}); err != nil {
+			return commands.Meta{}, err
+		}
 	}
 	return commandMeta(r, body)
 }

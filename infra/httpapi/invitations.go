@@ -5,21 +5,19 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
 )
 
-func (s *server) registerInvitationRoutes(r *mux.Router) {
-	r.HandleFunc("/properties/{pid}/invitations", s.invite).Methods(http.MethodPost)
-	r.HandleFunc("/properties/{pid}/invitations", s.consistent(s.listInvitations)).Methods(http.MethodGet)
-	r.HandleFunc("/properties/{pid}/invitations/revoke", s.revokeSelection).Methods(http.MethodPost)
-	r.HandleFunc("/properties/{pid}/invitations/{iid}", s.revokeOne).Methods(http.MethodDelete)
-	r.HandleFunc("/properties/{pid}/invitations/{iid}/resend", s.resend).Methods(http.MethodPost)
-	r.HandleFunc("/properties/{pid}/invitations/{iid}/accept", s.answer(true)).Methods(http.MethodPost)
-	r.HandleFunc("/properties/{pid}/invitations/{iid}/decline", s.answer(false)).Methods(http.MethodPost)
-	r.HandleFunc("/invitations/accept", s.acceptToken).Methods(http.MethodPost)
+func (s *server) registerInvitationRoutes(r routes) {
+	r.handle(http.MethodPost, "/properties/{pid}/invitations", s.invite)
+	r.handle(http.MethodGet, "/properties/{pid}/invitations", s.consistent(s.listInvitations))
+	r.handle(http.MethodPost, "/properties/{pid}/invitations/revoke", s.revokeSelection)
+	r.handle(http.MethodDelete, "/properties/{pid}/invitations/{iid}", s.revokeOne)
+	r.handle(http.MethodPost, "/properties/{pid}/invitations/{iid}/resend", s.resend)
+	r.handle(http.MethodPost, "/properties/{pid}/invitations/{iid}/accept", s.answer(true))
+	r.handle(http.MethodPost, "/properties/{pid}/invitations/{iid}/decline", s.answer(false))
+	r.handle(http.MethodPost, "/invitations/accept", s.acceptToken)
 }
 
 type inviteRow struct {

@@ -3,14 +3,12 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/readmodels"
 )
 
-func (s *server) registerMeRoutes(r *mux.Router) {
-	r.HandleFunc("/me/invitations", s.consistent(s.myInvitations)).Methods(http.MethodGet)
+func (s *server) registerMeRoutes(r routes) {
+	r.handle(http.MethodGet, "/me/invitations", s.consistent(s.myInvitations))
 }
 
 // myInvitations lists the pending invitations addressed to the caller's

@@ -4,19 +4,17 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/gorilla/mux"
-
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/readmodels"
 )
 
-func (s *server) registerMemberRoutes(r *mux.Router) {
-	r.HandleFunc("/properties/{pid}/members", s.consistent(s.listMembers)).Methods(http.MethodGet)
-	r.HandleFunc("/properties/{pid}/members/{aid}/role", s.changeRole).Methods(http.MethodPut)
-	r.HandleFunc("/properties/{pid}/members/{aid}/disable", s.setAccess(false)).Methods(http.MethodPost)
-	r.HandleFunc("/properties/{pid}/members/{aid}/enable", s.setAccess(true)).Methods(http.MethodPost)
-	r.HandleFunc("/properties/{pid}/members/{aid}", s.removeMember).Methods(http.MethodDelete)
+func (s *server) registerMemberRoutes(r routes) {
+	r.handle(http.MethodGet, "/properties/{pid}/members", s.consistent(s.listMembers))
+	r.handle(http.MethodPut, "/properties/{pid}/members/{aid}/role", s.changeRole)
+	r.handle(http.MethodPost, "/properties/{pid}/members/{aid}/disable", s.setAccess(false))
+	r.handle(http.MethodPost, "/properties/{pid}/members/{aid}/enable", s.setAccess(true))
+	r.handle(http.MethodDelete, "/properties/{pid}/members/{aid}", s.removeMember)
 }
 
 func (s *server) listMembers(w http.ResponseWriter, r *http.Request) {

@@ -4,16 +4,14 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/gorilla/mux"
-
 	"github.com/rosterhq/roster/commands"
 )
 
-func (s *server) registerPropertyRoutes(r *mux.Router) {
-	r.HandleFunc("/properties", s.createProperty).Methods(http.MethodPost)
-	r.HandleFunc("/properties/{pid}", s.consistent(s.getProperty)).Methods(http.MethodGet)
-	r.HandleFunc("/properties/{pid}/ownership", s.transferOwnership).Methods(http.MethodPost)
-	r.HandleFunc("/properties/{pid}/leave", s.leave).Methods(http.MethodPost)
+func (s *server) registerPropertyRoutes(r routes) {
+	r.handle(http.MethodPost, "/properties", s.createProperty)
+	r.handle(http.MethodGet, "/properties/{pid}", s.consistent(s.getProperty))
+	r.handle(http.MethodPost, "/properties/{pid}/ownership", s.transferOwnership)
+	r.handle(http.MethodPost, "/properties/{pid}/leave", s.leave)
 }
 
 func (s *server) createProperty(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,8 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -59,14 +61,16 @@ func New(c Config) http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, domain.Errorf(domain.KindNoRoute, domain.CodeRouteNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, domain.Errorf(domain.KindBadMethod, domain.CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", strings.Join(allowedMethods(r, req), ", "))
+		writeError(w, req, domain.Errorf(domain.KindBadMethod, domain.CodeMethodNotAllowed, "%s is not allowed on %s", req.Method, req.URL.Path))
 	})
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 
-	v1 := r.PathPrefix("/v1").Subrouter()
-	v1.Use(authenticate(c.Authenticate))
+	// Routes sit on the root router with authentication wrapped around each:
+	// a /v1 subrouter would answer 404 for a wrong method (gorilla/mux#751).
+	v1 := routes{r: r, auth: authenticate(c.Authenticate)}
 	s.registerPropertyRoutes(v1)
 	s.registerInvitationRoutes(v1)
 	s.registerMemberRoutes(v1)
@@ -77,6 +81,38 @@ func New(c Config) http.Handler {
 	h = accessLog(h)
 	h = withRequestID(c.Log)(h)
 	return h
+}
+
+// routes registers authenticated /v1 routes.
+type routes struct {
+	r    *mux.Router
+	auth func(http.Handler) http.Handler
+}
+
+func (rt routes) handle(method, path string, h http.HandlerFunc) {
+	rt.r.Handle("/v1"+path, rt.auth(h)).Methods(method)
+}
+
+// allowedMethods lists the methods some route accepts on req's path, for
+// the Allow header of a 405.
+func allowedMethods(r *mux.Router, req *http.Request) []string {
+	var allowed []string
+	_ = r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		methods, err := route.GetMethods()
+		if err != nil {
+			return nil
+		}
+		for _, m := range methods {
+			probe := req.Clone(req.Context())
+			probe.Method = m
+			var match mux.RouteMatch
+			if route.Match(probe, &match) && match.MatchErr == nil && !slices.Contains(allowed, m) {
+				allowed = append(allowed, m)
+			}
+		}
+		return nil
+	})
+	return allowed
 }
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {

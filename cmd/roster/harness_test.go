@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/rosterhq/roster/infra/auth"
+	"github.com/rosterhq/roster/infra/config"
+	"github.com/rosterhq/roster/infra/pgtest"
+)
+
+// testSecret is the HS256 secret of the test App (at least 32 bytes).
+const testSecret = "roster-e2e-test-secret-0123456789abcdef"
+
+// syncBuffer collects the App's log; the App writes from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testApp is the real App serving on a loopback port over its own database.
+type testApp struct {
+	base  string
+	pgURL string
+	logs  *syncBuffer
+	http  *http.Client
+}
+
+// startApp starts the App on 127.0.0.1:0 with a fresh database and stops it
+// when the test ends: cancel, wait for Run to return, Close.
+// extra sets more ROSTER_* variables, as pairs of name and value.
+func startApp(t *testing.T, extra ...string) *testApp {
+	t.Helper()
+	pgURL := pgtest.NewDatabase(t)
+	env := map[string]string{"ROSTER_PG_URL": pgURL, "ROSTER_JWT_SECRET": testSecret}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := NewApp(ctx, cfg, zerolog.New(logs).With().Timestamp().Logger())
+	if err != nil {
+		cancel()
+		t.Fatalf("NewApp: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		app.Close()
+		t.Fatalf("listen: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, ln) }()
+	transport := &http.Transport{}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("App.Run: %v", err)
+		}
+		app.Close()
+		transport.CloseIdleConnections()
+		if t.Failed() {
+			t.Logf("app log (last lines):\n%s", tail(logs.String(), 40))
+		}
+	})
+	return &testApp{base: "http://" + ln.Addr().String(), pgURL: pgURL, logs: logs,
+		http: &http.Client{Transport: transport, Timeout: time.Minute}}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// user is an account with a verified email and a valid token.
+type user struct {
+	ID, Email, Token string
+}
+
+// user returns a new account name@example.com holding a verified token.
+func (a *testApp) user(t *testing.T, name string) user {
+	t.Helper()
+	u := user{ID: uuid.NewString(), Email: name + "@example.com"}
+	u.Token = mint(t, testSecret, "roster", "roster", u.ID, u.Email, true, time.Hour, time.Now())
+	return u
+}
+
+// unverified returns u's token with email_verified false.
+func (u user) unverified(t *testing.T) string {
+	return mint(t, testSecret, "roster", "roster", u.ID, u.Email, false, time.Hour, time.Now())
+}
+
+func mint(t *testing.T, secret, iss, aud, sub, email string, verified bool, ttl time.Duration, now time.Time) string {
+	t.Helper()
+	tok, err := auth.Mint([]byte(secret), iss, aud, sub, email, verified, ttl, now)
+	if err != nil {
+		t.Fatalf("mint token: %v", err)
+	}
+	return tok
+}
+
+// reply is an HTTP answer with its JSON body decoded.
+type reply struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    []byte
+}
+
+// do sends one request. body is nil (none), a string (sent as is) or a value
+// (sent as JSON); a body gets Content-Type application/json unless headers
+// say otherwise. token "" sends no Authorization header.
+func (a *testApp) do(t *testing.T, method, path, token string, body any, headers map[string]string) reply {
+	t.Helper()
+	r, err := a.send(method, path, token, body, headers)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// send is do for goroutines other than the test's: it reports errors
+// instead of failing the test.
+func (a *testApp) send(method, path, token string, body any, headers map[string]string) (reply, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			return reply{}, fmt.Errorf("encode body: %w", err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, a.base+path, rd)
+	if err != nil {
+		return reply{}, err
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, fmt.Errorf("read body: %w", err)
+	}
+	r := reply{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			return r, fmt.Errorf("answer %d is not a JSON object: %w\n%s", resp.StatusCode, err, raw)
+		}
+	}
+	return r, nil
+}
+
+// read is a query by u that first waits for the read side to reach pos
+// (Roster-Min-Position), and fails if it did not get there.
+func (a *testApp) read(t *testing.T, path, token, pos string) reply {
+	t.Helper()
+	r := a.do(t, http.MethodGet, path, token, nil, map[string]string{"Roster-Min-Position": pos})
+	if r.Header.Get("Roster-Consistency") == "stale" {
+		t.Fatalf("GET %s: the read side did not reach position %s", path, pos)
+	}
+	return r
+}
+
+// want fails the test unless the answer has the status.
+func (r reply) want(t *testing.T, status int) reply {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d; body: %s", r.Status, status, r.Raw)
+	}
+	return r
+}
+
+// into decodes the body into v.
+func (r reply) into(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Raw, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Raw, err)
+	}
+}
+
+// wantProblem checks an RFC 9457 answer with Roster's stable code.
+func (r reply) wantProblem(t *testing.T, status int, code string) {
+	t.Helper()
+	if r.Status != status || r.str("code") != code {
+		t.Fatalf("got %d %q, want %d %q; body: %s", r.Status, r.str("code"), status, code, r.Raw)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type %q, want application/problem+json", ct)
+	}
+	if r.str("type") != "urn:roster:problem:"+code || r.Body["status"] != float64(status) ||
+		r.str("title") == "" || r.str("detail") == "" || r.str("instance") == "" {
+		t.Errorf("incomplete problem document: %s", r.Raw)
+	}
+	if id := r.str("request_id"); id == "" || id != r.Header.Get("X-Request-ID") {
+		t.Errorf("request_id %q, X-Request-ID %q: want the same, not empty", id, r.Header.Get("X-Request-ID"))
+	}
+}
+
+func (r reply) str(key string) string {
+	s, _ := r.Body[key].(string)
+	return s
+}
+
+// inviteTokens returns, oldest first, the tokens the log mailer sent to email.
+func (a *testApp) inviteTokens(t *testing.T, email string) []string {
+	t.Helper()
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(a.logs.String()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line struct {
+			To         string `json:"to"`
+			AcceptWith string `json:"accept_with"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.To != email || line.AcceptWith == "" {
+			continue
+		}
+		var body struct{ Token string }
+		raw := strings.TrimPrefix(line.AcceptWith, "POST /v1/invitations/accept ")
+		if err := json.Unmarshal([]byte(raw), &body); err != nil || body.Token == "" {
+			t.Fatalf("accept_with %q does not carry a token", line.AcceptWith)
+		}
+		out = append(out, body.Token)
+	}
+	return out
+}
+
+// inviteToken is the latest token mailed to email.
+func (a *testApp) inviteToken(t *testing.T, email string) string {
+	t.Helper()
+	toks := a.inviteTokens(t, email)
+	if len(toks) == 0 {
+		t.Fatalf("no invitation mail to %s in the log", email)
+	}
+	return toks[len(toks)-1]
+}
