@@ -87,6 +87,9 @@ type Reducer func(ctx context.Context, tx pgx.Tx, e Envelope) error
 type Projection struct {
 	Name     string
 	Reducers map[string]Reducer
+	// Tables are every table the projection writes, and no other
+	// projection does: a rebuild recreates exactly these.
+	Tables []string
 }
 
 // On adapts a reducer of one concrete event type to a Reducer, so reducers

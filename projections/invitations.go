@@ -16,7 +16,7 @@ const InvitationsName = "invitations"
 // declined). Expired is derived from expires_at when read, and the token
 // nonce is never stored.
 func Invitations() Projection {
-	return Projection{Name: InvitationsName, Reducers: map[string]Reducer{
+	return Projection{Name: InvitationsName, Tables: []string{"rm_invitations"}, Reducers: map[string]Reducer{
 		domain.TypeMemberInvited:      On(invitationsInvited),
 		domain.TypeInvitationResent:   On(invitationsResent),
 		domain.TypeInvitationRevoked:  On(invitationsRevoked),

@@ -16,7 +16,7 @@ const MembersName = "members"
 // is kept in rm_members_owners too, so the flag is right whichever of
 // PropertyCreated and the owner's MemberJoined comes first.
 func Members() Projection {
-	return Projection{Name: MembersName, Reducers: map[string]Reducer{
+	return Projection{Name: MembersName, Tables: []string{"rm_members", "rm_members_owners"}, Reducers: map[string]Reducer{
 		domain.TypePropertyCreated:      On(membersPropertyCreated),
 		domain.TypeMemberJoined:         On(membersJoined),
 		domain.TypeMemberRoleChanged:    On(membersRoleChanged),

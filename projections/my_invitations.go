@@ -18,7 +18,7 @@ const MyInvitationsName = "my_invitations"
 // rm_my_invitations_properties, so it never reads another projection's
 // tables and can be rebuilt alone.
 func MyInvitations() Projection {
-	return Projection{Name: MyInvitationsName, Reducers: map[string]Reducer{
+	return Projection{Name: MyInvitationsName, Tables: []string{"rm_my_invitations", "rm_my_invitations_properties"}, Reducers: map[string]Reducer{
 		domain.TypePropertyCreated:    On(myInvitationsPropertyCreated),
 		domain.TypeMemberInvited:      On(myInvitationsInvited),
 		domain.TypeInvitationResent:   On(myInvitationsResent),

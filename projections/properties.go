@@ -18,7 +18,7 @@ const PropertiesName = "properties"
 // in rm_properties_members and rm_properties_pending, so a count moves only
 // when its set really changes.
 func Properties() Projection {
-	return Projection{Name: PropertiesName, Reducers: map[string]Reducer{
+	return Projection{Name: PropertiesName, Tables: []string{"rm_properties", "rm_properties_members", "rm_properties_pending"}, Reducers: map[string]Reducer{
 		domain.TypePropertyCreated:      On(propertyCreated),
 		domain.TypeMemberInvited:        On(propertyInvited),
 		domain.TypeInvitationResent:     touchProperty,
