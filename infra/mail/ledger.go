@@ -1,0 +1,182 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Status is the state of an event's mail in the ledger.
+type Status string
+
+// The states of a mail. pending → sending → sent is the usual path; a failed
+// attempt goes back to pending, or to failed when it was refused for good or
+// was the last one allowed; Retry takes failed back to pending.
+const (
+	// StatusPending: not sent yet, an earlier attempt failed (or Retry
+	// re-queued it); the next Deliver tries again.
+	StatusPending Status = "pending"
+	// StatusSending: an attempt holds the event until its lease ends. Past
+	// the lease, the attempt died with its outcome unknown.
+	StatusSending Status = "sending"
+	// StatusSent: the server accepted the mail. Final.
+	StatusSent Status = "sent"
+	// StatusFailed: refused for good, or out of attempts. Stays until Retry.
+	StatusFailed Status = "failed"
+)
+
+// StatusFailureLimit is how many failures Status lists, newest first.
+const StatusFailureLimit = 100
+
+// Summary counts the ledger's mails by state and lists the latest failures.
+type Summary struct {
+	Pending, Sending, Sent, Failed int
+	// Failures are the most recent failed mails, newest first, at most
+	// StatusFailureLimit of them.
+	Failures []Failure
+}
+
+// Failure is a mail the ledger has given up on.
+type Failure struct {
+	EventID   string
+	Recipient string
+	Subject   string
+	Attempts  int
+	LastError string
+	FailedAt  time.Time
+}
+
+// Entry is the ledger's row of one event. It holds no body, link or token.
+type Entry struct {
+	EventID       string
+	Recipient     string
+	Subject       string
+	Status        Status
+	Attempts      int
+	LastError     string
+	NextAttemptAt time.Time // zero unless pending
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	SentAt        time.Time // zero unless sent
+}
+
+// Status counts the mails in each state and lists the latest failures, for
+// `roster mail status`. Its only errors are the database's.
+func (d *Deliverer) Status(ctx context.Context) (Summary, error) {
+	var s Summary
+	rows, err := d.pool.Query(ctx, `SELECT status, count(*) FROM mail_ledger GROUP BY status`)
+	if err != nil {
+		return Summary{}, fmt.Errorf("mail ledger: count: %w", err)
+	}
+	counts := map[Status]*int{StatusPending: &s.Pending, StatusSending: &s.Sending, StatusSent: &s.Sent, StatusFailed: &s.Failed}
+	var (
+		status Status
+		n      int
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error {
+		if p, ok := counts[status]; ok {
+			*p = n
+		}
+		return nil
+	}); err != nil {
+		return Summary{}, fmt.Errorf("mail ledger: count: %w", err)
+	}
+
+	rows, err = d.pool.Query(ctx, `
+SELECT event_id::text, recipient, subject, attempts, coalesce(last_error, ''), updated_at
+FROM mail_ledger WHERE status = 'failed'
+ORDER BY updated_at DESC, event_id LIMIT $1`, StatusFailureLimit)
+	if err != nil {
+		return Summary{}, fmt.Errorf("mail ledger: failures: %w", err)
+	}
+	s.Failures, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Failure, error) {
+		var f Failure
+		err := r.Scan(&f.EventID, &f.Recipient, &f.Subject, &f.Attempts, &f.LastError, &f.FailedAt)
+		return f, err
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("mail ledger: failures: %w", err)
+	}
+	return s, nil
+}
+
+// Retry re-queues the failed mail of eventID: it becomes pending with its
+// attempts reset, and goes out the next time Deliver is called for the
+// event. The ledger holds no body, so whoever calls Retry re-reads the event
+// and delivers it (or lets a sweeper over Due do so). Errors: ErrNotFound,
+// ErrNotFailed (wrapped, naming the current state), or the database's.
+func (d *Deliverer) Retry(ctx context.Context, eventID string) error {
+	if _, err := uuid.Parse(eventID); err != nil {
+		return fmt.Errorf("event %q is not a UUID: %w", eventID, ErrNotFound)
+	}
+	tag, err := d.pool.Exec(ctx, `
+UPDATE mail_ledger SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+WHERE event_id = $1 AND status = 'failed'`, eventID)
+	if err != nil {
+		return fmt.Errorf("mail ledger: retry event %s: %w", eventID, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	e, err := d.Entry(ctx, eventID)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("mail for event %s is %s: %w", eventID, e.Status, ErrNotFailed)
+}
+
+// Due lists, oldest first and at most limit, the events whose mail should be
+// delivered now: pending ones whose suggested next attempt has come, and
+// sending ones whose attempt died. A sweeper re-reads these events and calls
+// Deliver, so a mail whose consumer gave up is not left behind.
+func (d *Deliverer) Due(ctx context.Context, limit int) ([]string, error) {
+	rows, err := d.pool.Query(ctx, `
+SELECT event_id::text FROM mail_ledger
+WHERE (status = 'pending' AND coalesce(next_attempt_at <= now(), true))
+   OR (status = 'sending' AND claimed_until < now())
+ORDER BY updated_at, event_id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("mail ledger: due: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("mail ledger: due: %w", err)
+	}
+	return ids, nil
+}
+
+// Entry returns the ledger's row of eventID. Errors: ErrNotFound, or the
+// database's.
+func (d *Deliverer) Entry(ctx context.Context, eventID string) (Entry, error) {
+	if _, err := uuid.Parse(eventID); err != nil {
+		return Entry{}, fmt.Errorf("event %q is not a UUID: %w", eventID, ErrNotFound)
+	}
+	var (
+		e          Entry
+		next, sent *time.Time
+		status     string
+	)
+	err := d.pool.QueryRow(ctx, `
+SELECT event_id::text, recipient, subject, status, attempts, coalesce(last_error, ''),
+       next_attempt_at, created_at, updated_at, sent_at
+FROM mail_ledger WHERE event_id = $1`, eventID).Scan(&e.EventID, &e.Recipient, &e.Subject, &status,
+		&e.Attempts, &e.LastError, &next, &e.CreatedAt, &e.UpdatedAt, &sent)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Entry{}, fmt.Errorf("event %s: %w", eventID, ErrNotFound)
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("mail ledger: read event %s: %w", eventID, err)
+	}
+	e.Status = Status(status)
+	if next != nil {
+		e.NextAttemptAt = *next
+	}
+	if sent != nil {
+		e.SentAt = *sent
+	}
+	return e, nil
+}
