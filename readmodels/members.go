@@ -44,6 +44,10 @@ type MemberFilter struct {
 	// Status keeps members with this status: enabled or disabled.
 	Status string
 	// Query keeps members whose email starts with it, ignoring case.
+	// Roster keeps no names (an account is an ID and an email), so the
+	// "email or name prefix" of the API is an email prefix. Emails are
+	// stored lower-cased and compared bytewise, so the prefix is a range
+	// scan of the page indexes, whose next column is the email.
 	Query string
 	// Cursor continues after the page that returned it as NextCursor.
 	Cursor string

@@ -17,6 +17,11 @@ type ReadModels interface {
 	Members(ctx context.Context, propertyID string, f readmodels.MemberFilter) (readmodels.MemberPage, error)
 	Invitations(ctx context.Context, propertyID, status string, now time.Time) ([]readmodels.Invitation, error)
 	InvitationsForEmail(ctx context.Context, email string, now time.Time) ([]readmodels.MyInvitation, error)
+	MyProperties(ctx context.Context, accountID string) ([]readmodels.MyProperty, error)
+	Access(ctx context.Context, propertyID, accountID string) (readmodels.Access, error)
+	Audit(ctx context.Context, propertyID string, f readmodels.AuditFilter) (readmodels.AuditPage, error)
+	EachAudit(ctx context.Context, propertyID string, f readmodels.AuditFilter, fn func(readmodels.AuditEntry) error) error
+	MemberHistory(ctx context.Context, propertyID, accountID string) ([]readmodels.AuditEntry, error)
 	WaitFor(ctx context.Context, pos eventstore.Position, max time.Duration) (bool, error)
 	Position(ctx context.Context) (eventstore.Position, error)
 }

@@ -75,6 +75,9 @@ func New(c Config) http.Handler {
 	s.registerInvitationRoutes(v1)
 	s.registerMemberRoutes(v1)
 	s.registerMeRoutes(v1)
+	s.registerAuditRoutes(v1)
+	s.registerAccessRoutes(v1)
+	s.registerHistoryRoutes(v1)
 
 	var h http.Handler = r
 	h = recoverer(h)

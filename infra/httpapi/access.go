@@ -1,0 +1,25 @@
+package httpapi
+
+import "net/http"
+
+func (s *server) registerAccessRoutes(r routes) {
+	r.handle(http.MethodGet, "/properties/{pid}/members/{aid}/permissions", s.consistent(s.permissions))
+}
+
+// permissions answers what account aid may do on the property: its role,
+// status, owner flag and the permissions they give (none when disabled).
+// The caller must be an enabled member; a target that is not a member is
+// member_not_found.
+func (s *server) permissions(w http.ResponseWriter, r *http.Request) {
+	pid := vars(r)["pid"]
+	if err := s.canRead(r, pid); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a, err := s.reads.Access(r.Context(), pid, vars(r)["aid"])
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}

@@ -1,0 +1,54 @@
+package readmodels
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rosterhq/roster/domain"
+)
+
+// Access is what an account may do on a property: its role, status and
+// owner flag, and the permissions they give by domain.Permissions. A
+// disabled member has none.
+type Access struct {
+	PropertyID  string              `json:"property_id"`
+	AccountID   string              `json:"account_id"`
+	Role        domain.Role         `json:"role"`
+	Status      domain.MemberStatus `json:"status"`
+	Owner       bool                `json:"owner"`
+	Permissions []domain.Permission `json:"permissions"`
+	UpdatedAt   time.Time           `json:"updated_at"`
+}
+
+// Access returns the access of accountID to pid. It returns a *domain.Error
+// of kind KindNotFound (CodeMemberNotFound) when the account is not a member
+// (or the property does not exist).
+func (s *Store) Access(ctx context.Context, pid, accountID string) (Access, error) {
+	rows, err := s.pool.Query(ctx, `SELECT property_id, account_id, role, status, is_owner, updated_at
+		FROM rm_access WHERE property_id = $1 AND account_id = $2`, pid, accountID)
+	if err != nil {
+		return Access{}, fmt.Errorf("read access of %s to %s: %w", accountID, pid, err)
+	}
+	a, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (Access, error) {
+		var (
+			a            Access
+			role, status string
+		)
+		err := row.Scan(&a.PropertyID, &a.AccountID, &role, &status, &a.Owner, &a.UpdatedAt)
+		a.Role, a.Status = domain.Role(role), domain.MemberStatus(status)
+		utc(&a.UpdatedAt)
+		return a, err
+	})
+	if isNoRows(err) {
+		return Access{}, domain.Errorf(domain.KindNotFound, domain.CodeMemberNotFound,
+			"account %s is not a member of property %s", accountID, pid)
+	}
+	if err != nil {
+		return Access{}, fmt.Errorf("read access of %s to %s: %w", accountID, pid, err)
+	}
+	a.Permissions = domain.Permissions(a.Role, a.Owner, a.Status)
+	return a, nil
+}

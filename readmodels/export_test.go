@@ -1,0 +1,14 @@
+package readmodels
+
+import "time"
+
+// MemberCursor is the cursor of a members page ending at this member, so a
+// benchmark can start deep in a list without walking to it.
+func MemberCursor(email, accountID string) string {
+	return encodeCursor(memberKey{Email: email, AccountID: accountID})
+}
+
+// AuditCursor is the cursor of an audit page ending at this entry.
+func AuditCursor(at time.Time, revision uint64) string {
+	return encodeAuditCursor(auditKey{At: at.UnixMicro(), Revision: revision})
+}
