@@ -159,26 +159,9 @@ func (r *Runner) applyBatch(ctx context.Context, p Projection, from eventstore.P
 	if stored != from {
 		return from, &movedError{stored: stored}
 	}
-	last := from
-	for _, rec := range batch {
-		if !last.Less(rec.Position) {
-			continue // at or before the checkpoint: applied already
-		}
-		last = rec.Position
-		reduce, ok := p.Reducers[rec.Type]
-		if !ok {
-			continue
-		}
-		env, err := Decode(rec)
-		if errors.Is(err, ErrForeignStream) {
-			continue
-		}
-		if err != nil {
-			return from, err
-		}
-		if err := reduce(ctx, tx, env); err != nil {
-			return from, fmt.Errorf("apply %s %s at %s: %w", rec.Type, rec.ID, rec.Position, err)
-		}
+	last, err := p.apply(ctx, tx, from, batch)
+	if err != nil {
+		return from, err
 	}
 	if last == from {
 		return from, nil
@@ -263,4 +246,33 @@ func toDB(p eventstore.Position) (int64, int64, error) {
 
 func fromDB(c, p int64) eventstore.Position {
 	return eventstore.Position{Commit: uint64(c), Prepare: uint64(p)}
+}
+
+// apply runs the projection's reducers over the events of batch after from,
+// in tx, and returns the position of the last event it passed. Events at or
+// before from were applied already; events of types the projection does not
+// handle, or of streams that are not properties', only move the position.
+func (p Projection) apply(ctx context.Context, tx pgx.Tx, from eventstore.Position, batch []eventstore.RecordedEvent) (eventstore.Position, error) {
+	last := from
+	for _, rec := range batch {
+		if !last.Less(rec.Position) {
+			continue
+		}
+		last = rec.Position
+		reduce, ok := p.Reducers[rec.Type]
+		if !ok {
+			continue
+		}
+		env, err := Decode(rec)
+		if errors.Is(err, ErrForeignStream) {
+			continue
+		}
+		if err != nil {
+			return from, err
+		}
+		if err := reduce(ctx, tx, env); err != nil {
+			return from, fmt.Errorf("apply %s %s at %s: %w", rec.Type, rec.ID, rec.Position, err)
+		}
+	}
+	return last, nil
 }

@@ -23,6 +23,8 @@ const usage = `usage: roster <command> [flags]
 commands:
   serve     serve the HTTP API and run the projections
   migrate   apply the SQL migrations to ROSTER_PG_URL
+  projections status|rebuild
+            show how far each projection lags the feed, or rebuild read models from the events
   token     print a signed development token (needs ROSTER_JWT_SECRET)
 
 Run 'roster <command> -h' for the flags of a command.
@@ -42,6 +44,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrateCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "token":
 		err = tokenCmd(args[1:], getenv, stdout, stderr)
+	case "projections":
+		err = projectionsCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
