@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/auth"
 	"github.com/rosterhq/roster/infra/config"
+	"github.com/rosterhq/roster/infra/eventstore"
+	"github.com/rosterhq/roster/infra/eventstore/esdb"
 	"github.com/rosterhq/roster/infra/eventstore/memory"
 	"github.com/rosterhq/roster/infra/eventstore/postgres"
 	"github.com/rosterhq/roster/infra/httpapi"
@@ -30,6 +33,7 @@ import (
 type App struct {
 	log     zerolog.Logger
 	pool    *pgxpool.Pool
+	store   eventStore
 	runner  *projections.Runner
 	handler http.Handler
 }
@@ -76,10 +80,10 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 			}
 			return domain.Actor{AccountID: c.Subject, Email: c.Email, EmailVerified: c.EmailVerified}, nil
 		},
-		Ready: []httpapi.Pinger{pool},
+		Ready: readiness(pool, store),
 		Log:   log,
 	})
-	return &App{log: log, pool: pool, handler: api,
+	return &App{log: log, pool: pool, store: store, handler: api,
 		runner: projections.NewRunner(pool, store, log, projections.All()...)}, nil
 }
 
@@ -109,25 +113,54 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 }
 
 // Close releases the database pool.
-func (a *App) Close() { a.pool.Close() }
+// Close releases the event store's connection, when it has its own, and the
+// database pool.
+func (a *App) Close() {
+	if c, ok := a.store.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			a.log.Warn().Err(err).Msg("closing the event store")
+		}
+	}
+	a.pool.Close()
+}
+
+// readiness lists what /readyz asks: PostgreSQL, and the event store when it
+// is a server of its own that can be asked.
+func readiness(pool *pgxpool.Pool, store eventStore) []httpapi.Pinger {
+	ready := []httpapi.Pinger{pool}
+	if p, ok := store.(httpapi.Pinger); ok {
+		ready = append(ready, p)
+	}
+	return ready
+}
 
 // eventStore is what the App needs of its event store: the command side
-// appends and reads streams, the projections subscribe to the feed.
+// appends and reads streams, the projections subscribe to the feed, and
+// operators' tools read it whole.
 type eventStore interface {
 	commands.EventStore
 	projections.Feed
+	eventstore.FeedReader
 }
 
 func openEventStore(cfg config.Config, pool *pgxpool.Pool) (eventStore, error) {
 	switch cfg.EventStore {
 	case config.EventStorePostgres:
 		return postgres.New(pool), nil
+	case config.EventStoreESDB:
+		// Events go to EventStoreDB; read models and their checkpoints
+		// stay in PostgreSQL. The client connects on first use.
+		store, err := esdb.Open(cfg.ESDBURL, esdb.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("event store: %w", err)
+		}
+		return store, nil
 	case config.EventStoreMemory:
 		// Events vanish with the process while the read models stay in
 		// PostgreSQL: for trying things out, never for keeping data.
 		return memory.New(), nil
 	}
-	return nil, fmt.Errorf("event store %q is not available in this build (postgres, memory)", cfg.EventStore)
+	return nil, fmt.Errorf("event store %q is not available in this build (postgres, esdb, memory)", cfg.EventStore)
 }
 
 func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {

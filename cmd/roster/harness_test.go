@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/rosterhq/roster/infra/auth"
 	"github.com/rosterhq/roster/infra/config"
+	"github.com/rosterhq/roster/infra/eventstore"
+	"github.com/rosterhq/roster/infra/eventstore/esdb/esdbdouble"
 	"github.com/rosterhq/roster/infra/pgtest"
 )
 
@@ -43,8 +46,45 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// e2eStores are the event stores the end-to-end suite runs on, once each
+// (TestMain): ROSTER_TEST_EVENT_STORES, a comma-separated list of postgres,
+// esdb (through the protocol double) and memory, by default postgres,esdb.
+func e2eStores() []string {
+	v := os.Getenv("ROSTER_TEST_EVENT_STORES")
+	if strings.TrimSpace(v) == "" {
+		return []string{config.EventStorePostgres, config.EventStoreESDB}
+	}
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// e2eStore is the event store of the pass under way: startApp gives it to
+// every App it starts.
+var e2eStore = config.EventStorePostgres
+
+// TestMain runs every test of the package once per event store of
+// e2eStores, so the whole end-to-end suite, and each test added to it,
+// proves the App on each. A failing test's log names the store.
+func TestMain(m *testing.M) {
+	code := 0
+	for _, store := range e2eStores() {
+		e2eStore = store
+		fmt.Printf("roster end-to-end suite: event store %s\n", store)
+		if c := m.Run(); c != 0 {
+			code = c
+		}
+	}
+	os.Exit(code)
+}
+
 // testApp is the real App serving on a loopback port over its own database.
 type testApp struct {
+	app   *App
 	base  string
 	pgURL string
 	logs  *syncBuffer
@@ -52,14 +92,24 @@ type testApp struct {
 }
 
 // startApp starts the App on 127.0.0.1:0 with a fresh database and stops it
-// when the test ends: cancel, wait for Run to return, Close.
-// extra sets more ROSTER_* variables, as pairs of name and value.
+// when the test ends: cancel, wait for Run to return, Close. Its events go
+// to the event store of the pass (e2eStore); for esdb, to a protocol double
+// of its own. extra sets more ROSTER_* variables, as pairs of name and
+// value, and may name another store.
 func startApp(t *testing.T, extra ...string) *testApp {
 	t.Helper()
 	pgURL := pgtest.NewDatabase(t)
-	env := map[string]string{"ROSTER_PG_URL": pgURL, "ROSTER_JWT_SECRET": testSecret}
+	env := map[string]string{"ROSTER_PG_URL": pgURL, "ROSTER_JWT_SECRET": testSecret, "ROSTER_EVENT_STORE": e2eStore}
 	for i := 0; i+1 < len(extra); i += 2 {
 		env[extra[i]] = extra[i+1]
+	}
+	if env["ROSTER_EVENT_STORE"] == config.EventStoreESDB && env["ROSTER_ESDB_URL"] == "" {
+		srv, err := esdbdouble.Start("127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("start the EventStoreDB double: %v", err)
+		}
+		t.Cleanup(srv.Close) // after the App's cleanup below, which runs first
+		env["ROSTER_ESDB_URL"] = srv.URL()
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -86,14 +136,41 @@ func startApp(t *testing.T, extra ...string) *testApp {
 		if err := <-done; err != nil {
 			t.Errorf("App.Run: %v", err)
 		}
+		if store := env["ROSTER_EVENT_STORE"]; store != config.EventStorePostgres {
+			// The pass proves the other store only if no event took
+			// the PostgreSQL route.
+			var n int
+			if err := app.pool.QueryRow(context.Background(), "SELECT count(*) FROM events").Scan(&n); err != nil || n != 0 {
+				t.Errorf("%d events (err %v) in PostgreSQL with the %s event store, want none", n, err, store)
+			}
+		}
 		app.Close()
 		transport.CloseIdleConnections()
 		if t.Failed() {
-			t.Logf("app log (last lines):\n%s", tail(logs.String(), 40))
+			t.Logf("event store %s; app log (last lines):\n%s", env["ROSTER_EVENT_STORE"], tail(logs.String(), 40))
 		}
 	})
-	return &testApp{base: "http://" + ln.Addr().String(), pgURL: pgURL, logs: logs,
+	return &testApp{app: app, base: "http://" + ln.Addr().String(), pgURL: pgURL, logs: logs,
 		http: &http.Client{Transport: transport, Timeout: time.Minute}}
+}
+
+// storedEvents reads every event of the app's event store, whichever it is,
+// so checks that nothing was written hold on every pass of the suite.
+func (a *testApp) storedEvents(t *testing.T) []eventstore.RecordedEvent {
+	t.Helper()
+	var all []eventstore.RecordedEvent
+	after := eventstore.Start
+	for {
+		batch, err := a.app.store.ReadAll(context.Background(), after, 1000)
+		if err != nil {
+			t.Fatalf("read the event store: %v", err)
+		}
+		all = append(all, batch...)
+		if len(batch) < 1000 {
+			return all
+		}
+		after = batch[len(batch)-1].Position
+	}
 }
 
 func tail(s string, n int) string {
