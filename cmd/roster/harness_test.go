@@ -151,7 +151,7 @@ func startApp(t *testing.T, extra ...string) *testApp {
 		}
 	})
 	return &testApp{app: app, base: "http://" + ln.Addr().String(), pgURL: pgURL, logs: logs,
-		http: &http.Client{Transport: transport, Timeout: time.Minute}}
+		http: &http.Client{Transport: validatingTransport(t, transport), Timeout: time.Minute}}
 }
 
 // storedEvents reads every event of the app's event store, whichever it is,

@@ -78,6 +78,7 @@ func New(c Config) http.Handler {
 	s.registerAuditRoutes(v1)
 	s.registerAccessRoutes(v1)
 	s.registerHistoryRoutes(v1)
+	registerOpenAPIRoute(r)
 
 	var h http.Handler = r
 	h = recoverer(h)
