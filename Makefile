@@ -2,15 +2,15 @@
 # (.ci/run) and people run the same steps. `make help` lists the targets.
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build token pg-start pg-stop pg-status clean
+.PHONY: help run test build token pg-start pg-stop pg-status nats-start nats-stop nats-status clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## build, start PostgreSQL if needed, migrate, print a dev token and serve on 127.0.0.1:8080
 	@bash .ci/dev.sh
 
-test: ## go vet and go test -race ./... against PostgreSQL (a private one if none answers)
+test: ## go vet and go test -race ./... against PostgreSQL and NATS JetStream (private ones if none answers)
 	@bash .ci/test.sh
 
 build: ## build bin/roster
@@ -28,6 +28,16 @@ pg-stop: ## stop the private PostgreSQL (never any other server)
 pg-status: ## say which PostgreSQL make run and make test would use
 	@bash .ci/postgres.sh status
 
-clean: ## stop the private PostgreSQL and delete its data and bin/
+nats-start: ## start the private NATS JetStream server (if none answers at 127.0.0.1:4222) and leave it running
+	@bash .ci/nats.sh start
+
+nats-stop: ## stop the private NATS server (never any other server)
+	@bash .ci/nats.sh stop
+
+nats-status: ## say which NATS server make test would use
+	@bash .ci/nats.sh status
+
+clean: ## stop the private PostgreSQL and NATS servers, delete their data and bin/
 	@bash .ci/postgres.sh clean
+	@bash .ci/nats.sh clean
 	rm -rf bin

@@ -5,16 +5,22 @@
 # migrated database per test on it). When it is unset, pg_up finds or starts
 # a server (see postgres.sh) and a private server it started is stopped again
 # at the end. The exit code is the first failing step's.
+# Broker tests get a NATS server with JetStream from ROSTER_TEST_NATS_URL; when
+# it is unset, nats_up finds or starts one (see nats.sh), stopped again at the
+# end if it started it.
 #   ROSTER_TEST_TIMEOUT   go test -timeout (default 15m)
 #   ROSTER_TEST_PKGS      packages to test (default ./...)
 set -euo pipefail
 # shellcheck source=.ci/postgres.sh
 source "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
+# shellcheck source=.ci/nats.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nats.sh"
 cd "$ROSTER_ROOT"
 
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	nats_down || rc=$((rc ? rc : 1))
 	pg_down || rc=$((rc ? rc : 1))
 	exit "$rc"
 }
@@ -40,6 +46,13 @@ if [[ -n ${ROSTER_TEST_PG_URL:-} ]]; then
 else
 	pg_up
 	export ROSTER_TEST_PG_URL=$ROSTER_PG_SERVER_URL
+fi
+
+if [[ -n ${ROSTER_TEST_NATS_URL:-} ]]; then
+	note "NATS: using ROSTER_TEST_NATS_URL=$ROSTER_TEST_NATS_URL"
+else
+	nats_up
+	export ROSTER_TEST_NATS_URL=$ROSTER_NATS_URL
 fi
 
 pkgs=${ROSTER_TEST_PKGS:-./...}
