@@ -5,31 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/infra/eventstore"
+	"github.com/rosterhq/roster/infra/feed"
 )
 
 // Feed is the part of the event store the runner reads: the global feed,
 // followed from a position.
-type Feed interface {
-	SubscribeAll(ctx context.Context, after eventstore.Position) (eventstore.Subscription, error)
-}
+type Feed = feed.Feed
 
-// Backoff bounds between restarts of a failing projection. A projection that
-// keeps failing on the same event waits longer each time, up to the cap.
+// Backoff bounds between redeliveries of an event a projection failed. A
+// projection that keeps failing on the same event waits longer each time,
+// up to the cap.
 const (
 	defaultMinBackoff = 100 * time.Millisecond
 	defaultMaxBackoff = 30 * time.Second
 )
 
-// Runner keeps projections up to date with the feed, each in its own
-// goroutine with its own checkpoint.
+// Runner keeps projections up to date with the feed: a watermill router
+// with one Handler per projection, each on its own subscription of the
+// feed from its own checkpoint. The application runs its projections on
+// its own router, beside its other consumers; Runner is the router of
+// projections alone, for tools and tests.
 type Runner struct {
 	pool       *pgxpool.Pool
 	feed       Feed
@@ -46,138 +50,47 @@ func NewRunner(pool *pgxpool.Pool, feed Feed, log zerolog.Logger, ps ...Projecti
 		minBackoff: defaultMinBackoff, maxBackoff: defaultMaxBackoff}
 }
 
-// Run follows the feed for every projection concurrently until ctx ends, and
-// then returns nil. A projection that fails (a reducer error, a lost
-// database or feed) is logged and restarted from its stored checkpoint after
-// a capped backoff; the others carry on. Run returns an error at once only
-// when the projections are misconfigured (an empty or repeated name). Call
-// it once per Runner.
-func (r *Runner) Run(ctx context.Context) error {
-	seen := make(map[string]bool, len(r.ps))
-	for _, p := range r.ps {
+// CheckNames returns an error when a projection of ps has an empty name or
+// the name of another.
+func CheckNames(ps ...Projection) error {
+	seen := make(map[string]bool, len(ps))
+	for _, p := range ps {
 		if p.Name == "" || seen[p.Name] {
 			return fmt.Errorf("projection name %q is empty or repeated", p.Name)
 		}
 		seen[p.Name] = true
 	}
-	var wg sync.WaitGroup
-	for _, p := range r.ps {
-		wg.Go(func() { r.keep(ctx, p) })
-	}
-	wg.Wait()
 	return nil
 }
 
-// keep runs one projection, restarting it after each failure until ctx ends.
-func (r *Runner) keep(ctx context.Context, p Projection) {
-	log := r.log.With().Str("projection", p.Name).Logger()
-	backoff := r.minBackoff
-	for {
-		progressed, err := r.follow(ctx, p, log)
-		if ctx.Err() != nil {
-			return
-		}
-		if progressed {
-			backoff = r.minBackoff
-		}
-		log.Error().Err(err).Dur("retry_in", backoff).Msg("projection failed; restarting from its checkpoint")
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		backoff = min(2*backoff, r.maxBackoff)
+// Run follows the feed for every projection concurrently until ctx ends, and
+// then returns nil. An event a projection fails on (a reducer error, a lost
+// database) is logged and sent again after a capped backoff, for as long as
+// it fails: a projection never skips an event, and the others carry on. Run
+// returns an error at once only when the projections are misconfigured (an
+// empty or repeated name) or the router cannot start. Call it once per
+// Runner.
+func (r *Runner) Run(ctx context.Context) error {
+	if err := CheckNames(r.ps...); err != nil {
+		return err
 	}
-}
-
-// movedError says another runner moved the checkpoint since this one read it.
-type movedError struct{ stored eventstore.Position }
-
-func (e *movedError) Error() string {
-	return "checkpoint moved to " + e.stored.String() + " by another runner"
-}
-
-// follow subscribes from the stored checkpoint and applies batches until an
-// error. progressed reports whether any batch was committed.
-func (r *Runner) follow(ctx context.Context, p Projection, log zerolog.Logger) (progressed bool, err error) {
-	from, err := checkpoint(ctx, r.pool, p.Name)
+	sub := feed.NewSubscriber(r.feed, nil, feed.SubscriberConfig{
+		SelfCheckpointed: func(string) feed.CheckpointReader { return StoredCheckpoints{Pool: r.pool} },
+		NackBackoff:      r.minBackoff, MaxNackBackoff: r.maxBackoff,
+	}, r.log)
+	defer sub.Close()
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, feed.Logger(r.log))
 	if err != nil {
-		return false, err
+		return fmt.Errorf("projections router: %w", err)
 	}
-	for {
-		log.Debug().Stringer("after", from).Msg("projection subscribing")
-		sub, err := r.feed.SubscribeAll(ctx, from)
-		if err != nil {
-			return progressed, fmt.Errorf("subscribe after %s: %w", from, err)
-		}
-		err = r.consume(ctx, p, sub, &from, &progressed)
-		_ = sub.Close()
-		var moved *movedError
-		if !errors.As(err, &moved) {
-			return progressed, err
-		}
-		log.Warn().Stringer("checkpoint", moved.stored).Msg("checkpoint moved by another runner; resubscribing from it")
-		from = moved.stored
+	router.AddMiddleware(middleware.Recoverer)
+	for _, p := range r.ps {
+		router.AddConsumerHandler(p.Name, p.Name, sub, NewHandler(r.pool, p, r.log).Handle)
 	}
-}
-
-// consume applies each batch of sub, moving *from past every committed one.
-func (r *Runner) consume(ctx context.Context, p Projection, sub eventstore.Subscription, from *eventstore.Position, progressed *bool) error {
-	for {
-		batch, err := sub.Next(ctx)
-		if err != nil {
-			return fmt.Errorf("read feed after %s: %w", *from, err)
-		}
-		next, err := r.applyBatch(ctx, p, *from, batch)
-		if err != nil {
-			return err
-		}
-		if next != *from {
-			*from, *progressed = next, true
-		}
+	if err := router.Run(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("projections router: %w", err)
 	}
-}
-
-// applyBatch applies batch and moves the checkpoint past it in one
-// transaction. It refuses with a *movedError when the stored checkpoint is
-// not from: another runner got there first, and the batch may overlap what
-// it applied. It returns the new checkpoint.
-func (r *Runner) applyBatch(ctx context.Context, p Projection, from eventstore.Position, batch []eventstore.RecordedEvent) (eventstore.Position, error) {
-	tx, err := r.pool.Begin(ctx)
-	if err != nil {
-		return from, fmt.Errorf("begin batch: %w", err)
-	}
-	// Rollback after Commit does nothing; after a failure it discards the batch.
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-
-	stored, err := lockCheckpoint(ctx, tx, p.Name)
-	if err != nil {
-		return from, err
-	}
-	if stored != from {
-		return from, &movedError{stored: stored}
-	}
-	last, err := p.apply(ctx, tx, from, batch)
-	if err != nil {
-		return from, err
-	}
-	if last == from {
-		return from, nil
-	}
-	c, pr, err := toDB(last)
-	if err != nil {
-		return from, err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints
-		SET commit_position = $2, prepare_position = $3, updated_at = now() WHERE name = $1`, p.Name, c, pr); err != nil {
-		return from, fmt.Errorf("write checkpoint: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return from, fmt.Errorf("commit batch: %w", err)
-	}
-	return last, nil
+	return nil
 }
 
 // lockCheckpoint reads the projection's checkpoint and holds its row until

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
@@ -31,11 +34,11 @@ import (
 // App is a running Roster: the API, the command handlers and the projectors
 // over one event store and one PostgreSQL database.
 type App struct {
-	log     zerolog.Logger
-	pool    *pgxpool.Pool
-	store   eventStore
-	runner  *projections.Runner
-	handler http.Handler
+	log       zerolog.Logger
+	pool      *pgxpool.Pool
+	store     eventStore
+	consumers *Consumers
+	handler   http.Handler
 }
 
 // NewApp connects to PostgreSQL, applies the migrations and wires every part.
@@ -70,7 +73,17 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		Store: store, InviteTTL: cfg.InviteTTL, Tokens: commands.NewTokens(cfg.InvitationKey()),
 		Mailer: mail.NewLogMailer(log, cfg.AcceptURL), Log: log,
 	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	consumers, err := NewConsumers(pool, store, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range projections.All() {
+		consumers.AddProjection(p)
+	}
 	api := httpapi.New(httpapi.Config{
+		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Commands: handlers,
 		Reads:    readmodels.New(pool),
 		Authenticate: func(ctx context.Context, raw string) (domain.Actor, error) {
@@ -83,20 +96,24 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		Ready: readiness(pool, store),
 		Log:   log,
 	})
-	return &App{log: log, pool: pool, store: store, handler: api,
-		runner: projections.NewRunner(pool, store, log, projections.All()...)}, nil
+	return &App{log: log, pool: pool, store: store, handler: api, consumers: consumers}, nil
 }
 
 // Handler is the HTTP API.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Run serves the API on ln and runs the projections until ctx ends, then
-// shuts the server down gracefully.
+// Consumers is the router of the feed's consumers, for plugging in more
+// with Add before Run.
+func (a *App) Consumers() *Consumers { return a.consumers }
+
+// Run serves the API on ln and runs the feed's consumers (the projectors
+// among them) until ctx ends, then shuts the server down gracefully and
+// closes the router. Call it once.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.runner.Run(ctx) })
+	g.Go(func() error { return a.consumers.Run(ctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)

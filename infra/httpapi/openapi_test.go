@@ -126,7 +126,7 @@ func TestOpenAPIRoutesWithoutTokenAreTheProbesAndTheDocument(t *testing.T) {
 		}
 	}
 	slices.Sort(open)
-	want := []string{"GET /healthz", "GET /openapi.json", "GET /readyz"}
+	want := []string{"GET /healthz", "GET /metrics", "GET /openapi.json", "GET /readyz"}
 	if diff := cmp.Diff(want, open); diff != "" {
 		t.Errorf("operations without security (-want +got):\n%s", diff)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/commands"
@@ -38,6 +39,9 @@ type Config struct {
 	MaxWait time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Metrics serves GET /metrics in Prometheus' text format; the default
+	// registry's handler when nil.
+	Metrics http.Handler
 }
 
 type server struct {
@@ -67,6 +71,11 @@ func New(c Config) http.Handler {
 	})
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	metrics := c.Metrics
+	if metrics == nil {
+		metrics = promhttp.Handler()
+	}
+	r.Handle("/metrics", noStore(metrics)).Methods(http.MethodGet)
 
 	// Routes sit on the root router with authentication wrapped around each:
 	// a /v1 subrouter would answer 404 for a wrong method (gorilla/mux#751).
@@ -133,4 +142,12 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// noStore marks h's answers as not to be cached: metrics are of the moment.
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
 }
