@@ -19,11 +19,13 @@ import (
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/auth"
+	"github.com/rosterhq/roster/infra/broker"
 	"github.com/rosterhq/roster/infra/config"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/eventstore/esdb"
 	"github.com/rosterhq/roster/infra/eventstore/memory"
 	"github.com/rosterhq/roster/infra/eventstore/postgres"
+	"github.com/rosterhq/roster/infra/feed"
 	"github.com/rosterhq/roster/infra/httpapi"
 	"github.com/rosterhq/roster/infra/mail"
 	"github.com/rosterhq/roster/migrations"
@@ -39,6 +41,8 @@ type App struct {
 	store     eventStore
 	consumers *Consumers
 	handler   http.Handler
+	// closers are the consumers' own connections, closed before the pool.
+	closers []io.Closer
 }
 
 // NewApp connects to PostgreSQL, applies the migrations and wires every part.
@@ -82,6 +86,15 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	for _, p := range projections.All() {
 		consumers.AddProjection(p)
 	}
+	var closers []io.Closer
+	if cfg.BrokerURL != "" {
+		fwd, err := broker.NewForwarder(broker.Config{URL: cfg.BrokerURL}, feed.Logger(log))
+		if err != nil {
+			return nil, fmt.Errorf("broker: %w", err)
+		}
+		consumers.Add("broker", fwd.Handle, true)
+		closers = append(closers, fwd)
+	}
 	api := httpapi.New(httpapi.Config{
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Commands: handlers,
@@ -96,7 +109,7 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		Ready: readiness(pool, store),
 		Log:   log,
 	})
-	return &App{log: log, pool: pool, store: store, handler: api, consumers: consumers}, nil
+	return &App{log: log, pool: pool, store: store, handler: api, consumers: consumers, closers: closers}, nil
 }
 
 // Handler is the HTTP API.
@@ -129,10 +142,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	return g.Wait()
 }
 
-// Close releases the database pool.
-// Close releases the event store's connection, when it has its own, and the
-// database pool.
+// Close releases the consumers' connections (the broker's), the event
+// store's connection when it has its own, and the database pool.
 func (a *App) Close() {
+	for _, c := range a.closers {
+		if err := c.Close(); err != nil {
+			a.log.Warn().Err(err).Msg("closing a consumer")
+		}
+	}
 	if c, ok := a.store.(io.Closer); ok {
 		if err := c.Close(); err != nil {
 			a.log.Warn().Err(err).Msg("closing the event store")
