@@ -267,7 +267,15 @@ func (c *consumer) deliver(ctx context.Context, rec eventstore.RecordedEvent) bo
 			cancel()
 		case <-ctx.Done():
 			cancel()
-			return false
+			// An Ack racing the close still counts: select picks at random
+			// among ready cases, and an acked event left unsaved would be
+			// delivered again after a restart for no reason.
+			select {
+			case <-msg.Acked():
+				return true
+			default:
+				return false
+			}
 		}
 		if !sleep(ctx, backoff) {
 			return false
