@@ -10,5 +10,6 @@ func MemberCursor(email, accountID string) string {
 
 // AuditCursor is the cursor of an audit page ending at this entry.
 func AuditCursor(at time.Time, revision uint64) string {
-	return encodeAuditCursor(auditKey{At: at.UnixMicro(), Revision: revision})
+	us := at.UnixMicro()
+	return encodeCursor(auditKey{At: &us, Revision: &revision})
 }
