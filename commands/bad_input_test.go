@@ -125,7 +125,7 @@ func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
 			pid := f.create()
 			f.join(pid, bob, "agent")
 			e := env{f: f, pid: pid, iid: f.invite(pid, ada.Email, "agent").InvitationID}
-			stored, mails := f.feedLen(), len(f.mail.sent())
+			stored, mails := f.feedLen(), len(f.mails())
 			err := tt.run(e)
 			wantErr(t, err, tt.wantKind, tt.wantCode)
 			var de *domain.Error
@@ -136,7 +136,7 @@ func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
 			if got := f.feedLen(); got != stored {
 				t.Errorf("refused command stored %d events", got-stored)
 			}
-			if got := len(f.mail.sent()); got != mails {
+			if got := len(f.mails()); got != mails {
 				t.Errorf("refused command sent %d mails", got-mails)
 			}
 		})

@@ -59,7 +59,7 @@ func TestConcurrentWritersAllSucceedByRetrying(t *testing.T) {
 	if diff := cmp.Diff(emails, storedEmails); diff != "" {
 		t.Errorf("stored invitations (-want +got):\n%s", diff)
 	}
-	if got := len(f.mail.sent()); got != n {
+	if got := len(f.mails()); got != n {
 		t.Errorf("%d mails sent, want %d", got, n)
 	}
 }

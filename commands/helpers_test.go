@@ -1,15 +1,13 @@
 package commands_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
@@ -46,63 +44,26 @@ func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now
 
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
 
-// mailbox is a Mailer that keeps every mail and fails with err when set.
-type mailbox struct {
-	mu    sync.Mutex
-	mails []commands.InvitationMail
-	err   error
-}
-
-func (m *mailbox) SendInvitation(_ context.Context, mail commands.InvitationMail) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.mails = append(m.mails, mail)
-	return m.err
-}
-
-func (m *mailbox) sent() []commands.InvitationMail {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]commands.InvitationMail(nil), m.mails...)
-}
-
-// lockedBuffer collects log lines from concurrent commands.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 // fixture is one service's write side: handlers over a memory store.
 type fixture struct {
 	tb     testing.TB
 	h      commands.Handlers
 	mem    *memory.Store
-	mail   *mailbox
 	clock  *clock
 	tokens *commands.Tokens
-	log    *lockedBuffer
 }
 
 // newFixture wires the handlers; wrap, when given, puts a test store between
 // the handlers and the memory store.
 func newFixture(tb testing.TB, wrap func(*memory.Store) commands.EventStore) *fixture {
 	tb.Helper()
-	f := &fixture{tb: tb, mem: memory.New(), mail: &mailbox{}, clock: &clock{now: t0},
-		tokens: commands.NewTokens(tokenKey), log: &lockedBuffer{}}
+	f := &fixture{tb: tb, mem: memory.New(), clock: &clock{now: t0},
+		tokens: commands.NewTokens(tokenKey)}
 	var store commands.EventStore = f.mem
 	if wrap != nil {
 		store = wrap(f.mem)
 	}
-	f.h = commands.New(commands.Config{Store: store, InviteTTL: ttl, Tokens: f.tokens, Mailer: f.mail,
-		Log: zerolog.New(f.log), Now: f.clock.Now})
+	f.h = commands.New(commands.Config{Store: store, InviteTTL: ttl, Tokens: f.tokens, Now: f.clock.Now})
 	return f
 }
 
@@ -123,7 +84,7 @@ func (f *fixture) create() string {
 }
 
 // invite has owner invite one email and returns the invitation's mail.
-func (f *fixture) invite(pid, email, role string) commands.InvitationMail {
+func (f *fixture) invite(pid, email, role string) mail {
 	f.tb.Helper()
 	_, err := f.h.Invite.Handle(context.Background(), as(owner),
 		commands.Invite{PropertyID: pid, Rows: []commands.InviteRow{{Email: email, Role: role}}})
@@ -142,16 +103,53 @@ func (f *fixture) join(pid string, a domain.Actor, role string) {
 	}
 }
 
-func (f *fixture) lastMailTo(email string) commands.InvitationMail {
+func (f *fixture) lastMailTo(email string) mail {
 	f.tb.Helper()
-	sent := f.mail.sent()
+	sent := f.mails()
 	for i := len(sent) - 1; i >= 0; i-- {
 		if sent[i].Email == email {
 			return sent[i]
 		}
 	}
 	f.tb.Fatalf("no mail to %s among %d mails", email, len(sent))
-	return commands.InvitationMail{}
+	return mail{}
+}
+
+// mail is what the mail consumer would send for one stored MemberInvited
+// or InvitationResent event: the invitee and the token that accepts.
+type mail struct {
+	PropertyID   string
+	InvitationID string
+	Email        string
+	Token        string
+}
+
+// mails are the invitation mails the stored events call for, in feed
+// order: one per invite and per resend, never one for a refused or
+// repeated command, since those store nothing.
+func (f *fixture) mails() []mail {
+	f.tb.Helper()
+	recs, err := f.mem.ReadAll(context.Background(), eventstore.Start, 1<<20)
+	if err != nil {
+		f.tb.Fatal(err)
+	}
+	emails := map[string]string{}
+	var out []mail
+	for _, rec := range recs {
+		pid := strings.TrimPrefix(rec.StreamID, domain.StreamPrefix)
+		e, err := domain.DecodeEvent(rec.Type, rec.Data)
+		if err != nil {
+			f.tb.Fatal(err)
+		}
+		switch e := e.(type) {
+		case domain.MemberInvited:
+			emails[e.InvitationID] = e.Email
+			out = append(out, mail{pid, e.InvitationID, e.Email, f.tokens.Mint(pid, e.InvitationID, e.TokenNonce)})
+		case domain.InvitationResent:
+			out = append(out, mail{pid, e.InvitationID, emails[e.InvitationID], f.tokens.Mint(pid, e.InvitationID, e.TokenNonce)})
+		}
+	}
+	return out
 }
 
 func (f *fixture) stream(pid string) []eventstore.RecordedEvent {

@@ -118,7 +118,7 @@ func TestConcurrentRepeatsMailOnceAndOneIsNotRepeated(t *testing.T) {
 	if got := len(f.types(pid)); got != 4 {
 		t.Errorf("stream holds %d events, want 4", got)
 	}
-	if got := len(f.mail.sent()); got != 2 {
+	if got := len(f.mails()); got != 2 {
 		t.Errorf("%d mails sent for 2 invitees, want 2 (one per invitee)", got)
 	}
 	if fresh != 1 {

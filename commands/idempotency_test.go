@@ -119,7 +119,7 @@ func TestSameKeyTwiceHasOneEffectAndTheSameResult(t *testing.T) {
 			if first.Repeated || len(first.Events) == 0 {
 				t.Fatalf("first result: repeated %v with %d events, want a fresh change", first.Repeated, len(first.Events))
 			}
-			stored, mails := f.feedLen(), len(f.mail.sent())
+			stored, mails := f.feedLen(), len(f.mails())
 			f.clock.Advance(time.Minute)
 			second, err := run(m)
 			if err != nil {
@@ -133,7 +133,7 @@ func TestSameKeyTwiceHasOneEffectAndTheSameResult(t *testing.T) {
 			if got := f.feedLen(); got != stored {
 				t.Errorf("repeat stored %d more events", got-stored)
 			}
-			if got := len(f.mail.sent()); got != mails {
+			if got := len(f.mails()); got != mails {
 				t.Errorf("repeat sent %d more mails", got-mails)
 			}
 		})
@@ -202,12 +202,12 @@ func TestKeyReusedForAnotherRequestIsRefused(t *testing.T) {
 			if err := tt.first(f, pid); err != nil {
 				t.Fatalf("first: %v", err)
 			}
-			stored, mails := f.feedLen(), len(f.mail.sent())
+			stored, mails := f.feedLen(), len(f.mails())
 			wantErr(t, tt.again(f, pid), domain.KindInvalid, domain.CodeIdempotencyKeyReused)
 			if got := f.feedLen(); got != stored {
 				t.Errorf("refused request stored %d events", got-stored)
 			}
-			if got := len(f.mail.sent()); got != mails {
+			if got := len(f.mails()); got != mails {
 				t.Errorf("refused request sent %d mails", got-mails)
 			}
 		})

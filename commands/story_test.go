@@ -76,7 +76,7 @@ func TestLifecycleLoadsDecidesAndAppendsInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		for _, m := range f.mail.sent() {
+		for _, m := range f.mails() {
 			inv[m.Email] = m.InvitationID
 		}
 		var got []string

@@ -108,5 +108,5 @@ func On[T domain.Event](f func(ctx context.Context, tx pgx.Tx, e Envelope, ev T)
 
 // All returns every projection the service runs, in a stable order.
 func All() []Projection {
-	return []Projection{Properties(), Members(), Invitations(), MyInvitations(), Audit(), MyProperties(), Access()}
+	return []Projection{Properties(), Members(), Invitations(), MyInvitations(), Audit(), MyProperties(), Access(), Notifications()}
 }

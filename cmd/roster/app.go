@@ -27,7 +27,6 @@ import (
 	"github.com/rosterhq/roster/infra/eventstore/postgres"
 	"github.com/rosterhq/roster/infra/feed"
 	"github.com/rosterhq/roster/infra/httpapi"
-	"github.com/rosterhq/roster/infra/mail"
 	"github.com/rosterhq/roster/migrations"
 	"github.com/rosterhq/roster/projections"
 	"github.com/rosterhq/roster/readmodels"
@@ -75,7 +74,6 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	}
 	handlers := commands.New(commands.Config{
 		Store: store, InviteTTL: cfg.InviteTTL, Tokens: commands.NewTokens(cfg.InvitationKey()),
-		Mailer: mail.NewLogMailer(log, cfg.AcceptURL), Log: log,
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -86,6 +84,11 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	for _, p := range projections.All() {
 		consumers.AddProjection(p)
 	}
+	mailer, _, err := newMailConsumer(cfg, pool, log)
+	if err != nil {
+		return nil, err
+	}
+	consumers.AddPersistent("mail", mailer.Handle)
 	var closers []io.Closer
 	if cfg.BrokerURL != "" {
 		fwd, err := broker.NewForwarder(broker.Config{URL: cfg.BrokerURL}, feed.Logger(log))

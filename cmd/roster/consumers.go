@@ -108,6 +108,15 @@ func (c *Consumers) Add(name string, handler message.NoPublishHandlerFunc, saveC
 	c.add(name, handler, !saveCheckpointOnAck, c.metrics.middleware(name), c.poison, retries.Middleware)
 }
 
+// AddPersistent runs handler like Add, checkpoint saved on ack, but never
+// poisons an event: a failing one is retried with a capped backoff until it
+// succeeds. It suits a consumer that bounds its own failures, as the mail
+// consumer does through its ledger (a mail that keeps failing is recorded
+// as failed and acked), so an SMTP outage delays mail instead of losing it.
+func (c *Consumers) AddPersistent(name string, handler message.NoPublishHandlerFunc) {
+	c.add(name, handler, false, c.metrics.middleware(name), retries.Middleware)
+}
+
 func (c *Consumers) add(name string, handler message.NoPublishHandlerFunc, self bool, mw ...message.HandlerMiddleware) {
 	c.mu.Lock()
 	c.self[name] = self

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/rosterhq/roster/infra/eventstore"
 )
 
 // answer is a command's answer, with the fields of every command.
@@ -78,7 +79,20 @@ func (a *testApp) command(t *testing.T, method, path, token string, body any, he
 	if want := etag(ans.Revision); r.Header.Get("ETag") != want {
 		t.Errorf("ETag %q, want %s", r.Header.Get("ETag"), want)
 	}
+	if pos, err := eventstore.ParsePosition(ans.Position); err == nil {
+		a.sawPosition(pos)
+	}
 	return ans
+}
+
+// sawPosition remembers the latest position a command answered, which the
+// feed may not show yet while an older transaction on the server is open.
+func (a *testApp) sawPosition(pos eventstore.Position) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lastPos.Less(pos) {
+		a.lastPos = pos
+	}
 }
 
 func etag(rev uint64) string { return strconv.Quote(strconv.FormatUint(rev, 10)) }

@@ -84,11 +84,13 @@ func TestMain(m *testing.M) {
 
 // testApp is the real App serving on a loopback port over its own database.
 type testApp struct {
-	app   *App
-	base  string
-	pgURL string
-	logs  *syncBuffer
-	http  *http.Client
+	mu      sync.Mutex
+	lastPos eventstore.Position // the latest position a command answered
+	app     *App
+	base    string
+	pgURL   string
+	logs    *syncBuffer
+	http    *http.Client
 }
 
 // startApp starts the App on 127.0.0.1:0 with a fresh database and stops it
@@ -322,9 +324,11 @@ func (r reply) str(key string) string {
 	return s
 }
 
-// inviteTokens returns, oldest first, the tokens the log mailer sent to email.
+// inviteTokens returns, oldest first, the tokens the log sender mailed to
+// email, once the mail consumer has caught up with the feed.
 func (a *testApp) inviteTokens(t *testing.T, email string) []string {
 	t.Helper()
+	a.mailSettled(t)
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(a.logs.String()))
 	sc.Buffer(nil, 1<<20)

@@ -25,6 +25,8 @@ commands:
   migrate   apply the SQL migrations to ROSTER_PG_URL
   projections status|rebuild
             show how far each projection lags the feed, or rebuild read models from the events
+  mail status|retry EVENT_ID
+            count pending, sent and failed invitation mails, or send a failed one again
   token     print a signed development token (needs ROSTER_JWT_SECRET)
 
 Run 'roster <command> -h' for the flags of a command.
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = tokenCmd(args[1:], getenv, stdout, stderr)
 	case "projections":
 		err = projectionsCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "mail":
+		err = mailCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -22,6 +22,9 @@ type ReadModels interface {
 	Audit(ctx context.Context, propertyID string, f readmodels.AuditFilter) (readmodels.AuditPage, error)
 	EachAudit(ctx context.Context, propertyID string, f readmodels.AuditFilter, fn func(readmodels.AuditEntry) error) error
 	MemberHistory(ctx context.Context, propertyID, accountID string) ([]readmodels.AuditEntry, error)
+	Notifications(ctx context.Context, to readmodels.Recipient, f readmodels.NotificationFilter) (readmodels.NotificationPage, error)
+	UnreadNotifications(ctx context.Context, to readmodels.Recipient) (int, error)
+	MarkNotificationsRead(ctx context.Context, to readmodels.Recipient, ids []string, all bool) (int, error)
 	WaitFor(ctx context.Context, pos eventstore.Position, max time.Duration) (bool, error)
 	Position(ctx context.Context) (eventstore.Position, error)
 }

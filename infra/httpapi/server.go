@@ -84,6 +84,7 @@ func New(c Config) http.Handler {
 	s.registerInvitationRoutes(v1)
 	s.registerMemberRoutes(v1)
 	s.registerMeRoutes(v1)
+	s.registerNotificationRoutes(v1)
 	s.registerAuditRoutes(v1)
 	s.registerAccessRoutes(v1)
 	s.registerHistoryRoutes(v1)

@@ -1,5 +1,5 @@
 // Package mail delivers invitation emails. Without an SMTP server configured
-// (the development default), LogMailer writes each mail to the log so a
+// (the development default), LogSender writes each mail to the log so a
 // developer can follow the accept link.
 package mail
 
@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/rosterhq/roster/commands"
 )
 
 // AcceptLink is the dashboard URL the invitee follows, with the token.
@@ -27,42 +25,55 @@ func AcceptLink(base, token string) string {
 	return u.String()
 }
 
-// LogMailer writes invitation mails to a logger instead of sending them.
-// It is safe for concurrent use.
-type LogMailer struct {
+// LogSender is the Sender of development: it writes each mail to a logger
+// instead of sending it. It is safe for concurrent use.
+type LogSender struct {
 	log       zerolog.Logger
 	acceptURL string
 }
 
-var _ commands.Mailer = (*LogMailer)(nil)
+var _ Sender = (*LogSender)(nil)
 
-// NewLogMailer returns a mailer logging to log, with links under acceptURL.
-func NewLogMailer(log zerolog.Logger, acceptURL string) *LogMailer {
-	return &LogMailer{log: log, acceptURL: acceptURL}
+// NewLogSender returns a sender logging to log, with links under acceptURL.
+func NewLogSender(log zerolog.Logger, acceptURL string) *LogSender {
+	return &LogSender{log: log, acceptURL: acceptURL}
 }
 
-// SendInvitation logs the mail the invitee would receive. It never fails.
-// Without a dashboard URL to link to, it logs how to accept through the API.
-func (m *LogMailer) SendInvitation(_ context.Context, inv commands.InvitationMail) error {
-	ev := m.log.Info()
-	if m.acceptURL == "" {
-		ev = ev.Str("accept_with", `POST /v1/invitations/accept {"token":"`+inv.Token+`"}`)
-	} else {
-		ev = ev.Str("accept_link", AcceptLink(m.acceptURL, inv.Token))
+// Send logs msg. It never fails. For an invitation (the Consumer puts it in
+// ctx), the line carries what a developer needs to accept: accept_link, a
+// link under the dashboard URL, or without one accept_with, the API call
+// with the token.
+func (s *LogSender) Send(ctx context.Context, msg Message) error {
+	ev := s.log.Info()
+	if inv, ok := ctx.Value(invitationKey{}).(InvitationMail); ok {
+		if s.acceptURL == "" {
+			ev = ev.Str("accept_with", `POST /v1/invitations/accept {"token":"`+inv.Token+`"}`)
+		} else {
+			ev = ev.Str("accept_link", AcceptLink(s.acceptURL, inv.Token))
+		}
+		ev = ev.Str("property_id", inv.PropertyID).
+			Str("invitation_id", inv.InvitationID).
+			Str("role", string(inv.Role)).
+			Time("expires_at", inv.ExpiresAt)
 	}
-	ev.
-		Str("to", inv.Email).
-		Str("subject", Subject(inv)).
-		Str("property_id", inv.PropertyID).
-		Str("invitation_id", inv.InvitationID).
-		Str("role", string(inv.Role)).
-		Time("expires_at", inv.ExpiresAt).
+	ev.Str("to", msg.To).
+		Str("subject", msg.Subject).
+		Str("event_id", msg.ID).
 		Msg("invitation email (not sent: no SMTP server configured)")
 	return nil
 }
 
+// invitationKey carries the invitation a Message was made of to LogSender,
+// which shows the token apart from the body. The body already holds it, so
+// nothing leaks that the mail did not carry.
+type invitationKey struct{}
+
+func withInvitation(ctx context.Context, inv InvitationMail) context.Context {
+	return context.WithValue(ctx, invitationKey{}, inv)
+}
+
 // Subject is the subject line of an invitation mail.
-func Subject(inv commands.InvitationMail) string {
+func Subject(inv InvitationMail) string {
 	who := strings.TrimSpace(inv.InvitedBy)
 	if who == "" {
 		who = "An admin"

@@ -5,11 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/rosterhq/roster/commands"
 )
 
 func TestAcceptLinkCarriesTheTokenInTheQuery(t *testing.T) {
@@ -29,42 +26,55 @@ func TestAcceptLinkCarriesTheTokenInTheQuery(t *testing.T) {
 	}
 }
 
-func TestLogMailerWithoutADashboardTellsHowToAcceptThroughTheAPI(t *testing.T) {
+// logLine sends the invitation mail through a LogSender and returns the
+// one line it logged.
+func logLine(t *testing.T, acceptURL string) map[string]any {
+	t.Helper()
 	var buf bytes.Buffer
-	m := NewLogMailer(zerolog.New(&buf), "")
-	if err := m.SendInvitation(context.Background(), commands.InvitationMail{Email: "ann@example.com", Token: "tok"}); err != nil {
-		t.Fatalf("SendInvitation: %v", err)
+	inv := testInvitation()
+	msg, err := Invitation(inv, acceptURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg.ID = "5f0e4a52-8a63-4b43-9a51-7f3c0a2b1d9e"
+	if err := NewLogSender(zerolog.New(&buf), acceptURL).Send(withInvitation(context.Background(), inv), msg); err != nil {
+		t.Fatalf("Send: %v", err)
 	}
 	var line map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
 		t.Fatalf("log line is not JSON: %v: %s", err, buf.String())
 	}
-	if want := `POST /v1/invitations/accept {"token":"tok"}`; line["accept_with"] != want {
-		t.Errorf("accept_with = %v, want %q", line["accept_with"], want)
+	return line
+}
+
+func TestLogSenderShowsHowToAccept(t *testing.T) {
+	inv := testInvitation()
+	tests := []struct {
+		name, acceptURL, field, want, absent string
+	}{
+		{"without a dashboard URL it gives the API call with the token", "",
+			"accept_with", `POST /v1/invitations/accept {"token":"` + inv.Token + `"}`, "accept_link"},
+		{"with a dashboard URL it gives the link", testAcceptURL,
+			"accept_link", AcceptLink(testAcceptURL, inv.Token), "accept_with"},
 	}
-	if _, ok := line["accept_link"]; ok {
-		t.Errorf("log line has an accept_link without a dashboard URL: %v", line)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			line := logLine(t, tt.acceptURL)
+			if line[tt.field] != tt.want {
+				t.Errorf("%s = %v, want %q", tt.field, line[tt.field], tt.want)
+			}
+			if _, ok := line[tt.absent]; ok {
+				t.Errorf("log line has %s too: %v", tt.absent, line)
+			}
+			if line["to"] != inv.Email || line["subject"] != Subject(inv) || line["event_id"] != "5f0e4a52-8a63-4b43-9a51-7f3c0a2b1d9e" {
+				t.Errorf("log line = %v, want the invitee, the subject and the event", line)
+			}
+		})
 	}
 }
 
-func TestLogMailerWritesTheLinkAndNoErrors(t *testing.T) {
-	var buf bytes.Buffer
-	m := NewLogMailer(zerolog.New(&buf), "http://localhost:3000/accept")
-	err := m.SendInvitation(context.Background(), commands.InvitationMail{
-		PropertyID: "p", PropertyName: "Shop", InvitationID: "i", Email: "ann@example.com",
-		Role: "agent", InvitedBy: "bob@example.com", ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), Token: "tok",
-	})
-	if err != nil {
-		t.Fatalf("SendInvitation: %v", err)
-	}
-	var line map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
-		t.Fatalf("log line is not JSON: %v: %s", err, buf.String())
-	}
-	if line["to"] != "ann@example.com" || line["accept_link"] != "http://localhost:3000/accept?token=tok" {
-		t.Errorf("log line = %v, want the invitee and the accept link", line)
-	}
-	if want := "bob@example.com invited you to Shop as agent (until Wed, 02 Jan 2030 03:04:05 UTC)"; line["subject"] != want {
-		t.Errorf("subject = %q, want %q", line["subject"], want)
+func TestSubjectNamesInviterPropertyRoleAndExpiry(t *testing.T) {
+	if got, want := Subject(testInvitation()), "bob@example.com invited you to Acme Support as admin (until Wed, 02 Jan 2030 03:04:05 UTC)"; got != want {
+		t.Errorf("Subject = %q, want %q", got, want)
 	}
 }

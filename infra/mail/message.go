@@ -7,8 +7,21 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/rosterhq/roster/commands"
+	"github.com/rosterhq/roster/domain"
 )
+
+// InvitationMail is what an invitation email says: where, who invited, as
+// what, until when, and the token that accepts it.
+type InvitationMail struct {
+	PropertyID   string
+	PropertyName string
+	InvitationID string
+	Email        string
+	Role         domain.Role
+	InvitedBy    string
+	ExpiresAt    time.Time
+	Token        string
+}
 
 // Message is one mail to one recipient, ready to send. Its fields are plain
 // values, not headers: the sender encodes them, so a name or address typed by
@@ -69,7 +82,7 @@ var invitationHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!DOCTYPE
 // (ROSTER_ACCEPT_URL). Without acceptURL the mail gives the token as a code
 // to paste instead. Its ID is left empty for the Deliverer to set.
 // The only errors are a template failing to execute.
-func Invitation(inv commands.InvitationMail, acceptURL string) (Message, error) {
+func Invitation(inv InvitationMail, acceptURL string) (Message, error) {
 	v := invitationView{
 		PropertyName: oneLine(inv.PropertyName),
 		InvitedBy:    oneLine(inv.InvitedBy),

@@ -5,14 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
 )
 
 const testAcceptURL = "https://app.example.com/accept"
 
-func testInvitation() commands.InvitationMail {
-	return commands.InvitationMail{
+func testInvitation() InvitationMail {
+	return InvitationMail{
 		PropertyID:   "7d0c8b1e-5d2f-4f7e-9d7e-0a4c2c1b9f10",
 		PropertyName: "Acme Support",
 		InvitationID: "2b8f6c3a-1e4d-4c6b-8a9f-3d2e1f0a7b6c",

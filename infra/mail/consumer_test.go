@@ -1,0 +1,244 @@
+package mail
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/rosterhq/roster/commands"
+	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/eventstore"
+	"github.com/rosterhq/roster/infra/feed"
+	"github.com/rosterhq/roster/infra/pgtest"
+)
+
+// outbox is a Sender that keeps what it is given and fails with err when set.
+type outbox struct {
+	mu   sync.Mutex
+	msgs []Message
+	err  error
+}
+
+func (o *outbox) Send(_ context.Context, msg Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		return o.err
+	}
+	o.msgs = append(o.msgs, msg)
+	return nil
+}
+
+func (o *outbox) sent() []Message {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]Message(nil), o.msgs...)
+}
+
+// consumerNow is when the test events happen.
+var consumerNow = time.Date(2029, 12, 1, 0, 0, 0, 0, time.UTC)
+
+// consumerFixture is a Consumer over a fresh database and an outbox, fed
+// one property's events.
+type consumerFixture struct {
+	t      *testing.T
+	c      *Consumer
+	d      *Deliverer
+	out    *outbox
+	tokens *commands.Tokens
+	pid    string
+	rev    uint64
+}
+
+func newConsumerFixture(t *testing.T) *consumerFixture {
+	t.Helper()
+	f := &consumerFixture{t: t, out: &outbox{}, tokens: commands.NewTokens([]byte("a test key of at least 32 bytes!!")), pid: uuid.NewString()}
+	pool := pgtest.NewPool(t)
+	var err error
+	if f.d, err = NewDeliverer(DelivererConfig{Pool: pool, Sender: f.out, MaxAttempts: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if f.c, err = NewConsumer(ConsumerConfig{Pool: pool, Deliverer: f.d, Tokens: f.tokens, AcceptURL: testAcceptURL,
+		Log: zerolog.Nop()}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// msg is ev as the feed delivers it: the next event of the property's
+// stream, caused by actor.
+func (f *consumerFixture) msg(actor string, ev domain.Event) *message.Message {
+	f.t.Helper()
+	typ, data, err := domain.EncodeEvent(ev)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	id := uuid.NewString()
+	meta, _ := json.Marshal(domain.Metadata{EventID: id, ActorID: "acc-" + actor, ActorEmail: actor, OccurredAt: consumerNow, Schema: 1})
+	f.rev++
+	return feed.ToMessage(eventstore.RecordedEvent{ID: id, StreamID: domain.StreamName(f.pid), Revision: f.rev,
+		Position: eventstore.Position{Commit: f.rev, Prepare: f.rev}, Type: typ, Data: data, Metadata: meta, RecordedAt: consumerNow})
+}
+
+// handle gives m to the consumer and fails the test on an error.
+func (f *consumerFixture) handle(m *message.Message) {
+	f.t.Helper()
+	if err := f.c.Handle(m); err != nil {
+		f.t.Fatalf("Handle(%s): %v", m.Metadata.Get(feed.KeyType), err)
+	}
+}
+
+var expires = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func (f *consumerFixture) created() {
+	f.handle(f.msg("owner@example.com", domain.PropertyCreated{Schema: 1, PropertyID: f.pid, Name: "Acme Support", OwnerID: "acc-owner"}))
+}
+
+func (f *consumerFixture) invited(iid, nonce string) *message.Message {
+	return f.msg("bob@example.com", domain.MemberInvited{Schema: 1, InvitationID: iid, Email: "ann@example.com",
+		Role: domain.RoleAdmin, InvitedBy: "acc-bob", ExpiresAt: expires, TokenNonce: nonce})
+}
+
+func TestConsumerMailsEachInvitationOnceWithWhatTheInviteeNeeds(t *testing.T) {
+	f := newConsumerFixture(t)
+	f.created()
+	iid := uuid.NewString()
+	m := f.invited(iid, "nonce-1")
+	for range 3 { // redelivered: one mail
+		f.handle(m)
+	}
+	got := f.out.sent()
+	if len(got) != 1 {
+		t.Fatalf("%d mails sent, want 1", len(got))
+	}
+	token := f.tokens.Mint(f.pid, iid, "nonce-1")
+	want, err := Invitation(InvitationMail{PropertyID: f.pid, PropertyName: "Acme Support", InvitationID: iid,
+		Email: "ann@example.com", Role: domain.RoleAdmin, InvitedBy: "bob@example.com", ExpiresAt: expires, Token: token}, testAcceptURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.ID = m.UUID
+	if diff := cmp.Diff(want, got[0]); diff != "" {
+		t.Errorf("mail (-want +got):\n%s", diff)
+	}
+	if !f.tokens.Valid(token, f.pid, iid, "nonce-1") {
+		t.Error("the mailed token is not valid for the event's nonce")
+	}
+}
+
+func TestConsumerMailsAResendWithTheNewTokenToTheInvitationsInvitee(t *testing.T) {
+	f := newConsumerFixture(t)
+	f.created()
+	iid := uuid.NewString()
+	f.handle(f.invited(iid, "nonce-1"))
+	later := expires.Add(24 * time.Hour)
+	resent := f.msg("cat@example.com", domain.InvitationResent{Schema: 1, InvitationID: iid, ExpiresAt: later, TokenNonce: "nonce-2"})
+	f.handle(resent)
+	got := f.out.sent()
+	if len(got) != 2 {
+		t.Fatalf("%d mails sent, want 2 (invite and resend)", len(got))
+	}
+	token := f.tokens.Mint(f.pid, iid, "nonce-2")
+	want, _ := Invitation(InvitationMail{PropertyID: f.pid, PropertyName: "Acme Support", InvitationID: iid,
+		Email: "ann@example.com", Role: domain.RoleAdmin, InvitedBy: "cat@example.com", ExpiresAt: later, Token: token}, testAcceptURL)
+	want.ID = resent.UUID
+	if diff := cmp.Diff(want, got[1]); diff != "" {
+		t.Errorf("resent mail (-want +got):\n%s", diff)
+	}
+}
+
+func TestConsumerSendsNothingForWhatIsNoInvitation(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  func(f *consumerFixture) *message.Message
+	}{
+		{"a role change", func(f *consumerFixture) *message.Message {
+			return f.msg("owner@example.com", domain.MemberRoleChanged{Schema: 1, AccountID: "acc-ann", From: domain.RoleAgent, To: domain.RoleAdmin})
+		}},
+		{"a revocation", func(f *consumerFixture) *message.Message {
+			return f.msg("owner@example.com", domain.InvitationRevoked{Schema: 1, InvitationID: uuid.NewString()})
+		}},
+		{"an event of a stream that is no property's", func(f *consumerFixture) *message.Message {
+			m := f.invited(uuid.NewString(), "n")
+			m.Metadata.Set(feed.KeyStream, "other-stream")
+			return m
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newConsumerFixture(t)
+			f.created()
+			f.handle(tt.msg(f))
+			if n := len(f.out.sent()); n != 0 {
+				t.Errorf("%d mails sent, want none", n)
+			}
+		})
+	}
+}
+
+func TestConsumerAcksPermanentFailuresAndReturnsTemporaryOnes(t *testing.T) {
+	tests := []struct {
+		name       string
+		sendErr    error
+		wantErr    bool
+		wantStatus Status
+	}{
+		{"a refusal is acknowledged and stays failed in the ledger", permanent(errors.New("550 no such user")), false, StatusFailed},
+		{"a temporary failure is returned for the router to retry", errors.New("dial tcp: connection refused"), true, StatusPending},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newConsumerFixture(t)
+			f.created()
+			f.out.err = tt.sendErr
+			m := f.invited(uuid.NewString(), "n")
+			err := f.c.Handle(m)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Handle = %v, want an error: %t", err, tt.wantErr)
+			}
+			e, err := f.d.Entry(context.Background(), m.UUID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Status != tt.wantStatus || !strings.Contains(e.LastError, tt.sendErr.Error()) {
+				t.Errorf("ledger = %s %q, want %s with the error", e.Status, e.LastError, tt.wantStatus)
+			}
+		})
+	}
+}
+
+func TestConsumerRefusesWhatItCannotRead(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  func(f *consumerFixture) *message.Message
+	}{
+		{"a message that is no feed event", func(*consumerFixture) *message.Message {
+			return message.NewMessage(uuid.NewString(), []byte(`{}`))
+		}},
+		{"a payload that does not decode", func(f *consumerFixture) *message.Message {
+			m := f.invited(uuid.NewString(), "n")
+			m.Payload = []byte(`{"schema": 99}`)
+			return m
+		}},
+		{"a resend of an invitation it never saw", func(f *consumerFixture) *message.Message {
+			return f.msg("bob@example.com", domain.InvitationResent{Schema: 1, InvitationID: uuid.NewString(), ExpiresAt: expires, TokenNonce: "n"})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newConsumerFixture(t)
+			if err := f.c.Handle(tt.msg(f)); err == nil {
+				t.Error("Handle = nil, want an error for the router's retries and poison queue")
+			}
+		})
+	}
+}
