@@ -146,7 +146,29 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	if _, err := admin.Exec(ctx, "ALTER DATABASE "+ident+" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"); err != nil {
 		return "", err
 	}
+	dropStaleTemplates(ctx, admin, name)
 	return name, nil
+}
+
+// dropStaleTemplates drops the templates of earlier migration sets, which
+// would otherwise pile up on a developer's server with every new migration.
+// It is best effort: a template still being copied is left for next time.
+func dropStaleTemplates(ctx context.Context, admin *pgx.Conn, current string) {
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database
+		WHERE datname LIKE 'roster\_tpl\_%' AND datname <> $1`, current)
+	if err != nil {
+		return
+	}
+	stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, name := range stale {
+		ident := pgx.Identifier{name}.Sanitize()
+		if _, err := admin.Exec(ctx, "ALTER DATABASE "+ident+" WITH IS_TEMPLATE false"); err == nil {
+			_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+ident)
+		}
+	}
 }
 
 func createFromTemplate(ctx context.Context, admin *pgx.Conn, name, tpl string) error {
