@@ -90,21 +90,6 @@ func structured(id uuid.UUID) *shared.UUID {
 	}}}
 }
 
-func idOf(t *testing.T, e *streams.ReadResp_ReadEvent_RecordedEvent) uuid.UUID {
-	t.Helper()
-	switch v := e.GetId().GetValue().(type) {
-	case *shared.UUID_Structured_:
-		var b [16]byte
-		binary.BigEndian.PutUint64(b[:8], uint64(v.Structured.GetMostSignificantBits()))
-		binary.BigEndian.PutUint64(b[8:], uint64(v.Structured.GetLeastSignificantBits()))
-		return uuid.UUID(b)
-	case *shared.UUID_String_:
-		return uuid.MustParse(v.String_)
-	}
-	t.Fatalf("event without an id: %v", e)
-	return uuid.Nil
-}
-
 // appendTo sends one append: the options (with the stream), then events.
 func appendTo(c context.Context, client streams.StreamsClient, stream string, opts *streams.AppendReq_Options, events ...*streams.AppendReq_ProposedMessage) (*streams.AppendResp, error) {
 	call, err := client.Append(c)
