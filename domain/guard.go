@@ -96,18 +96,16 @@ func (p *Property) enabledAdmins() int {
 
 // memberByEmail returns the member whose email is email, if any.
 func (p *Property) memberByEmail(email string) *Member {
-	for _, m := range p.Members {
-		if m.Email == email {
-			return m
-		}
+	if id, ok := p.memberOf[email]; ok {
+		return p.Members[id]
 	}
 	return nil
 }
 
 // pendingInvitation returns the unexpired pending invitation for email, if any.
 func (p *Property) pendingInvitation(email string, now time.Time) *Invitation {
-	for _, inv := range p.Invitations {
-		if inv.Email == email && inv.StatusAt(now) == InvitePending {
+	for _, id := range p.invitedAs[email] {
+		if inv := p.Invitations[id]; inv.StatusAt(now) == InvitePending {
 			return inv
 		}
 	}

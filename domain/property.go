@@ -68,11 +68,17 @@ type Property struct {
 	Invitations map[string]*Invitation
 	// order keeps invitations in creation order for stable answers.
 	order []string
+	// memberOf and invitedAs index members and invitations by email, so a
+	// decision on a property with a hundred thousand of either does not
+	// scan them all for each address it checks.
+	memberOf  map[string]string
+	invitedAs map[string][]string
 }
 
 // NewProperty returns the empty state of a property that has no events yet.
 func NewProperty(id string) *Property {
-	return &Property{ID: id, Members: map[string]*Member{}, Invitations: map[string]*Invitation{}}
+	return &Property{ID: id, Members: map[string]*Member{}, Invitations: map[string]*Invitation{},
+		memberOf: map[string]string{}, invitedAs: map[string][]string{}}
 }
 
 // Exists reports whether the property has been created.
@@ -95,13 +101,16 @@ func (p *Property) Apply(e Event, at time.Time) {
 	case PropertyCreated:
 		p.ID, p.Name, p.OwnerID = e.PropertyID, e.Name, e.OwnerID
 	case MemberJoined:
+		p.forgetMember(e.AccountID)
 		p.Members[e.AccountID] = &Member{AccountID: e.AccountID, Email: e.Email, Role: e.Role,
 			Status: StatusEnabled, JoinedAt: at, UpdatedAt: at}
+		p.memberOf[e.Email] = e.AccountID
 	case MemberInvited:
 		p.Invitations[e.InvitationID] = &Invitation{ID: e.InvitationID, Email: e.Email, Role: e.Role,
 			Status: InvitePending, InvitedBy: e.InvitedBy, CreatedAt: at, ExpiresAt: e.ExpiresAt,
 			TokenNonce: e.TokenNonce, UpdatedAt: at}
 		p.order = append(p.order, e.InvitationID)
+		p.invitedAs[e.Email] = append(p.invitedAs[e.Email], e.InvitationID)
 	case InvitationResent:
 		if inv := p.Invitations[e.InvitationID]; inv != nil {
 			inv.ExpiresAt, inv.TokenNonce, inv.UpdatedAt = e.ExpiresAt, e.TokenNonce, at
@@ -125,11 +134,21 @@ func (p *Property) Apply(e Event, at time.Time) {
 			m.Status, m.UpdatedAt = StatusEnabled, at
 		}
 	case MemberRemoved:
-		delete(p.Members, e.AccountID)
+		p.forgetMember(e.AccountID)
 	case MemberLeft:
-		delete(p.Members, e.AccountID)
+		p.forgetMember(e.AccountID)
 	case OwnershipTransferred:
 		p.OwnerID = e.To
+	}
+}
+
+// forgetMember removes a member and its email from the index.
+func (p *Property) forgetMember(accountID string) {
+	if m := p.Members[accountID]; m != nil {
+		if p.memberOf[m.Email] == accountID {
+			delete(p.memberOf, m.Email)
+		}
+		delete(p.Members, accountID)
 	}
 }
 
