@@ -183,6 +183,9 @@ type Store interface {
 	// ReadStream returns the stream's events from revision from onwards, in
 	// revision order; a stream with no events gives an empty slice.
 	ReadStream(ctx context.Context, stream string, from uint64) ([]RecordedEvent, error)
+	// ReadStreamPage is ReadStream returning at most limit events, so a long
+	// stream can be folded a page at a time in bounded memory.
+	ReadStreamPage(ctx context.Context, stream string, from uint64, limit int) ([]RecordedEvent, error)
 	// ReadAll returns up to limit events of the global feed that come after
 	// position after, in feed order. It never returns an event before one that
 	// may still commit with an earlier position.

@@ -27,6 +27,19 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64) ([]e
 	return events, nil
 }
 
+// ReadStreamPage implements eventstore.Store.
+func (s *Store) ReadStreamPage(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("read stream %s: limit %d is not positive", stream, limit)
+	}
+	events, err := s.read(ctx, stream, from, uint64(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	s.known.rememberEvents(events)
+	return events, nil
+}
+
 // read returns up to count events of stream from revision from.
 func (s *Store) read(ctx context.Context, stream string, from, count uint64) ([]eventstore.RecordedEvent, error) {
 	if err := ctx.Err(); err != nil {

@@ -6,6 +6,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -115,6 +116,14 @@ func (s *Store) repeatLocked(stream string, events []eventstore.EventData) (res 
 
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64) ([]eventstore.RecordedEvent, error) {
+	return s.ReadStreamPage(ctx, stream, from, math.MaxInt)
+}
+
+// ReadStreamPage implements eventstore.Store.
+func (s *Store) ReadStreamPage(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("read stream %s: limit %d is not positive", stream, limit)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -122,7 +131,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64) ([]e
 	defer s.mu.RUnlock()
 	indexes := s.streams[stream]
 	out := make([]eventstore.RecordedEvent, 0)
-	for rev := from; rev < uint64(len(indexes)); rev++ {
+	for rev := from; rev < uint64(len(indexes)) && len(out) < limit; rev++ {
 		out = append(out, copyEvent(s.feed[indexes[rev]]))
 	}
 	return out, nil

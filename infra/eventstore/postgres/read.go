@@ -16,9 +16,21 @@ const selectEvent = `SELECT seq, transaction_id, event_id::text, stream_id, revi
 // have gaps, because revision n+1 is only written by a transaction that read
 // revision n as committed, so reading it needs none of ReadAll's care.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64) ([]eventstore.RecordedEvent, error) {
+	return s.readStream(ctx, stream, from, math.MaxInt64)
+}
+
+// ReadStreamPage implements eventstore.Store.
+func (s *Store) ReadStreamPage(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("read stream %s: limit %d is not positive", stream, limit)
+	}
+	return s.readStream(ctx, stream, from, int64(limit))
+}
+
+func (s *Store) readStream(ctx context.Context, stream string, from uint64, limit int64) ([]eventstore.RecordedEvent, error) {
 	rows, err := s.pool.Query(ctx, selectEvent+`
 		WHERE stream_id = $1 AND revision >= $2
-		ORDER BY revision`, stream, clampInt64(from))
+		ORDER BY revision LIMIT $3`, stream, clampInt64(from), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}

@@ -17,15 +17,30 @@ func testReadStream(t *testing.T, newStore func(t *testing.T) eventstore.Store) 
 		name   string
 		stream string
 		from   uint64
+		limit  int      // 0 reads with ReadStream, otherwise ReadStreamPage
 		want   []uint64 // revisions
 	}{
-		{"from 0 returns the whole stream in revision order", "property-r", 0, []uint64{0, 1, 2, 3, 4}},
-		{"from a revision returns it and the ones after it", "property-r", 2, []uint64{2, 3, 4}},
-		{"from the last revision returns the last event", "property-r", 4, []uint64{4}},
-		{"from past the end returns an empty slice", "property-r", 5, []uint64{}},
-		{"from far past the end returns an empty slice", "property-r", 1 << 63, []uint64{}},
-		{"a stream without events returns an empty slice", "property-none", 0, []uint64{}},
+		{"from 0 returns the whole stream in revision order", "property-r", 0, 0, []uint64{0, 1, 2, 3, 4}},
+		{"from a revision returns it and the ones after it", "property-r", 2, 0, []uint64{2, 3, 4}},
+		{"from the last revision returns the last event", "property-r", 4, 0, []uint64{4}},
+		{"from past the end returns an empty slice", "property-r", 5, 0, []uint64{}},
+		{"from far past the end returns an empty slice", "property-r", 1 << 63, 0, []uint64{}},
+		{"a stream without events returns an empty slice", "property-none", 0, 0, []uint64{}},
+		{"a page stops at its limit", "property-r", 1, 2, []uint64{1, 2}},
+		{"a page past the end returns what is left", "property-r", 3, 10, []uint64{3, 4}},
+		{"a page of one returns one event", "property-r", 0, 1, []uint64{0}},
+		{"a page of an empty stream returns an empty slice", "property-none", 0, 3, []uint64{}},
 	}
+	t.Run("a page limit below 1 is an error", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		MustAppend(t, s, "property-r", eventstore.NoStream(), Events(1))
+		for _, limit := range []int{0, -1} {
+			if _, err := s.ReadStreamPage(context.Background(), "property-r", 0, limit); err == nil {
+				t.Errorf("ReadStreamPage with limit %d: no error", limit)
+			}
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -35,7 +50,13 @@ func testReadStream(t *testing.T, newStore func(t *testing.T) eventstore.Store) 
 			MustAppend(t, s, "property-other", eventstore.NoStream(), Events(1))
 			MustAppend(t, s, "property-r", eventstore.Exact(1), appended[2:])
 
-			got, err := s.ReadStream(context.Background(), tt.stream, tt.from)
+			var got []eventstore.RecordedEvent
+			var err error
+			if tt.limit == 0 {
+				got, err = s.ReadStream(context.Background(), tt.stream, tt.from)
+			} else {
+				got, err = s.ReadStreamPage(context.Background(), tt.stream, tt.from, tt.limit)
+			}
 			if err != nil {
 				t.Fatalf("ReadStream: %v", err)
 			}
