@@ -36,21 +36,34 @@ func BenchmarkInviteCommand(b *testing.B) {
 }
 
 // BenchmarkLoadLongStream measures one command against a property whose
-// stream holds about 10,000 events: the executor replays all of them.
+// stream holds 10,000 events: "cached" with the executor's aggregate cache
+// (the state is kept, the append's expected revision checks it), "replayed"
+// without it (every command reads and folds the whole stream).
 func BenchmarkLoadLongStream(b *testing.B) {
-	const n = 10_000
-	ctx := context.Background()
-	f := newFixture(b, nil)
-	pid := seedLongStream(b, f, n)
-	enabled := (n-3)%2 == 0 // bob's access after the seeded toggles
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		enabled = !enabled
-		_, err := f.h.SetAccess.Handle(ctx, as(owner), commands.SetAccess{PropertyID: pid, AccountID: bob.AccountID, Enabled: enabled})
-		if err != nil {
-			b.Fatalf("command %d: %v", i, err)
-		}
+	for _, bc := range []struct {
+		name string
+		opts []commands.Option
+	}{
+		{"cached", nil},
+		{"replayed", []commands.Option{commands.WithCache(0, 0)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			const n = 10_000
+			ctx := context.Background()
+			f := newFixture(b, nil)
+			h := commands.New(commands.Config{Store: f.mem, InviteTTL: ttl, Tokens: f.tokens, Now: f.clock.Now, Options: bc.opts})
+			pid := seedLongStream(b, f, n)
+			enabled := (n-3)%2 == 0 // bob's access after the seeded toggles
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				enabled = !enabled
+				_, err := h.SetAccess.Handle(ctx, as(owner), commands.SetAccess{PropertyID: pid, AccountID: bob.AccountID, Enabled: enabled})
+				if err != nil {
+					b.Fatalf("command %d: %v", i, err)
+				}
+			}
+		})
 	}
 }
 

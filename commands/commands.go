@@ -16,6 +16,11 @@ type Config struct {
 	Tokens *Tokens
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Vault seals personal fields in new events and opens them in events
+	// read; nil stores them as they are.
+	Vault Vault
+	// Options tune the executor (e.g. WithCache).
+	Options []Option
 }
 
 // Handlers holds one handler per command, all sharing one Executor.
@@ -30,11 +35,20 @@ type Handlers struct {
 	SetAccess         SetAccessHandler
 	Remove            RemoveHandler
 	TransferOwnership TransferOwnershipHandler
+
+	exec *Executor
 }
+
+// Flush drops the states the handlers keep in memory; see Executor.Flush.
+func (h Handlers) Flush() { h.exec.Flush() }
 
 // New wires the handlers.
 func New(c Config) Handlers {
-	exec := NewExecutor(c.Store, c.Now)
+	opts := c.Options
+	if c.Vault != nil {
+		opts = append([]Option{WithVault(c.Vault)}, opts...)
+	}
+	exec := NewExecutor(c.Store, c.Now, opts...)
 	ttl := c.InviteTTL
 	if ttl <= 0 {
 		ttl = domain.DefaultInviteTTL
@@ -50,5 +64,6 @@ func New(c Config) Handlers {
 		SetAccess:         SetAccessHandler{exec: exec},
 		Remove:            RemoveHandler{exec: exec},
 		TransferOwnership: TransferOwnershipHandler{exec: exec},
+		exec:              exec,
 	}
 }

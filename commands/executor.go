@@ -15,13 +15,22 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/chain"
 	"github.com/rosterhq/roster/infra/eventstore"
 )
 
 // EventStore is what the write side needs of the event store.
 type EventStore interface {
 	Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events []eventstore.EventData) (eventstore.AppendResult, error)
-	ReadStream(ctx context.Context, stream string, from uint64) ([]eventstore.RecordedEvent, error)
+	ReadStreamPage(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.RecordedEvent, error)
+}
+
+// Vault keeps personal data in events sealed under a key per person: Seal
+// before events are stored, Open after they are read (an erased person's
+// fields open to markers).
+type Vault interface {
+	Seal(ctx context.Context, events []eventstore.EventData) error
+	Open(ctx context.Context, recs []eventstore.RecordedEvent) error
 }
 
 // Meta is what a command carries besides its own fields: who sends it and
@@ -64,24 +73,53 @@ type Result struct {
 type Decider func(p *domain.Property, now time.Time, ids IDs) ([]domain.Event, error)
 
 // Executor is the one place that loads, decides, appends and retries.
+// It keeps recently used properties' states in memory, so a command against a
+// long stream does not replay it; the expected revision of every append
+// checks that the kept state is still the stream's head.
 // It is safe for concurrent use.
 type Executor struct {
 	store      EventStore
+	vault      Vault
 	now        func() time.Time
 	maxRetries int
+	cache      *aggregates
 }
 
 // DefaultMaxRetries bounds how often a command is decided again after losing
 // a race for the stream's revision before it is reported as a conflict.
 const DefaultMaxRetries = 8
 
+// pageSize is how many events a load reads at a time.
+const pageSize = 1000
+
+// Option changes how an Executor is built.
+type Option func(*Executor)
+
+// WithVault seals personal fields of new events and opens those read.
+func WithVault(v Vault) Option { return func(x *Executor) { x.vault = v } }
+
+// WithCache bounds the cached states by properties and by events held;
+// WithCache(0, 0) turns the cache off, so every command reads its stream.
+func WithCache(properties, events int) Option {
+	return func(x *Executor) { x.cache = newAggregates(properties, events) }
+}
+
 // NewExecutor returns an executor over store; now is the clock (time.Now when nil).
-func NewExecutor(store EventStore, now func() time.Time) *Executor {
+func NewExecutor(store EventStore, now func() time.Time, opts ...Option) *Executor {
 	if now == nil {
 		now = time.Now
 	}
-	return &Executor{store: store, now: now, maxRetries: DefaultMaxRetries}
+	x := &Executor{store: store, now: now, maxRetries: DefaultMaxRetries,
+		cache: newAggregates(DefaultCachedProperties, DefaultCachedEvents)}
+	for _, o := range opts {
+		o(x)
+	}
+	return x
 }
+
+// Flush drops every cached state. Call it when data a state may hold in the
+// clear has been erased.
+func (x *Executor) Flush() { x.cache.flush() }
 
 // idempotencyNamespace scopes command IDs derived from idempotency keys.
 var idempotencyNamespace = uuid.MustParse("5b0d3c1e-8a5f-4c0e-9d43-7a1b2f6e9c10")
@@ -111,34 +149,59 @@ func (x *Executor) run(ctx context.Context, m Meta, cmdID uuid.UUID, propertyID 
 	}
 	ids := IDs{base: cmdID, stable: m.IdempotencyKey != ""}
 	stream := domain.StreamName(propertyID)
-	for attempt := 0; ; attempt++ {
-		loaded, err := x.load(ctx, stream, propertyID, cmdID)
-		if err != nil {
+	a, err := x.cache.acquire(ctx, propertyID)
+	if err != nil {
+		return Result{}, err
+	}
+	defer x.cache.release(a)
+	// fresh says whether a's state was read from the stream during this run.
+	// A cached state may be behind when another instance wrote: an append
+	// finds that out by itself, but an answer that appends nothing (a
+	// refusal, a no-op, a stale If-Match) is only given from a fresh state.
+	fresh := false
+	if !a.loaded {
+		if err := x.catchUp(ctx, a, stream); err != nil {
 			return Result{}, err
 		}
-		if loaded.repeat != nil {
-			if m.RequestHash != "" && loaded.repeatHash != m.RequestHash {
+		fresh = true
+	}
+	want := cmdID.String()
+	for attempt := 0; ; attempt++ {
+		if k, ok := a.keyed[want]; ok {
+			if m.RequestHash != "" && k.requestHash != m.RequestHash {
 				return Result{}, domain.Errorf(domain.KindInvalid, domain.CodeIdempotencyKeyReused,
 					"idempotency key %q was already used for a different request", m.IdempotencyKey)
 			}
-			return *loaded.repeat, nil
+			return x.repeat(ctx, stream, propertyID, want, k)
 		}
-		p := loaded.state
-		if m.IfMatch != nil && p.Exists() && p.Version-1 != *m.IfMatch {
-			return Result{}, domain.Errorf(domain.KindPrecondition, domain.CodeStaleRevision,
-				"property %s is at revision %d, not %d as If-Match says; reload and try again", propertyID, p.Version-1, *m.IfMatch)
-		}
+		p := a.state
+		stale := m.IfMatch != nil && p.Exists() && p.Version-1 != *m.IfMatch
 		// PostgreSQL keeps microseconds; deciding on the same precision makes
 		// what a command answers equal what the read models later show.
 		now := x.now().UTC().Truncate(time.Microsecond)
-		events, err := decide(p, now, ids)
-		if err != nil {
-			return Result{}, err
+		var events []domain.Event
+		var derr error
+		if !stale {
+			events, derr = decide(p, now, ids)
+		}
+		if !fresh && (stale || derr != nil || len(events) == 0) {
+			if err := x.catchUp(ctx, a, stream); err != nil {
+				return Result{}, err
+			}
+			fresh = true
+			continue
+		}
+		if stale {
+			return Result{}, domain.Errorf(domain.KindPrecondition, domain.CodeStaleRevision,
+				"property %s is at revision %d, not %d as If-Match says; reload and try again", propertyID, p.Version-1, *m.IfMatch)
+		}
+		if derr != nil {
+			return Result{}, derr
 		}
 		if len(events) == 0 {
-			return Result{PropertyID: propertyID, Revision: p.Version - 1, Position: loaded.last}, nil
+			return Result{PropertyID: propertyID, Revision: p.Version - 1, Position: a.last}, nil
 		}
-		data, err := encode(events, m, cmdID, now)
+		data, head, err := x.encode(ctx, stream, p.Version, a.head, events, m, cmdID, now)
 		if err != nil {
 			return Result{}, err
 		}
@@ -148,11 +211,25 @@ func (x *Executor) run(ctx context.Context, m Meta, cmdID uuid.UUID, propertyID 
 		}
 		res, err := x.store.Append(ctx, stream, expected, data)
 		if err == nil {
+			first := p.Version
+			for _, e := range events {
+				p.Apply(e, now)
+			}
+			a.last, a.head = res.Position, head
+			if m.IdempotencyKey != "" {
+				a.keyed[want] = keyedCommand{first: first, last: res.Revision, position: res.Position, requestHash: m.RequestHash}
+			}
 			return Result{PropertyID: propertyID, Revision: res.Revision, Position: res.Position, Events: events}, nil
 		}
 		if !errors.Is(err, eventstore.ErrConflict) {
+			// The append may or may not have landed: read the stream afresh next time.
+			a.reset()
 			return Result{}, fmt.Errorf("append to %s: %w", stream, err)
 		}
+		if err := x.catchUp(ctx, a, stream); err != nil {
+			return Result{}, err
+		}
+		fresh = true
 		if m.IfMatch != nil {
 			return Result{}, domain.Errorf(domain.KindPrecondition, domain.CodeStaleRevision,
 				"property %s changed while the command ran; reload and try again", propertyID)
@@ -161,8 +238,10 @@ func (x *Executor) run(ctx context.Context, m Meta, cmdID uuid.UUID, propertyID 
 			return Result{}, domain.Errorf(domain.KindConflict, domain.CodeConcurrentModification,
 				"property %s is being changed by many requests at once; try again", propertyID)
 		}
-		if err := backoff(ctx, attempt); err != nil {
-			return Result{}, err
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return Result{}, err
+			}
 		}
 	}
 }
@@ -181,42 +260,89 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-type loaded struct {
-	state      *domain.Property
-	last       eventstore.Position
-	repeat     *Result
-	repeatHash string
+// catchUp applies the events appended to the stream since a's state, a
+// page at a time, noting the chain's head and the keyed commands. The stream
+// itself is the idempotency record, so a repeat is recognised even if the
+// first response never reached the client.
+func (x *Executor) catchUp(ctx context.Context, a *aggregate, stream string) error {
+	for {
+		recs, err := x.store.ReadStreamPage(ctx, stream, a.state.Version, pageSize)
+		if err != nil {
+			a.reset()
+			return fmt.Errorf("read %s: %w", stream, err)
+		}
+		if len(recs) > 0 {
+			// The link is over the bytes as stored, so it is read before
+			// opening rewrites them.
+			link, err := chain.Read(recs[len(recs)-1])
+			if err != nil {
+				a.reset()
+				return fmt.Errorf("read %s: %w", stream, err)
+			}
+			if err := x.open(ctx, recs); err != nil {
+				a.reset()
+				return err
+			}
+			for _, rec := range recs {
+				if rec.Revision != a.state.Version {
+					a.reset()
+					return fmt.Errorf("read %s: expected revision %d, found %d: the stream has a gap", stream, a.state.Version, rec.Revision)
+				}
+				e, meta, err := decode(rec)
+				if err != nil {
+					a.reset()
+					return err
+				}
+				a.state.Apply(e, meta.OccurredAt)
+				a.last = rec.Position
+				a.note(meta.CommandID, rec.Revision, rec.Position, meta.RequestHash)
+			}
+			a.head = link.Hash
+		}
+		if len(recs) < pageSize {
+			a.loaded = true
+			return nil
+		}
+	}
 }
 
-// load replays the stream into state and notes the events an earlier run of
-// the same command appended: the stream itself is the idempotency record, so
-// a repeat is recognised even if the first response never reached the client.
-func (x *Executor) load(ctx context.Context, stream, propertyID string, cmdID uuid.UUID) (loaded, error) {
-	recs, err := x.store.ReadStream(ctx, stream, 0)
-	if err != nil {
-		return loaded{}, fmt.Errorf("read %s: %w", stream, err)
-	}
-	out := loaded{state: domain.NewProperty(propertyID)}
-	want := cmdID.String()
-	var repeat *Result
-	for _, rec := range recs {
-		e, meta, err := decode(rec)
+// repeat answers a repeated keyed command with the events its first run
+// appended, read back from the stream.
+func (x *Executor) repeat(ctx context.Context, stream, propertyID, commandID string, k keyedCommand) (Result, error) {
+	out := Result{PropertyID: propertyID, Repeated: true, Revision: k.last, Position: k.position}
+	for from := k.first; from <= k.last; {
+		recs, err := x.store.ReadStreamPage(ctx, stream, from, int(min(k.last-from+1, pageSize)))
 		if err != nil {
-			return loaded{}, err
+			return Result{}, fmt.Errorf("read %s: %w", stream, err)
 		}
-		out.state.Apply(e, meta.OccurredAt)
-		out.last = rec.Position
-		if meta.CommandID == want {
-			if repeat == nil {
-				repeat = &Result{PropertyID: propertyID, Repeated: true}
-				out.repeatHash = meta.RequestHash
+		if len(recs) == 0 {
+			return Result{}, fmt.Errorf("read %s: events %d to %d of command %s are gone", stream, from, k.last, commandID)
+		}
+		if err := x.open(ctx, recs); err != nil {
+			return Result{}, err
+		}
+		for _, rec := range recs {
+			e, meta, err := decode(rec)
+			if err != nil {
+				return Result{}, err
 			}
-			repeat.Events = append(repeat.Events, e)
-			repeat.Revision, repeat.Position = rec.Revision, rec.Position
+			if meta.CommandID == commandID {
+				out.Events = append(out.Events, e)
+			}
 		}
+		from = recs[len(recs)-1].Revision + 1
 	}
-	out.repeat = repeat
 	return out, nil
+}
+
+func (x *Executor) open(ctx context.Context, recs []eventstore.RecordedEvent) error {
+	if x.vault == nil {
+		return nil
+	}
+	if err := x.vault.Open(ctx, recs); err != nil {
+		return fmt.Errorf("open events of %s: %w", recs[0].StreamID, err)
+	}
+	return nil
 }
 
 func decode(rec eventstore.RecordedEvent) (domain.Event, domain.Metadata, error) {
@@ -229,6 +355,28 @@ func decode(rec eventstore.RecordedEvent) (domain.Event, domain.Metadata, error)
 		return nil, meta, fmt.Errorf("event %s of %s: %w", rec.ID, rec.StreamID, err)
 	}
 	return e, meta, nil
+}
+
+// encode turns decided events into stored ones: metadata, personal fields
+// sealed, then linked into the property's hash chain after prev, the last
+// event's link. first is the revision the first event will have. It returns
+// the new head of the chain.
+func (x *Executor) encode(ctx context.Context, stream string, first uint64, prev string, events []domain.Event, m Meta, cmdID uuid.UUID, now time.Time) ([]eventstore.EventData, string, error) {
+	data, err := encode(events, m, cmdID, now)
+	if err != nil {
+		return nil, "", err
+	}
+	if x.vault != nil {
+		if err := x.vault.Seal(ctx, data); err != nil {
+			return nil, "", fmt.Errorf("seal events of %s: %w", stream, err)
+		}
+	}
+	for i := range data {
+		if prev, err = chain.Link(stream, first+uint64(i), &data[i], prev); err != nil {
+			return nil, "", err
+		}
+	}
+	return data, prev, nil
 }
 
 func encode(events []domain.Event, m Meta, cmdID uuid.UUID, now time.Time) ([]eventstore.EventData, error) {

@@ -49,6 +49,7 @@ type fixture struct {
 	tb     testing.TB
 	h      commands.Handlers
 	mem    *memory.Store
+	store  commands.EventStore
 	clock  *clock
 	tokens *commands.Tokens
 }
@@ -59,12 +60,18 @@ func newFixture(tb testing.TB, wrap func(*memory.Store) commands.EventStore) *fi
 	tb.Helper()
 	f := &fixture{tb: tb, mem: memory.New(), clock: &clock{now: t0},
 		tokens: commands.NewTokens(tokenKey)}
-	var store commands.EventStore = f.mem
+	f.store = f.mem
 	if wrap != nil {
-		store = wrap(f.mem)
+		f.store = wrap(f.mem)
 	}
-	f.h = commands.New(commands.Config{Store: store, InviteTTL: ttl, Tokens: f.tokens, Now: f.clock.Now})
+	f.h = f.instance()
 	return f
+}
+
+// instance returns handlers of their own over the fixture's store, as another
+// server instance would have: they share no cached state with f.h.
+func (f *fixture) instance() commands.Handlers {
+	return commands.New(commands.Config{Store: f.store, InviteTTL: ttl, Tokens: f.tokens, Now: f.clock.Now})
 }
 
 func as(a domain.Actor) commands.Meta { return commands.Meta{Actor: a} }

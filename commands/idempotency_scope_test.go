@@ -131,16 +131,19 @@ type outcome struct {
 	err error
 }
 
-// sendConcurrently sends one keyed invite of two emails from n goroutines at once.
+// sendConcurrently sends one keyed invite of two emails from n goroutines at
+// once, each through handlers of its own, as n server instances would: one
+// instance runs a property's commands one at a time.
 func sendConcurrently(f *fixture, pid string, n int) []outcome {
 	cmd := commands.Invite{PropertyID: pid, Rows: []commands.InviteRow{{Email: ada.Email, Role: "admin"}, {Email: bob.Email, Role: "agent"}}}
 	out := make([]outcome, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range out {
+		h := f.instance()
 		wg.Go(func() {
 			<-start
-			res, err := f.h.Invite.Handle(context.Background(), keyed(owner, "same-key", "same-hash"), cmd)
+			res, err := h.Invite.Handle(context.Background(), keyed(owner, "same-key", "same-hash"), cmd)
 			out[i] = outcome{res, err}
 		})
 	}
@@ -164,8 +167,8 @@ func (s *barrierStore) arm(n int) {
 	s.left, s.release = n, make(chan struct{})
 }
 
-func (s *barrierStore) ReadStream(ctx context.Context, stream string, from uint64) ([]eventstore.RecordedEvent, error) {
-	recs, err := s.EventStore.ReadStream(ctx, stream, from)
+func (s *barrierStore) ReadStreamPage(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	recs, err := s.EventStore.ReadStreamPage(ctx, stream, from, limit)
 	s.mu.Lock()
 	if s.left == 0 {
 		s.mu.Unlock()

@@ -1,0 +1,151 @@
+package commands
+
+import (
+	"container/list"
+	"context"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/chain"
+	"github.com/rosterhq/roster/infra/eventstore"
+)
+
+// Default bounds of the aggregate cache. Events are counted because a
+// property's state grows with its history: the bound keeps the cache's
+// memory in proportion to what it holds, not to how many properties it saw.
+const (
+	DefaultCachedProperties = 4096
+	DefaultCachedEvents     = 600_000
+)
+
+// aggregate is one property's state as this process last saw it, with what
+// the next append needs: the revision (state.Version), the chain link of the
+// last event, and the commands with idempotency keys already in the stream.
+// Commands against the property run one at a time while holding lock, so the
+// state is never read and written at once.
+type aggregate struct {
+	id     string
+	lock   chan struct{}
+	loaded bool
+	state  *domain.Property
+	last   eventstore.Position
+	head   string
+	keyed  map[string]keyedCommand
+	// counted is the number of events this entry adds to the cache's total.
+	counted int
+	elem    *list.Element
+}
+
+// keyedCommand is where a command with an idempotency key left its events.
+type keyedCommand struct {
+	first, last uint64
+	position    eventstore.Position
+	requestHash string
+}
+
+func (a *aggregate) reset() {
+	a.loaded = false
+	a.state = domain.NewProperty(a.id)
+	a.last = eventstore.Start
+	a.head = chain.Genesis
+	a.keyed = map[string]keyedCommand{}
+}
+
+// note records the event at rec.Revision if its command had a key. Keyed
+// command IDs are name-based (UUID version 5), random ones version 4, so the
+// stream says which commands can be repeated without another field.
+func (a *aggregate) note(commandID string, revision uint64, pos eventstore.Position, requestHash string) {
+	id, err := uuid.Parse(commandID)
+	if err != nil || id.Version() != 5 {
+		return
+	}
+	k, ok := a.keyed[commandID]
+	if !ok {
+		k = keyedCommand{first: revision, requestHash: requestHash}
+	}
+	k.last, k.position = revision, pos
+	a.keyed[commandID] = k
+}
+
+// aggregates is a bounded, least recently used cache of aggregates. A
+// cached state is only a guess at the stream's head: every append names the
+// revision it was decided on, and the store refuses it if the stream moved.
+type aggregates struct {
+	mu        sync.Mutex
+	byID      map[string]*aggregate
+	order     *list.List // front: most recently used
+	events    int
+	maxProps  int
+	maxEvents int
+}
+
+func newAggregates(maxProps, maxEvents int) *aggregates {
+	return &aggregates{byID: map[string]*aggregate{}, order: list.New(), maxProps: maxProps, maxEvents: maxEvents}
+}
+
+// acquire returns the property's entry, locked for the caller.
+func (c *aggregates) acquire(ctx context.Context, id string) (*aggregate, error) {
+	c.mu.Lock()
+	a := c.byID[id]
+	if a == nil {
+		a = &aggregate{id: id, lock: make(chan struct{}, 1)}
+		a.reset()
+		a.elem = c.order.PushFront(a)
+		c.byID[id] = a
+	} else if a.elem != nil {
+		c.order.MoveToFront(a.elem)
+	}
+	c.mu.Unlock()
+	select {
+	case a.lock <- struct{}{}:
+		return a, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// release unlocks a and evicts the least recently used entries beyond the
+// bounds. An evicted entry that a command still holds or waits for stays
+// usable by it; it is simply not found again.
+func (c *aggregates) release(a *aggregate) {
+	c.mu.Lock()
+	if a.elem != nil && c.byID[a.id] == a {
+		n := int(a.state.Version)
+		if !a.loaded {
+			n = 0
+		}
+		c.events += n - a.counted
+		a.counted = n
+	}
+	// One property larger than the event bound is still kept: evicting it
+	// would only make every command against it replay its stream.
+	for c.order.Len() > c.maxProps || (c.events > c.maxEvents && c.order.Len() > 1) {
+		c.evict(c.order.Back().Value.(*aggregate))
+	}
+	c.mu.Unlock()
+	<-a.lock
+}
+
+func (c *aggregates) evict(a *aggregate) {
+	c.order.Remove(a.elem)
+	a.elem = nil
+	delete(c.byID, a.id)
+	c.events -= a.counted
+	a.counted = 0
+}
+
+// flush forgets every entry, e.g. after a person's data was erased: cached
+// states may hold it in the clear.
+func (c *aggregates) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range c.byID {
+		a.elem = nil
+		a.counted = 0
+	}
+	c.byID = map[string]*aggregate{}
+	c.order.Init()
+	c.events = 0
+}
