@@ -2,7 +2,7 @@
 # (.ci/run) and people run the same steps. `make help` lists the targets.
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build token pg-start pg-stop pg-status nats-start nats-stop nats-status clean
+.PHONY: help run test bench build token pg-start pg-stop pg-status nats-start nats-stop nats-status clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -12,6 +12,9 @@ run: ## build, start PostgreSQL if needed, migrate, print a dev token and serve 
 
 test: ## go vet and go test -race ./... against PostgreSQL and NATS JetStream (private ones if none answers)
 	@bash .ci/test.sh
+
+bench: ## serve on a database of its own and run roster bench against it (BENCH_ARGS='-scale 0.1' passes flags)
+	@bash .ci/bench.sh $(BENCH_ARGS)
 
 build: ## build bin/roster
 	@bash .ci/dev.sh build

@@ -1,0 +1,168 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rosterhq/roster/infra/auth"
+	"github.com/rosterhq/roster/infra/eventstore"
+)
+
+// client speaks Roster's HTTP API the way a dashboard does: JSON bodies,
+// bearer tokens, kept-alive connections.
+type client struct {
+	base string
+	http *http.Client
+}
+
+// maxConns is the idle connections kept per host: every worker of the
+// largest scenario (32 clients plus the lag samplers and the paced reader's
+// bursts) finds one waiting instead of paying a new TCP handshake, which
+// would show as latency that is not Roster's.
+const maxConns = 256
+
+func newClient(base string) *client {
+	tr := &http.Transport{
+		Proxy:               nil, // a benchmark measures Roster, not a proxy the environment names
+		MaxIdleConns:        maxConns,
+		MaxIdleConnsPerHost: maxConns,
+		IdleConnTimeout:     2 * time.Minute,
+		DisableCompression:  true,
+	}
+	return &client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr, Timeout: time.Minute}}
+}
+
+func (c *client) close() { c.http.CloseIdleConnections() }
+
+// answer is one exchange: the status, headers and body, how long it took,
+// and its failure kind ("" when it succeeded; see Classify).
+type answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	Took   time.Duration
+	Kind   string
+}
+
+// do sends one request; body is nil or a value sent as JSON. It never
+// returns an error: a failure is the answer's Kind, so callers count it.
+func (c *client) do(ctx context.Context, method, path, token string, body any, headers ...string) answer {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return answer{Kind: "encode: " + err.Error()}
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return answer{Kind: "request: " + err.Error()}
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return answer{Took: time.Since(start), Kind: Classify(0, nil, err)}
+	}
+	// Read to the end so the connection goes back to the pool.
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	a := answer{Status: resp.StatusCode, Header: resp.Header, Body: raw, Took: time.Since(start)}
+	a.Kind = Classify(resp.StatusCode, raw, err)
+	return a
+}
+
+// get sends a GET with the headers given as name, value pairs.
+func (c *client) get(ctx context.Context, path, token string, headers ...string) answer {
+	return c.do(ctx, "GET", path, token, nil, headers...)
+}
+
+// decode reads the answer's JSON body into v.
+func (a answer) decode(v any) error {
+	if err := json.Unmarshal(a.Body, v); err != nil {
+		return fmt.Errorf("decode answer (status %d): %w", a.Status, err)
+	}
+	return nil
+}
+
+// err describes a failed answer for a setup step that cannot go on.
+func (a answer) err(what string) error {
+	detail := strings.TrimSpace(string(a.Body))
+	if len(detail) > 300 {
+		detail = detail[:300] + "..."
+	}
+	return fmt.Errorf("%s: %s %s", what, a.Kind, detail)
+}
+
+// position is the Roster-Position a command answered with.
+func (a answer) position() (eventstore.Position, bool) {
+	p, err := eventstore.ParsePosition(a.Header.Get("Roster-Position"))
+	return p, err == nil
+}
+
+// stale reports whether a query gave up waiting for Roster-Min-Position.
+func (a answer) stale() bool { return a.Header.Get("Roster-Consistency") == "stale" }
+
+// commandAnswer is the part of every command's answer the bench reads.
+type commandAnswer struct {
+	PropertyID  string `json:"property_id"`
+	Revision    uint64 `json:"revision"`
+	Invitations []struct {
+		ID    string `json:"id"`
+		Email string `json:"email"`
+	} `json:"invitations"`
+}
+
+// account is someone the bench acts as.
+type account struct {
+	ID, Email string
+}
+
+// tokens mints and caches bearer tokens with the server's HS256 secret
+// (auth.Mint, the code behind `roster token`).
+type tokens struct {
+	secret, issuer, audience string
+	ttl                      time.Duration
+
+	mu    sync.Mutex
+	cache map[account]string
+}
+
+func (t *tokens) token(a account) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tok, ok := t.cache[a]; ok {
+		return tok, nil
+	}
+	tok, err := auth.Mint([]byte(t.secret), t.issuer, t.audience, a.ID, a.Email, true, t.ttl, time.Now())
+	if err != nil {
+		return "", err
+	}
+	if t.cache == nil {
+		t.cache = map[account]string{}
+	}
+	t.cache[a] = tok
+	return tok, nil
+}
+
+// mint signs a token without caching it: for the many one-off invitees of
+// the seeding, whom nobody asks for twice.
+func (t *tokens) mint(a account) (string, error) {
+	return auth.Mint([]byte(t.secret), t.issuer, t.audience, a.ID, a.Email, true, t.ttl, time.Now())
+}
