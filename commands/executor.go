@@ -72,6 +72,12 @@ type Result struct {
 // idempotency key.
 type Decider func(p *domain.Property, now time.Time, ids IDs) ([]domain.Event, error)
 
+// preparer is a Vault that can make people's keys before a command takes
+// its property's lock, so sealing under the lock needs no round trip.
+type preparer interface {
+	Prepare(ctx context.Context, actor domain.Actor, emails []string) error
+}
+
 // Executor is the one place that loads, decides, appends and retries.
 // It keeps recently used properties' states in memory, so a command against a
 // long stream does not replay it; the expected revision of every append
@@ -149,6 +155,7 @@ func (x *Executor) run(ctx context.Context, m Meta, cmdID uuid.UUID, propertyID 
 	}
 	ids := IDs{base: cmdID, stable: m.IdempotencyKey != ""}
 	stream := domain.StreamName(propertyID)
+	x.prepare(ctx, m.Actor, nil)
 	a, err := x.cache.acquire(ctx, propertyID)
 	if err != nil {
 		return Result{}, err
@@ -333,6 +340,15 @@ func (x *Executor) repeat(ctx context.Context, stream, propertyID, commandID str
 		from = recs[len(recs)-1].Revision + 1
 	}
 	return out, nil
+}
+
+// prepare asks the vault, if it can, to make the keys of actor and emails
+// now. Its error is dropped on purpose: Seal makes missing keys itself and
+// reports what fails then.
+func (x *Executor) prepare(ctx context.Context, actor domain.Actor, emails []string) {
+	if p, ok := x.vault.(preparer); ok {
+		_ = p.Prepare(ctx, actor, emails)
+	}
 }
 
 func (x *Executor) open(ctx context.Context, recs []eventstore.RecordedEvent) error {

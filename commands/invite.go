@@ -29,6 +29,11 @@ type InviteHandler struct {
 // Handle decides the invitations. The invitees' mails are sent by the mail
 // consumer of the event feed, from the stored events.
 func (h InviteHandler) Handle(ctx context.Context, m Meta, c Invite) (Result, error) {
+	emails := make([]string, len(c.Rows))
+	for i, r := range c.Rows {
+		emails[i] = r.Email
+	}
+	h.exec.prepare(ctx, m.Actor, emails)
 	return h.exec.Run(ctx, m, c.PropertyID, func(p *domain.Property, now time.Time, ids IDs) ([]domain.Event, error) {
 		reqs := make([]domain.InviteRequest, len(c.Rows))
 		for i, r := range c.Rows {

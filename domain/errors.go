@@ -72,6 +72,12 @@ const (
 	CodeNotAvailable           = "not_ready"
 )
 
+// Codes of the tamper-evident history (infra/chain).
+const (
+	CodeChainBroken             = "chain_broken"               // a chain that does not verify is not signed
+	CodeSigningKeyNotConfigured = "signing_key_not_configured" // no ROSTER_AUDIT_SIGNING_KEY
+)
+
 // Problem is one offending value inside a request, so a caller can fix every
 // bad row of a bulk request at once.
 type Problem struct {

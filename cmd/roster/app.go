@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,6 +21,7 @@ import (
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/auth"
 	"github.com/rosterhq/roster/infra/broker"
+	"github.com/rosterhq/roster/infra/chain"
 	"github.com/rosterhq/roster/infra/config"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/eventstore/esdb"
@@ -27,6 +29,7 @@ import (
 	"github.com/rosterhq/roster/infra/eventstore/postgres"
 	"github.com/rosterhq/roster/infra/feed"
 	"github.com/rosterhq/roster/infra/httpapi"
+	"github.com/rosterhq/roster/infra/privacy"
 	"github.com/rosterhq/roster/migrations"
 	"github.com/rosterhq/roster/projections"
 	"github.com/rosterhq/roster/readmodels"
@@ -40,6 +43,8 @@ type App struct {
 	store     eventStore
 	consumers *Consumers
 	handler   http.Handler
+	vault     *privacy.Vault
+	commands  commands.Handlers
 	// closers are the consumers' own connections, closed before the pool.
 	closers []io.Closer
 }
@@ -72,8 +77,11 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	if err != nil {
 		return nil, fmt.Errorf("token verification: %w", err)
 	}
+	// Personal fields of events are sealed under a key per person; the
+	// vault's keys live in PostgreSQL whichever store holds the events.
+	vault := privacy.NewVault(pool, privacy.WithLogger(log))
 	handlers := commands.New(commands.Config{
-		Store: store, InviteTTL: cfg.InviteTTL, Tokens: commands.NewTokens(cfg.InvitationKey()),
+		Store: store, InviteTTL: cfg.InviteTTL, Tokens: commands.NewTokens(cfg.InvitationKey()), Vault: vault,
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -98,10 +106,25 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		consumers.Add("broker", fwd.Handle, true)
 		closers = append(closers, fwd)
 	}
+	auditKey, err := cfg.AuditKey()
+	if err != nil {
+		return nil, err
+	}
+	var signer *chain.Signer
+	if auditKey != nil {
+		if signer, err = chain.NewSigner(auditKey, nil); err != nil {
+			return nil, fmt.Errorf("audit signing key: %w", err)
+		}
+	}
 	api := httpapi.New(httpapi.Config{
+		// The chain covers events as stored, sealed: the auditor reads the
+		// store itself, never through the vault.
+		Chain:    chain.NewAuditor(store, signer),
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Commands: handlers,
 		Reads:    readmodels.New(pool),
+		History:  readmodels.NewHistory(readmodels.HistoryConfig{Events: store, Opener: vault}),
+		Privacy:  httpapi.PrivacyConfig{Forgetter: vault, Operators: cfg.Operators},
 		Authenticate: func(ctx context.Context, raw string) (domain.Actor, error) {
 			c, err := verifier.Verify(ctx, raw)
 			if err != nil {
@@ -112,7 +135,8 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		Ready: readiness(pool, store),
 		Log:   log,
 	})
-	return &App{log: log, pool: pool, store: store, handler: api, consumers: consumers, closers: closers}, nil
+	return &App{log: log, pool: pool, store: store, handler: api, consumers: consumers, closers: closers,
+		vault: vault, commands: handlers}, nil
 }
 
 // Handler is the HTTP API.
@@ -130,6 +154,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.consumers.Run(ctx) })
+	// A forget in any process destroys a key; the states the command side
+	// keeps may hold that person's data in the clear, so they go too.
+	g.Go(func() error { return a.vault.Watch(ctx, a.commands.Flush) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
@@ -200,8 +227,21 @@ func openEventStore(cfg config.Config, pool *pgxpool.Pool) (eventStore, error) {
 	return nil, fmt.Errorf("event store %q is not available in this build (postgres, esdb, memory)", cfg.EventStore)
 }
 
+// defaultPoolSize is the PostgreSQL pool's size when the URL does not say.
+const defaultPoolSize = 40
+
 func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, url)
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgresql: %w", err)
+	}
+	// pgxpool's default, the number of CPUs (at least 4), starves the API
+	// under concurrent commands: every projection, consumer and request
+	// holds a connection while it works. A URL may still set pool_max_conns.
+	if !strings.Contains(url, "pool_max_conns") {
+		pc.MaxConns = defaultPoolSize
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("postgresql: %w", err)
 	}

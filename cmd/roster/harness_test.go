@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -91,6 +93,9 @@ type testApp struct {
 	pgURL   string
 	logs    *syncBuffer
 	http    *http.Client
+	// env is the App's configuration, for running roster's subcommands
+	// against the same databases.
+	env map[string]string
 }
 
 // startApp starts the App on 127.0.0.1:0 with a fresh database and stops it
@@ -101,7 +106,9 @@ type testApp struct {
 func startApp(t *testing.T, extra ...string) *testApp {
 	t.Helper()
 	pgURL := pgtest.NewDatabase(t)
-	env := map[string]string{"ROSTER_PG_URL": pgURL, "ROSTER_JWT_SECRET": testSecret, "ROSTER_EVENT_STORE": e2eStore}
+	// Many apps run at once against one server of 100 connections: each
+	// gets a small pool rather than the production default.
+	env := map[string]string{"ROSTER_PG_URL": withPoolSize(pgURL, 8), "ROSTER_JWT_SECRET": testSecret, "ROSTER_EVENT_STORE": e2eStore}
 	for i := 0; i+1 < len(extra); i += 2 {
 		env[extra[i]] = extra[i+1]
 	}
@@ -152,7 +159,7 @@ func startApp(t *testing.T, extra ...string) *testApp {
 			t.Logf("event store %s; app log (last lines):\n%s", env["ROSTER_EVENT_STORE"], tail(logs.String(), 40))
 		}
 	})
-	return &testApp{app: app, base: "http://" + ln.Addr().String(), pgURL: pgURL, logs: logs,
+	return &testApp{app: app, base: "http://" + ln.Addr().String(), pgURL: pgURL, logs: logs, env: env,
 		http: &http.Client{Transport: validatingTransport(t, transport), Timeout: time.Minute}}
 }
 
@@ -173,6 +180,18 @@ func (a *testApp) storedEvents(t *testing.T) []eventstore.RecordedEvent {
 		}
 		after = batch[len(batch)-1].Position
 	}
+}
+
+// withPoolSize sets pool_max_conns on a PostgreSQL URL.
+func withPoolSize(raw string, n int) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", strconv.Itoa(n))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func tail(s string, n int) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/rosterhq/roster/infra/feed"
 	"github.com/rosterhq/roster/infra/logging"
 	"github.com/rosterhq/roster/infra/mail"
+	"github.com/rosterhq/roster/infra/privacy"
 )
 
 const mailUsage = `usage: roster mail <command> [flags]
@@ -53,7 +54,8 @@ func newMailConsumer(cfg config.Config, pool *pgxpool.Pool, log zerolog.Logger) 
 		return nil, nil, fmt.Errorf("mail: %w", err)
 	}
 	c, err := mail.NewConsumer(mail.ConsumerConfig{Pool: pool, Deliverer: d,
-		Tokens: commands.NewTokens(cfg.InvitationKey()), AcceptURL: cfg.AcceptURL, Log: log})
+		Tokens: commands.NewTokens(cfg.InvitationKey()), AcceptURL: cfg.AcceptURL, Log: log,
+		Opener: privacy.NewVault(pool, privacy.WithLogger(log))})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -27,7 +27,14 @@ commands:
             show how far each projection lags the feed, or rebuild read models from the events
   mail status|retry EVENT_ID
             count pending, sent and failed invitation mails, or send a failed one again
+  privacy forget --email ADDR
+            destroy a person's key and show their data as erased everywhere
+  property show ID [-as-of RFC3339]
+            the property and its members, now or at a past moment, from its events
+  audit verify|head|check-head|public-key
+            verify the properties' hash chains; sign a property's head, or check a stored one
   token     print a signed development token (needs ROSTER_JWT_SECRET)
+  bench     drive a running server with the load scenarios and write a report
 
 Run 'roster <command> -h' for the flags of a command.
 `
@@ -50,6 +57,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = projectionsCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "mail":
 		err = mailCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "privacy":
+		err = privacyCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "audit":
+		err = auditCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "property":
+		err = propertyCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		err = benchCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

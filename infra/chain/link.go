@@ -12,7 +12,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -50,6 +49,9 @@ func Link(stream string, revision uint64, e *eventstore.EventData, prev string) 
 	if !isHash(prev) {
 		return "", fmt.Errorf("link event %s: previous hash %q is not 64 hex digits", e.ID, prev)
 	}
+	if hasKey(meta, "hash") || hasKey(meta, "prev_hash") {
+		return "", fmt.Errorf("link event %s: metadata has chain fields already", e.ID)
+	}
 	body := make([]byte, 0, len(meta)+len(`,"prev_hash":""`)+len(prev)+suffixSize)
 	body = append(body, meta[:len(meta)-1]...)
 	if len(bytes.TrimSpace(meta[1:len(meta)-1])) > 0 {
@@ -86,7 +88,7 @@ type Stored struct {
 func Read(rec eventstore.RecordedEvent) (Stored, error) {
 	meta := rec.Metadata
 	if len(meta) < suffixSize || !bytes.Equal(meta[len(meta)-suffixSize:len(meta)-suffixSize+len(hashKey)], []byte(hashKey)) {
-		if bytes.Contains(meta, []byte(`"hash"`)) {
+		if hasKey(meta, "hash") {
 			return Stored{}, fmt.Errorf("event %s: %w: hash is not the last field", rec.ID, ErrMalformed)
 		}
 		sum := digest(rec.StreamID, rec.Revision, rec.ID, rec.Type, rec.Data, meta)
@@ -96,21 +98,37 @@ func Read(rec eventstore.RecordedEvent) (Stored, error) {
 	if !isHash(stored) || string(meta[len(meta)-2:]) != `"}` {
 		return Stored{}, fmt.Errorf("event %s: %w: hash is not 64 hex digits", rec.ID, ErrMalformed)
 	}
+	prev, ok := prevOf(meta[:len(meta)-suffixSize])
+	if !ok {
+		return Stored{}, fmt.Errorf("event %s: %w: prev_hash is not the field before hash, or not 64 hex digits", rec.ID, ErrMalformed)
+	}
 	body := make([]byte, 0, len(meta)-suffixSize+1)
 	body = append(body, meta[:len(meta)-suffixSize]...)
 	body = append(body, '}')
-	var fields struct {
-		Prev string `json:"prev_hash"`
-	}
-	if err := json.Unmarshal(body, &fields); err != nil || !isHash(fields.Prev) {
-		return Stored{}, fmt.Errorf("event %s: %w: prev_hash is missing or not 64 hex digits", rec.ID, ErrMalformed)
-	}
 	return Stored{
 		Chained:  true,
 		Hash:     stored,
 		Computed: digest(rec.StreamID, rec.Revision, rec.ID, rec.Type, rec.Data, body),
-		Prev:     fields.Prev,
+		Prev:     prev,
 	}, nil
+}
+
+// prevOf reads the prev_hash Link put last in head, the metadata before its
+// hash field: `...,"prev_hash":"<64 hex>"`. It is found by position, as the
+// hash is, which is also what keeps verifying a long stream cheap (no JSON
+// parse per event). The byte before the key must be one a key can follow,
+// so text inside a string value is never taken for it.
+func prevOf(head []byte) (string, bool) {
+	const key = `"prev_hash":"`
+	n := len(key) + sha256.Size*2 + 1
+	if len(head) < n+1 || head[len(head)-1] != '"' || !bytes.Equal(head[len(head)-n:len(head)-n+len(key)], []byte(key)) {
+		return "", false
+	}
+	if c := head[len(head)-n-1]; c != '{' && c != ',' && c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+		return "", false
+	}
+	prev := string(head[len(head)-n+len(key) : len(head)-1])
+	return prev, isHash(prev)
 }
 
 // digest hashes an event's identity, place and bytes. Variable-length parts
@@ -130,6 +148,24 @@ func digest(stream string, revision uint64, id, typ string, data, body []byte) s
 	put(data)
 	put(body)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// hasKey reports whether the JSON object meta has key at any depth. A key
+// is its quoted name followed by a colon; the same quoted text as a value
+// (a user agent of "hash") is followed by a comma or brace instead, and
+// inside a string a quote is always escaped, so neither is mistaken for it.
+func hasKey(meta []byte, key string) bool {
+	quoted := []byte(`"` + key + `"`)
+	for rest := meta; ; {
+		i := bytes.Index(rest, quoted)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(quoted):]
+		if after := bytes.TrimLeft(rest, " \t\r\n"); len(after) > 0 && after[0] == ':' {
+			return true
+		}
+	}
 }
 
 func isHash(s string) bool {

@@ -85,6 +85,15 @@ type Config struct {
 	LogLevel string
 	// LogFormat is json or console (ROSTER_LOG_FORMAT).
 	LogFormat string
+	// AuditSigningKey is the Ed25519 key chain heads are signed with, in
+	// base64: the 32-byte seed or the 64-byte private key
+	// (ROSTER_AUDIT_SIGNING_KEY). Empty leaves heads unsigned; AuditKey
+	// decodes it.
+	AuditSigningKey string
+	// Operators are the accounts (token sub values) allowed to use the
+	// operator-only API, such as forgetting a person (ROSTER_OPERATORS,
+	// comma-separated). Empty allows nobody.
+	Operators []string
 
 	// parseErrs keeps the values that could not be parsed, by variable, so
 	// Validate reports them with everything else unless a flag has since
@@ -219,6 +228,9 @@ func (c Config) Redacted() Config {
 	}
 	if c.InviteKey != "" {
 		c.InviteKey = mask
+	}
+	if c.AuditSigningKey != "" {
+		c.AuditSigningKey = mask
 	}
 	for _, p := range []*string{&c.PGURL, &c.ESDBURL, &c.SMTPURL, &c.BrokerURL, &c.JWKSURL, &c.AcceptURL} {
 		if *p == "" {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"flag"
 	"io"
 	"strings"
@@ -308,9 +310,9 @@ func TestEveryVariableHasAFlag(t *testing.T) {
 	var got []string
 	fs.VisitAll(func(f *flag.Flag) { got = append(got, f.Name) })
 	want := []string{
-		"accept-url", "broker-url", "esdb-url", "event-store", "http-addr", "invite-key", "invite-ttl",
+		"accept-url", "audit-signing-key", "broker-url", "esdb-url", "event-store", "http-addr", "invite-key", "invite-ttl",
 		"jwks-url", "jwt-audience", "jwt-issuer", "jwt-secret", "log-format", "log-level", "mail-from",
-		"pg-url", "smtp-url",
+		"operators", "pg-url", "smtp-url",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("flags (-want +got):\n%s", diff)
@@ -335,4 +337,94 @@ func TestRedactedHidesSecrets(t *testing.T) {
 	if c.JWTSecret != devSecret {
 		t.Error("Redacted modified its receiver")
 	}
+}
+
+func TestAuditSigningKey(t *testing.T) {
+	seed := bytes.Repeat([]byte{7}, ed25519.SeedSize)
+	key := ed25519.NewKeyFromSeed(seed)
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, ed25519.SeedSize))
+	mismatched := append(bytes.Clone(key.Seed()), other.Public().(ed25519.PublicKey)...)
+	tests := []struct {
+		name    string
+		value   string
+		want    ed25519.PrivateKey
+		wantErr string
+	}{
+		{"unset leaves heads unsigned", "", nil, ""},
+		{"the 32-byte seed in standard base64", base64.StdEncoding.EncodeToString(seed), key, ""},
+		{"the 64-byte private key in standard base64", base64.StdEncoding.EncodeToString(key), key, ""},
+		{"the seed in URL-safe base64 without padding, with spaces around", " " + base64.RawURLEncoding.EncodeToString(seed) + "\n", key, ""},
+		{"a value that is not base64", "not a key!", nil, "ROSTER_AUDIT_SIGNING_KEY: is not base64"},
+		{"a key of another size", base64.StdEncoding.EncodeToString([]byte("sixteen byte key")), nil,
+			"ROSTER_AUDIT_SIGNING_KEY: decodes to 16 bytes; want base64 of a 32-byte Ed25519 seed or a 64-byte private key"},
+		{"a 64-byte key whose public half is another key's", base64.StdEncoding.EncodeToString(mismatched), nil,
+			"ROSTER_AUDIT_SIGNING_KEY: is 64 bytes but not an Ed25519 private key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_AUDIT_SIGNING_KEY": tt.value}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Count(err.Error(), "\n") != 0 {
+					t.Fatalf("Load error = %v, want only %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), strings.TrimSpace(tt.value)) {
+					t.Errorf("error echoes the key: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			got, err := c.AuditKey()
+			if err != nil || !got.Equal(tt.want) && !(got == nil && tt.want == nil) {
+				t.Errorf("AuditKey() = %x, %v; want %x", got, err, tt.want)
+			}
+			if r := c.Redacted(); tt.value != "" && r.AuditSigningKey != "[redacted]" {
+				t.Errorf("Redacted keeps the signing key: %q", r.AuditSigningKey)
+			}
+		})
+	}
+}
+
+func TestOperators(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		want    []string
+		wantErr string
+	}{
+		{"unset allows nobody", "", nil, ""},
+		{"one account", "acc-1", []string{"acc-1"}, ""},
+		{"several, trimmed", " acc-1 , auth0|42,acc-3 ", []string{"acc-1", "auth0|42", "acc-3"}, ""},
+		{"an empty entry is refused", "acc-1,,acc-2", nil, "ROSTER_OPERATORS: entry 2 is empty"},
+		{"a trailing comma is refused", "acc-1,", nil, "ROSTER_OPERATORS: entry 2 is empty"},
+		{"a missing comma is refused", "acc-1 acc-2", nil, `ROSTER_OPERATORS: entry "acc-1 acc-2" holds a space`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_OPERATORS": tt.value}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Load error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, c.Operators); diff != "" {
+				t.Errorf("operators (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("a flag overrides the variable", func(t *testing.T) {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		c, err := Parse(fs, []string{"-operators", "acc-9"}, env(map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_OPERATORS": "acc-1,,"}))
+		if err != nil {
+			t.Fatalf("Parse: %v", err)
+		}
+		if diff := cmp.Diff([]string{"acc-9"}, c.Operators); diff != "" {
+			t.Errorf("operators (-want +got):\n%s", diff)
+		}
+	})
 }

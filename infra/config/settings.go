@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // setting ties one environment variable (and so one flag) to its field.
@@ -68,4 +70,30 @@ var settings = []setting{
 		parse: lower(func(c *Config) *string { return &c.LogLevel })},
 	{env: "ROSTER_LOG_FORMAT", usage: "log `format`: json or console", def: DefaultLogFormat,
 		parse: lower(func(c *Config) *string { return &c.LogFormat })},
+	{env: "ROSTER_AUDIT_SIGNING_KEY", usage: "Ed25519 `key` chain heads are signed with: base64 of the 32-byte seed or the 64-byte private key; unset leaves heads unsigned",
+		parse: str(func(c *Config) *string { return &c.AuditSigningKey })},
+	{env: "ROSTER_OPERATORS", usage: "comma-separated account `IDs` (token sub) allowed the operator-only API; unset allows nobody",
+		parse: operators},
+}
+
+// operators reads ROSTER_OPERATORS: account IDs separated by commas, each
+// trimmed. An empty entry or one with a space inside is refused: it is a
+// stray or a missing comma, and guessing would grant or deny the wrong
+// account.
+func operators(c *Config, v string) error {
+	c.Operators = nil
+	if v == "" {
+		return nil
+	}
+	for i, id := range strings.Split(v, ",") {
+		id = strings.TrimSpace(id)
+		switch {
+		case id == "":
+			return fmt.Errorf("entry %d is empty; separate account IDs with single commas", i+1)
+		case strings.ContainsFunc(id, unicode.IsSpace):
+			return fmt.Errorf("entry %q holds a space; separate account IDs with commas", id)
+		}
+		c.Operators = append(c.Operators, id)
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -117,6 +119,9 @@ func (c Config) Validate() error {
 	if err := logging.CheckFormat(c.LogFormat); err != nil {
 		add("ROSTER_LOG_FORMAT", "%v", err)
 	}
+	if _, err := ParseAuditSigningKey(c.AuditSigningKey); err != nil {
+		add("ROSTER_AUDIT_SIGNING_KEY", "%v", err)
+	}
 	var errs []error
 	for _, s := range settings {
 		errs = append(errs, problems[s.env]...)
@@ -143,4 +148,43 @@ func checkURL(raw string, schemes ...string) error {
 		return fmt.Errorf("URL %s has no host", u.Redacted())
 	}
 	return nil
+}
+
+// AuditKey returns the key chain heads are signed with, or nil when
+// ROSTER_AUDIT_SIGNING_KEY is not set. The error is ParseAuditSigningKey's,
+// which Validate reports already.
+func (c Config) AuditKey() (ed25519.PrivateKey, error) {
+	return ParseAuditSigningKey(c.AuditSigningKey)
+}
+
+// ParseAuditSigningKey decodes an Ed25519 key given in base64 (standard or
+// URL alphabet, padded or not): the 32-byte seed, or the 64-byte private key
+// (seed and public key, as crypto/ed25519 holds it), whose public half must
+// be the seed's. Empty gives nil and no error. Errors never echo the key.
+func ParseAuditSigningKey(v string) (ed25519.PrivateKey, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	var raw []byte
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			raw = b
+			break
+		}
+	}
+	switch {
+	case raw == nil:
+		return nil, errors.New("is not base64")
+	case len(raw) == ed25519.SeedSize:
+		return ed25519.NewKeyFromSeed(raw), nil
+	case len(raw) == ed25519.PrivateKeySize:
+		key := ed25519.NewKeyFromSeed(raw[:ed25519.SeedSize])
+		if !key.Equal(ed25519.PrivateKey(raw)) {
+			return nil, errors.New("is 64 bytes but not an Ed25519 private key: its public half does not belong to its seed")
+		}
+		return key, nil
+	}
+	return nil, fmt.Errorf("decodes to %d bytes; want base64 of a %d-byte Ed25519 seed or a %d-byte private key (try: openssl rand -base64 32)",
+		len(raw), ed25519.SeedSize, ed25519.PrivateKeySize)
 }

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -234,7 +235,7 @@ func (s *auditStream) start() error {
 }
 
 func (s *auditStream) writeCSV(record []string) error {
-	if err := s.csv.Write(record); err != nil {
+	if err := s.csv.Write(csvSafe(record)); err != nil {
 		return err
 	}
 	s.csv.Flush() // into buf, which reaches the client when full or flushed
@@ -281,4 +282,24 @@ func auditRecord(e readmodels.AuditEntry) []string {
 	return []string{e.OccurredAt.UTC().Format(time.RFC3339Nano), e.Type, strconv.FormatUint(e.Revision, 10), e.Position, e.EventID,
 		e.Actor.AccountID, e.Actor.Email, e.Actor.IP, e.Actor.UserAgent, e.Subject.Kind, e.Subject.ID, e.Subject.Email,
 		c.Field, c.From, c.To, e.CorrelationID, e.CausationID, e.CommandID}
+}
+
+// csvSafe returns record with the cells a spreadsheet would run as a
+// formula ("CSV injection", OWASP) defused: a cell starting with =, +, -,
+// @, a tab or a carriage return gets a leading apostrophe, which
+// spreadsheets show as text and never evaluate. Emails, names and user
+// agents in an export come from outside, so every CSV export writes its
+// records through this. record itself is left as it is.
+func csvSafe(record []string) []string {
+	out, copied := record, false
+	for i, cell := range record {
+		if cell == "" || !strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+			continue
+		}
+		if !copied {
+			out, copied = slices.Clone(record), true
+		}
+		out[i] = "'" + cell
+	}
+	return out
 }

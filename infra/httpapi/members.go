@@ -33,6 +33,15 @@ func (s *server) listMembers(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
+	at, err := asOfParam(q)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if at != nil {
+		s.answerAsOf(w, r, func(h HistoryReader) (any, error) { return h.Members(r.Context(), pid, *at, f) })
+		return
+	}
 	page, err := s.reads.Members(r.Context(), pid, f)
 	if err != nil {
 		writeError(w, r, err)

@@ -42,11 +42,22 @@ type Config struct {
 	// Metrics serves GET /metrics in Prometheus' text format; the default
 	// registry's handler when nil.
 	Metrics http.Handler
+	// Privacy is the operator-only API that forgets people.
+	Privacy PrivacyConfig
+	// Chain verifies properties' histories and signs their heads; without
+	// it the chain routes answer 500.
+	Chain ChainAuditor
+	// History answers as_of queries and the access review from the events;
+	// without it they answer 500.
+	History HistoryReader
 }
 
 type server struct {
 	cmd     commands.Handlers
 	reads   ReadModels
+	privacy PrivacyConfig
+	chain   ChainAuditor
+	history HistoryReader
 	ready   []Pinger
 	maxWait time.Duration
 	now     func() time.Time
@@ -54,7 +65,9 @@ type server struct {
 
 // New returns the API's handler.
 func New(c Config) http.Handler {
-	s := &server{cmd: c.Commands, reads: c.Reads, ready: c.Ready, maxWait: c.MaxWait, now: c.Now}
+	s := &server{cmd: c.Commands, reads: c.Reads, history: c.History, ready: c.Ready, maxWait: c.MaxWait, now: c.Now}
+	s.chain = c.Chain
+	s.privacy = c.Privacy
 	if s.maxWait <= 0 {
 		s.maxWait = 2 * time.Second
 	}
@@ -88,6 +101,9 @@ func New(c Config) http.Handler {
 	s.registerAuditRoutes(v1)
 	s.registerAccessRoutes(v1)
 	s.registerHistoryRoutes(v1)
+	s.registerChainRoutes(v1)
+	s.registerReviewRoutes(v1)
+	s.registerPrivacyRoutes(v1)
 	registerOpenAPIRoute(r)
 
 	var h http.Handler = r

@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/feed"
 	"github.com/rosterhq/roster/projections"
 )
@@ -22,6 +25,12 @@ type Delivery interface {
 }
 
 var _ Delivery = (*Deliverer)(nil)
+
+// Opener turns the sealed personal fields of events back into plaintext,
+// or into erased markers for people who were forgotten (privacy.Vault).
+type Opener interface {
+	Open(ctx context.Context, recs []eventstore.RecordedEvent) error
+}
 
 // ConsumerConfig is what a Consumer is built from.
 type ConsumerConfig struct {
@@ -37,6 +46,10 @@ type ConsumerConfig struct {
 	AcceptURL string
 	// Log records the mails given up on.
 	Log zerolog.Logger
+	// Opener opens each event before it is read: the events keep the
+	// invitee's and the inviter's emails sealed. Nil reads events as they
+	// are stored, which suits only events written without sealing.
+	Opener Opener
 }
 
 // Validate reports every problem of c at once.
@@ -66,6 +79,7 @@ type Consumer struct {
 	tokens    *commands.Tokens
 	acceptURL string
 	log       zerolog.Logger
+	opener    Opener
 }
 
 // NewConsumer returns a Consumer, or c's problems.
@@ -73,7 +87,8 @@ func NewConsumer(c ConsumerConfig) (*Consumer, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return &Consumer{pool: c.Pool, deliver: c.Deliverer, tokens: c.Tokens, acceptURL: c.AcceptURL, log: c.Log}, nil
+	return &Consumer{pool: c.Pool, deliver: c.Deliverer, tokens: c.Tokens, acceptURL: c.AcceptURL, log: c.Log,
+		opener: c.Opener}, nil
 }
 
 // Handle is the watermill handler of one feed message. It returns nil when
@@ -82,11 +97,24 @@ func NewConsumer(c ConsumerConfig) (*Consumer, error) {
 // `roster mail retry`). It returns an error, for the router to retry, when
 // the mail could not go out yet or a table could not be written. A message
 // that is no feed event, or an event that cannot be decoded, is an error
-// too: the router's poison queue keeps it.
+// too: the router's poison queue keeps it, as does an event the Opener
+// cannot open.
+//
+// An invitee who was forgotten has only an erased address, which no mail
+// reaches: their mail is recorded in the ledger as failed, saying why, and
+// not sent.
 func (c *Consumer) Handle(msg *message.Message) error {
 	rec, err := feed.FromMessage(msg)
 	if err != nil {
 		return err
+	}
+	ctx := msg.Context()
+	if c.opener != nil {
+		recs := []eventstore.RecordedEvent{rec}
+		if err := c.opener.Open(ctx, recs); err != nil {
+			return err
+		}
+		rec = recs[0]
 	}
 	e, err := projections.Decode(rec)
 	if errors.Is(err, projections.ErrForeignStream) {
@@ -95,7 +123,6 @@ func (c *Consumer) Handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	ctx := msg.Context()
 	switch ev := e.Event.(type) {
 	case domain.PropertyCreated:
 		_, err := c.pool.Exec(ctx, `INSERT INTO mail_properties (property_id, name) VALUES ($1, $2)
@@ -128,6 +155,9 @@ func (c *Consumer) Handle(msg *message.Message) error {
 func (c *Consumer) mail(ctx context.Context, eventID string, e projections.Envelope, inv InvitationMail, nonce string) error {
 	inv.PropertyID = e.PropertyID
 	inv.InvitedBy = e.Meta.ActorEmail
+	if erased(inv.InvitedBy) {
+		inv.InvitedBy = "" // the mail says "An admin"
+	}
 	inv.Token = c.tokens.Mint(e.PropertyID, inv.InvitationID, nonce)
 	err := c.pool.QueryRow(ctx, `SELECT name FROM mail_properties WHERE property_id = $1`, e.PropertyID).Scan(&inv.PropertyName)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -137,6 +167,9 @@ func (c *Consumer) mail(ctx context.Context, eventID string, e projections.Envel
 	if err != nil {
 		return err
 	}
+	if erased(inv.Email) {
+		return c.skip(ctx, eventID, msg, "not sent: the invitee was forgotten, and an erased address reaches no one")
+	}
 	err = c.deliver.Deliver(withInvitation(ctx, inv), eventID, msg)
 	if err != nil && Permanent(err) {
 		c.log.Error().Err(err).Str("event_id", eventID).Str("property_id", inv.PropertyID).
@@ -145,4 +178,30 @@ func (c *Consumer) mail(ctx context.Context, eventID string, e projections.Envel
 		return nil
 	}
 	return err
+}
+
+// erased reports whether addr is under the reserved .invalid top-level
+// domain (RFC 2606), where the erased markers of forgotten people are and
+// no mail can go.
+func erased(addr string) bool {
+	return strings.HasSuffix(strings.ToLower(strings.TrimSpace(addr)), ".invalid")
+}
+
+// skip records the mail of eventID as failed for why, without sending it;
+// a mail already sent or being sent is left as it is.
+func (c *Consumer) skip(ctx context.Context, eventID string, msg Message, why string) error {
+	if _, err := uuid.Parse(eventID); err != nil {
+		c.log.Error().Str("event_id", eventID).Msg("invitation email to a forgotten invitee not recorded: the event ID is not a UUID")
+		return nil
+	}
+	_, err := c.pool.Exec(ctx, `
+INSERT INTO mail_ledger AS l (event_id, recipient, subject, status, last_error)
+VALUES ($1, $2, $3, 'failed', $4)
+ON CONFLICT (event_id) DO UPDATE
+SET status = 'failed', last_error = $4, claimed_until = NULL, next_attempt_at = NULL, updated_at = now()
+WHERE l.status IN ('pending', 'failed')`, eventID, oneLine(msg.To), oneLine(msg.Subject), why)
+	if err != nil {
+		return fmt.Errorf("mail ledger: record event %s as not sent: %w", eventID, err)
+	}
+	return nil
 }

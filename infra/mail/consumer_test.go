@@ -19,6 +19,7 @@ import (
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/feed"
 	"github.com/rosterhq/roster/infra/pgtest"
+	"github.com/rosterhq/roster/infra/privacy"
 )
 
 // outbox is a Sender that keeps what it is given and fails with err when set.
@@ -240,5 +241,121 @@ func TestConsumerRefusesWhatItCannotRead(t *testing.T) {
 				t.Error("Handle = nil, want an error for the router's retries and poison queue")
 			}
 		})
+	}
+}
+
+// sealedFixture is a consumer that opens events through a real vault, and
+// the means to seal the events it is fed as the executor does.
+type sealedFixture struct {
+	*consumerFixture
+	vault *privacy.Vault
+}
+
+func newSealedFixture(t *testing.T) *sealedFixture {
+	t.Helper()
+	f := &consumerFixture{t: t, out: &outbox{}, tokens: commands.NewTokens([]byte("a test key of at least 32 bytes!!")), pid: uuid.NewString()}
+	pool := pgtest.NewPool(t)
+	v := privacy.NewVault(pool)
+	var err error
+	if f.d, err = NewDeliverer(DelivererConfig{Pool: pool, Sender: f.out, MaxAttempts: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if f.c, err = NewConsumer(ConsumerConfig{Pool: pool, Deliverer: f.d, Tokens: f.tokens, AcceptURL: testAcceptURL,
+		Log: zerolog.Nop(), Opener: v}); err != nil {
+		t.Fatal(err)
+	}
+	return &sealedFixture{consumerFixture: f, vault: v}
+}
+
+// sealed is m with its event sealed.
+func (f *sealedFixture) sealed(m *message.Message) *message.Message {
+	f.t.Helper()
+	rec, err := feed.FromMessage(m)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	events := []eventstore.EventData{{ID: rec.ID, Type: rec.Type, Data: rec.Data, Metadata: rec.Metadata}}
+	if err := f.vault.Seal(context.Background(), events); err != nil {
+		f.t.Fatal(err)
+	}
+	rec.Data, rec.Metadata = events[0].Data, events[0].Metadata
+	return feed.ToMessage(rec)
+}
+
+// TestConsumerOpensSealedEventsBeforeMailing: the invitee's and inviter's
+// emails are sealed in the event, and the mail goes to the plaintext one.
+func TestConsumerOpensSealedEventsBeforeMailing(t *testing.T) {
+	f := newSealedFixture(t)
+	f.created()
+	iid := uuid.NewString()
+	m := f.sealed(f.invited(iid, "nonce-1"))
+	if strings.Contains(string(m.Payload), "ann@example.com") {
+		t.Fatalf("the event was not sealed: %s", m.Payload)
+	}
+	f.handle(m)
+	got := f.out.sent()
+	if len(got) != 1 || got[0].To != "ann@example.com" || !strings.Contains(got[0].Text, "bob@example.com invited you") {
+		t.Fatalf("mails %+v, want one to ann@example.com from bob@example.com", got)
+	}
+}
+
+// TestConsumerDoesNotMailAForgottenInvitee: an invitation or resend to a
+// person forgotten meanwhile is recorded as failed with the reason and not
+// sent; an inviter forgotten meanwhile is "An admin" in the mail.
+func TestConsumerDoesNotMailAForgottenInvitee(t *testing.T) {
+	ctx := context.Background()
+	t.Run("the invitee", func(t *testing.T) {
+		f := newSealedFixture(t)
+		f.created()
+		iid := uuid.NewString()
+		invite := f.sealed(f.invited(iid, "nonce-1"))
+		resend := f.sealed(f.msg("bob@example.com", domain.InvitationResent{Schema: 1, InvitationID: iid, ExpiresAt: expires, TokenNonce: "nonce-2"}))
+		if _, err := f.vault.Forget(ctx, "ann@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		f.handle(invite)
+		f.handle(resend)
+		if got := f.out.sent(); len(got) != 0 {
+			t.Fatalf("%d mails sent to a forgotten invitee: %+v", len(got), got)
+		}
+		for _, m := range []*message.Message{invite, resend} {
+			e, err := f.d.Entry(ctx, m.UUID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Status != StatusFailed || !privacy.IsErasedEmail(e.Recipient) || !strings.Contains(e.LastError, "forgotten") {
+				t.Errorf("ledger of %s = %s to %s (%q), want failed to an erased address, saying why", m.UUID, e.Status, e.Recipient, e.LastError)
+			}
+		}
+	})
+	t.Run("the inviter", func(t *testing.T) {
+		f := newSealedFixture(t)
+		f.created()
+		m := f.sealed(f.invited(uuid.NewString(), "nonce-1"))
+		if _, err := f.vault.Forget(ctx, "bob@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		f.handle(m)
+		got := f.out.sent()
+		if len(got) != 1 || got[0].To != "ann@example.com" || !strings.Contains(got[0].Text, "An admin invited you") ||
+			strings.Contains(got[0].Text, "erased") {
+			t.Fatalf("mails %+v, want one to ann@example.com from \"An admin\"", got)
+		}
+	})
+}
+
+// TestConsumerRefusesAnEventItCannotOpen: a sealed value that was altered
+// is an error for the router's retries and poison queue, and sends nothing.
+func TestConsumerRefusesAnEventItCannotOpen(t *testing.T) {
+	f := newSealedFixture(t)
+	f.created()
+	m := f.sealed(f.invited(uuid.NewString(), "nonce-1"))
+	i := strings.Index(string(m.Payload), `"pii1:`) + 10
+	m.Payload[i] ^= 1 // one hex digit of the subject becomes another
+	if err := f.c.Handle(m); err == nil {
+		t.Fatal("Handle = nil, want an error naming the event")
+	}
+	if got := f.out.sent(); len(got) != 0 {
+		t.Errorf("%d mails sent from an event that does not open", len(got))
 	}
 }
