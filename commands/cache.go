@@ -2,7 +2,6 @@ package commands
 
 import (
 	"container/list"
-	"context"
 	"sync"
 
 	"github.com/google/uuid"
@@ -23,16 +22,19 @@ const (
 // aggregate is one property's state as this process last saw it, with what
 // the next append needs: the revision (state.Version), the chain link of the
 // last event, and the commands with idempotency keys already in the stream.
-// Commands against the property run one at a time while holding lock, so the
-// state is never read and written at once.
+// Commands against the property wait in pending; whoever holds lock runs
+// them, so the state is never read and written at once.
 type aggregate struct {
-	id     string
-	lock   chan struct{}
-	loaded bool
-	state  *domain.Property
-	last   eventstore.Position
-	head   string
-	keyed  map[string]keyedCommand
+	id   string
+	lock chan struct{}
+	// pending are the commands waiting for the property.
+	qmu     sync.Mutex
+	pending []*job
+	loaded  bool
+	state   *domain.Property
+	last    eventstore.Position
+	head    string
+	keyed   map[string]keyedCommand
 	// counted is the number of events this entry adds to the cache's total.
 	counted int
 	elem    *list.Element
@@ -85,9 +87,10 @@ func newAggregates(maxProps, maxEvents int) *aggregates {
 	return &aggregates{byID: map[string]*aggregate{}, order: list.New(), maxProps: maxProps, maxEvents: maxEvents}
 }
 
-// acquire returns the property's entry, locked for the caller.
-func (c *aggregates) acquire(ctx context.Context, id string) (*aggregate, error) {
+// enqueue adds j to the property's waiting commands and returns its entry.
+func (c *aggregates) enqueue(id string, j *job) *aggregate {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	a := c.byID[id]
 	if a == nil {
 		a = &aggregate{id: id, lock: make(chan struct{}, 1)}
@@ -97,13 +100,33 @@ func (c *aggregates) acquire(ctx context.Context, id string) (*aggregate, error)
 	} else if a.elem != nil {
 		c.order.MoveToFront(a.elem)
 	}
-	c.mu.Unlock()
-	select {
-	case a.lock <- struct{}{}:
-		return a, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	a.qmu.Lock()
+	a.pending = append(a.pending, j)
+	a.qmu.Unlock()
+	return a
+}
+
+// take removes up to n waiting commands of a, oldest first.
+func (a *aggregate) take(n int) []*job {
+	a.qmu.Lock()
+	defer a.qmu.Unlock()
+	n = min(n, len(a.pending))
+	out := append([]*job(nil), a.pending[:n]...)
+	a.pending = append(a.pending[:0], a.pending[n:]...)
+	return out
+}
+
+// abandon removes j from the waiting commands if no leader has taken it.
+func (a *aggregate) abandon(j *job) bool {
+	a.qmu.Lock()
+	defer a.qmu.Unlock()
+	for i, p := range a.pending {
+		if p == j {
+			a.pending = append(a.pending[:i], a.pending[i+1:]...)
+			return true
+		}
 	}
+	return false
 }
 
 // release unlocks a and evicts the least recently used entries beyond the

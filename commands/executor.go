@@ -153,14 +153,219 @@ func (x *Executor) run(ctx context.Context, m Meta, cmdID uuid.UUID, propertyID 
 	if _, err := uuid.Parse(propertyID); err != nil {
 		return Result{}, domain.Errorf(domain.KindNotFound, domain.CodePropertyNotFound, "property %q does not exist", propertyID)
 	}
-	ids := IDs{base: cmdID, stable: m.IdempotencyKey != ""}
-	stream := domain.StreamName(propertyID)
 	x.prepare(ctx, m.Actor, nil)
-	a, err := x.cache.acquire(ctx, propertyID)
-	if err != nil {
-		return Result{}, err
+	j := &job{m: m, cmdID: cmdID, decide: decide, ids: IDs{base: cmdID, stable: m.IdempotencyKey != ""}, done: make(chan struct{})}
+	a := x.cache.enqueue(propertyID, j)
+	for {
+		select {
+		case <-j.done:
+			return j.res, j.err
+		case a.lock <- struct{}{}:
+			x.lead(ctx, a)
+		case <-ctx.Done():
+			if a.abandon(j) {
+				return Result{}, ctx.Err()
+			}
+			<-j.done // a leader has it: its outcome is the truth
+			return j.res, j.err
+		}
 	}
+}
+
+// job is one command waiting for its property.
+type job struct {
+	m      Meta
+	cmdID  uuid.UUID
+	decide Decider
+	ids    IDs
+	done   chan struct{}
+	res    Result
+	err    error
+}
+
+func (j *job) finish(res Result, err error) {
+	j.res, j.err = res, err
+	close(j.done)
+}
+
+// maxGroup bounds how many waiting commands one append carries.
+const maxGroup = 64
+
+// lead runs the commands waiting for a, which the caller has just locked,
+// until none is left, then unlocks it. Commands that arrive while one
+// append is under way wait together and go in the next append: a busy
+// property costs one append per group instead of one per command, while
+// each command is still decided on the state its predecessors left.
+// The work is done for every waiting client, so one client's cancelled
+// request does not cancel the others'.
+func (x *Executor) lead(ctx context.Context, a *aggregate) {
+	ctx = context.WithoutCancel(ctx)
 	defer x.cache.release(a)
+	for {
+		jobs := a.take(maxGroup)
+		switch len(jobs) {
+		case 0:
+			return
+		case 1:
+			jobs[0].finish(x.runOne(ctx, a, jobs[0]))
+		default:
+			x.runGroup(ctx, a, jobs)
+		}
+	}
+}
+
+// runGroup decides jobs in order on a's state, read fresh from the stream,
+// each seeing the events of those before it, and appends all their events
+// at once. A conflict (another instance wrote) decides the whole group
+// again; a command with If-Match is then refused, as runOne does.
+func (x *Executor) runGroup(ctx context.Context, a *aggregate, jobs []*job) {
+	stream := domain.StreamName(a.id)
+	type outcome struct {
+		res     Result
+		err     error
+		decided bool // appended events
+		final   bool // res is the answer as it stands (a repeat or a no-op)
+		sameAs  int  // index of an earlier job with the same command ID, or -1
+	}
+	for attempt := 0; ; attempt++ {
+		if err := x.catchUp(ctx, a, stream); err != nil {
+			for _, j := range jobs {
+				j.finish(Result{}, err)
+			}
+			return
+		}
+		base := a.state.Version
+		head := a.head
+		now := x.now().UTC().Truncate(time.Microsecond)
+		outs := make([]outcome, len(jobs))
+		seen := map[string]int{}
+		var data []eventstore.EventData
+		for i, j := range jobs {
+			o := &outs[i]
+			o.sameAs = -1
+			want := j.cmdID.String()
+			if first, ok := seen[want]; ok { // keyed earlier in this group: not stored yet
+				o.sameAs = first
+				continue
+			}
+			if k, ok := a.keyed[want]; ok {
+				o.res, o.err = x.keyedRepeat(ctx, stream, a.id, want, k, j.m)
+				o.final = true
+				continue
+			}
+			p := a.state
+			if j.m.IfMatch != nil && p.Exists() && p.Version-1 != *j.m.IfMatch {
+				o.err = domain.Errorf(domain.KindPrecondition, domain.CodeStaleRevision,
+					"property %s is at revision %d, not %d as If-Match says; reload and try again", a.id, p.Version-1, *j.m.IfMatch)
+				continue
+			}
+			events, err := j.decide(p, now, j.ids)
+			if err != nil {
+				o.err = err
+				continue
+			}
+			if len(events) == 0 {
+				// Its position is the stream's last, known after the append.
+				o.res = Result{PropertyID: a.id, Revision: p.Version - 1}
+				continue
+			}
+			enc, next, err := x.encode(ctx, stream, p.Version, head, events, j.m, j.cmdID, now)
+			if err != nil {
+				o.err = err
+				continue
+			}
+			head = next
+			data = append(data, enc...)
+			for _, e := range events {
+				p.Apply(e, now)
+			}
+			o.decided = true
+			o.res = Result{PropertyID: a.id, Revision: p.Version - 1, Events: events}
+			if j.m.IdempotencyKey != "" {
+				seen[want] = i
+				a.keyed[want] = keyedCommand{first: p.Version - uint64(len(events)), last: p.Version - 1, requestHash: j.m.RequestHash}
+			}
+		}
+		var res eventstore.AppendResult
+		var err error
+		if len(data) > 0 {
+			expected := eventstore.NoStream()
+			if base > 0 {
+				expected = eventstore.Exact(base - 1)
+			}
+			res, err = x.store.Append(ctx, stream, expected, data)
+		}
+		if err == nil {
+			if len(data) > 0 {
+				a.last, a.head = res.Position, head
+				for want := range seen {
+					k := a.keyed[want]
+					k.position = res.Position
+					a.keyed[want] = k
+				}
+			}
+			for i, j := range jobs {
+				o := outs[i]
+				switch {
+				case o.sameAs >= 0:
+					first := outs[o.sameAs]
+					if j.m.RequestHash != "" && jobs[o.sameAs].m.RequestHash != j.m.RequestHash {
+						j.finish(Result{}, domain.Errorf(domain.KindInvalid, domain.CodeIdempotencyKeyReused,
+							"idempotency key %q was already used for a different request", j.m.IdempotencyKey))
+						continue
+					}
+					r := first.res
+					r.Position, r.Repeated = res.Position, true
+					j.finish(r, nil)
+				case o.err != nil:
+					j.finish(Result{}, o.err)
+				case o.final:
+					j.finish(o.res, nil)
+				default: // appended, or changed nothing: both answer the stream's last position
+					o.res.Position = a.last
+					j.finish(o.res, nil)
+				}
+			}
+			return
+		}
+		// The tentative events are in a's state but not in the stream.
+		a.reset()
+		conflict := errors.Is(err, eventstore.ErrConflict)
+		if !conflict || attempt >= x.maxRetries {
+			if conflict {
+				err = domain.Errorf(domain.KindConflict, domain.CodeConcurrentModification,
+					"property %s is being changed by many requests at once; try again", a.id)
+			} else {
+				err = fmt.Errorf("append to %s: %w", stream, err)
+			}
+			for _, j := range jobs {
+				j.finish(Result{}, err)
+			}
+			return
+		}
+		kept := jobs[:0]
+		for _, j := range jobs {
+			if j.m.IfMatch != nil {
+				j.finish(Result{}, domain.Errorf(domain.KindPrecondition, domain.CodeStaleRevision,
+					"property %s changed while the command ran; reload and try again", a.id))
+				continue
+			}
+			kept = append(kept, j)
+		}
+		jobs = kept
+		if len(jobs) == 0 {
+			return
+		}
+		if attempt > 0 {
+			_ = backoff(ctx, attempt) // ctx cannot end: lead detached it
+		}
+	}
+}
+
+// runOne runs one command against a, which the caller holds.
+func (x *Executor) runOne(ctx context.Context, a *aggregate, j *job) (Result, error) {
+	m, cmdID, propertyID, decide, ids := j.m, j.cmdID, a.id, j.decide, j.ids
+	stream := domain.StreamName(propertyID)
 	// fresh says whether a's state was read from the stream during this run.
 	// A cached state may be behind when another instance wrote: an append
 	// finds that out by itself, but an answer that appends nothing (a
@@ -175,11 +380,7 @@ func (x *Executor) run(ctx context.Context, m Meta, cmdID uuid.UUID, propertyID 
 	want := cmdID.String()
 	for attempt := 0; ; attempt++ {
 		if k, ok := a.keyed[want]; ok {
-			if m.RequestHash != "" && k.requestHash != m.RequestHash {
-				return Result{}, domain.Errorf(domain.KindInvalid, domain.CodeIdempotencyKeyReused,
-					"idempotency key %q was already used for a different request", m.IdempotencyKey)
-			}
-			return x.repeat(ctx, stream, propertyID, want, k)
+			return x.keyedRepeat(ctx, stream, propertyID, want, k, m)
 		}
 		p := a.state
 		stale := m.IfMatch != nil && p.Exists() && p.Version-1 != *m.IfMatch
@@ -311,6 +512,16 @@ func (x *Executor) catchUp(ctx context.Context, a *aggregate, stream string) err
 			return nil
 		}
 	}
+}
+
+// keyedRepeat answers a command whose key is in the stream already: with the
+// first run's result, or refused when the key came with another request.
+func (x *Executor) keyedRepeat(ctx context.Context, stream, propertyID, commandID string, k keyedCommand, m Meta) (Result, error) {
+	if m.RequestHash != "" && k.requestHash != m.RequestHash {
+		return Result{}, domain.Errorf(domain.KindInvalid, domain.CodeIdempotencyKeyReused,
+			"idempotency key %q was already used for a different request", m.IdempotencyKey)
+	}
+	return x.repeat(ctx, stream, propertyID, commandID, k)
 }
 
 // repeat answers a repeated keyed command with the events its first run
