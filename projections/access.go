@@ -1,9 +1,7 @@
 package projections
 
 import (
-	"context"
-
-	"github.com/jackc/pgx/v5"
+	"time"
 
 	"github.com/rosterhq/roster/domain"
 )
@@ -17,76 +15,103 @@ const AccessName = "access"
 // The owner is kept in rm_access_owners too, so the flag is right whichever
 // of PropertyCreated and the owner's MemberJoined comes first.
 func Access() Projection {
-	return Projection{Name: AccessName, Tables: []string{"rm_access", "rm_access_owners"}, Reducers: map[string]Reducer{
-		domain.TypePropertyCreated:      On(accessPropertyCreated),
-		domain.TypeMemberJoined:         On(accessJoined),
-		domain.TypeMemberRoleChanged:    On(accessRoleChanged),
-		domain.TypeMemberAccessDisabled: On(accessDisabled),
-		domain.TypeMemberAccessEnabled:  On(accessEnabled),
-		domain.TypeMemberRemoved:        On(accessRemoved),
-		domain.TypeMemberLeft:           On(accessLeft),
-		domain.TypeOwnershipTransferred: On(accessOwnershipTransferred),
-	}}
+	return setwise(AccessName, []string{"rm_access", "rm_access_owners"}, newAccessBatch, map[string]step[*accessBatch]{
+		domain.TypePropertyCreated:      onEvent(accessPropertyCreated),
+		domain.TypeMemberJoined:         onEvent(accessJoined),
+		domain.TypeMemberRoleChanged:    onEvent(accessRoleChanged),
+		domain.TypeMemberAccessDisabled: onEvent(accessDisabled),
+		domain.TypeMemberAccessEnabled:  onEvent(accessEnabled),
+		domain.TypeMemberRemoved:        onEvent(accessRemoved),
+		domain.TypeMemberLeft:           onEvent(accessLeft),
+		domain.TypeOwnershipTransferred: onEvent(accessOwnershipTransferred),
+	})
 }
 
-func accessPropertyCreated(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.PropertyCreated) error {
-	return setAccessOwner(ctx, tx, e, ev.OwnerID)
+type accessRow struct {
+	PropertyID, AccountID, Role, Status string
+	IsOwner                             bool
+	UpdatedAt                           time.Time
 }
 
-func accessOwnershipTransferred(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.OwnershipTransferred) error {
-	return setAccessOwner(ctx, tx, e, ev.To)
+var (
+	accessSpec = (&tableSpec[accessRow]{
+		name: "rm_access", keyCols: []string{"property_id", "account_id"},
+		key: func(r *accessRow) rowKey { return rowKey{r.PropertyID, r.AccountID} },
+		cols: []column[accessRow]{
+			col("property_id", func(r *accessRow) any { return &r.PropertyID }),
+			col("account_id", func(r *accessRow) any { return &r.AccountID }),
+			col("role", func(r *accessRow) any { return &r.Role }),
+			col("status", func(r *accessRow) any { return &r.Status }),
+			col("is_owner", func(r *accessRow) any { return &r.IsOwner }),
+			col("updated_at", func(r *accessRow) any { return &r.UpdatedAt }),
+		},
+	}).build()
+	accessOwnersSpec = ownerSpec("rm_access_owners")
+)
+
+type accessBatch struct {
+	access *table[accessRow]
+	owners *table[ownerRow]
+}
+
+func newAccessBatch(u *unit) *accessBatch {
+	return &accessBatch{access: newTable(u, accessSpec), owners: newTable(u, accessOwnersSpec)}
+}
+
+func accessPropertyCreated(s *accessBatch, e Envelope, ev domain.PropertyCreated) error {
+	return setAccessOwner(s, e, ev.OwnerID)
+}
+
+func accessOwnershipTransferred(s *accessBatch, e Envelope, ev domain.OwnershipTransferred) error {
+	return setAccessOwner(s, e, ev.To)
 }
 
 // setAccessOwner records the property's owner and moves the flag to its row.
-func setAccessOwner(ctx context.Context, tx pgx.Tx, e Envelope, ownerID string) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO rm_access_owners (property_id, owner_id) VALUES ($1, $2)
-		ON CONFLICT (property_id) DO UPDATE SET owner_id = $2`, e.PropertyID, ownerID); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `UPDATE rm_access SET is_owner = (account_id = $2), updated_at = $3
-		WHERE property_id = $1 AND is_owner <> (account_id = $2)`, e.PropertyID, ownerID, e.At())
-	return err
+func setAccessOwner(s *accessBatch, e Envelope, ownerID string) error {
+	setOwner(s.owners, e, ownerID, func(accountID string, isOwner bool, at time.Time) {
+		s.access.Update(rowKey{e.PropertyID, accountID}, func(r *accessRow) {
+			if r.IsOwner != isOwner {
+				r.IsOwner, r.UpdatedAt = isOwner, at
+			}
+		})
+	})
+	return nil
 }
 
-func accessJoined(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberJoined) error {
-	_, err := tx.Exec(ctx, `INSERT INTO rm_access (property_id, account_id, role, status, is_owner, updated_at)
-		VALUES ($1, $2, $3, $4,
-			EXISTS (SELECT 1 FROM rm_access_owners WHERE property_id = $1 AND owner_id = $2), $5)
-		ON CONFLICT (property_id, account_id) DO UPDATE
-		SET role = $3, status = $4, is_owner = EXCLUDED.is_owner, updated_at = $5`,
-		e.PropertyID, ev.AccountID, string(ev.Role), string(domain.StatusEnabled), e.At())
-	return err
+func accessJoined(s *accessBatch, e Envelope, ev domain.MemberJoined) error {
+	owner, had := s.owners.Get(rowKey{a: e.PropertyID})
+	s.access.Put(accessRow{PropertyID: e.PropertyID, AccountID: ev.AccountID, Role: string(ev.Role),
+		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, UpdatedAt: dbTime(e.At())})
+	return nil
 }
 
-func accessRoleChanged(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberRoleChanged) error {
-	_, err := tx.Exec(ctx, `UPDATE rm_access SET role = $3, updated_at = $4 WHERE property_id = $1 AND account_id = $2`,
-		e.PropertyID, ev.AccountID, string(ev.To), e.At())
-	return err
+func accessRoleChanged(s *accessBatch, e Envelope, ev domain.MemberRoleChanged) error {
+	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Role = string(ev.To) })
 }
 
-func accessDisabled(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberAccessDisabled) error {
-	return setAccessStatus(ctx, tx, e, ev.AccountID, domain.StatusDisabled)
+func accessDisabled(s *accessBatch, e Envelope, ev domain.MemberAccessDisabled) error {
+	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Status = string(domain.StatusDisabled) })
 }
 
-func accessEnabled(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberAccessEnabled) error {
-	return setAccessStatus(ctx, tx, e, ev.AccountID, domain.StatusEnabled)
+func accessEnabled(s *accessBatch, e Envelope, ev domain.MemberAccessEnabled) error {
+	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Status = string(domain.StatusEnabled) })
 }
 
-func setAccessStatus(ctx context.Context, tx pgx.Tx, e Envelope, accountID string, s domain.MemberStatus) error {
-	_, err := tx.Exec(ctx, `UPDATE rm_access SET status = $3, updated_at = $4 WHERE property_id = $1 AND account_id = $2`,
-		e.PropertyID, accountID, string(s), e.At())
-	return err
+// updateAccess changes one membership's row with f and stamps it.
+func updateAccess(s *accessBatch, e Envelope, accountID string, f func(*accessRow)) error {
+	s.access.Update(rowKey{e.PropertyID, accountID}, func(r *accessRow) {
+		f(r)
+		r.UpdatedAt = dbTime(e.At())
+	})
+	return nil
 }
 
-func accessRemoved(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberRemoved) error {
-	return deleteAccess(ctx, tx, e, ev.AccountID)
+func accessRemoved(s *accessBatch, e Envelope, ev domain.MemberRemoved) error {
+	s.access.Delete(rowKey{e.PropertyID, ev.AccountID})
+	return nil
 }
 
-func accessLeft(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberLeft) error {
-	return deleteAccess(ctx, tx, e, ev.AccountID)
-}
-
-func deleteAccess(ctx context.Context, tx pgx.Tx, e Envelope, accountID string) error {
-	_, err := tx.Exec(ctx, `DELETE FROM rm_access WHERE property_id = $1 AND account_id = $2`, e.PropertyID, accountID)
-	return err
+func accessLeft(s *accessBatch, e Envelope, ev domain.MemberLeft) error {
+	s.access.Delete(rowKey{e.PropertyID, ev.AccountID})
+	return nil
 }

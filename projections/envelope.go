@@ -84,26 +84,22 @@ type Reducer func(ctx context.Context, tx pgx.Tx, e Envelope) error
 // Projection is a named read model: the reducer of each event type it
 // handles. Events of other types are skipped but still advance its
 // checkpoint. The name keys its checkpoint, so renaming it rebuilds it.
+//
+// The projections this package builds apply a batch set-wise, reading and
+// writing each table a few times per batch whatever its size; their
+// Reducers apply one event the same way. A Projection made of Reducers of
+// its own, or whose Reducers map was replaced (to wrap them), applies a
+// batch one reducer call after another, in feed order.
 type Projection struct {
 	Name     string
 	Reducers map[string]Reducer
 	// Tables are every table the projection writes, and no other
 	// projection does: a rebuild recreates exactly these.
 	Tables []string
-}
 
-// On adapts a reducer of one concrete event type to a Reducer, so reducers
-// need no type assertions of their own. The Reducer fails if the envelope
-// holds another type: the reducer table names the wrong type for it.
-func On[T domain.Event](f func(ctx context.Context, tx pgx.Tx, e Envelope, ev T) error) Reducer {
-	return func(ctx context.Context, tx pgx.Tx, e Envelope) error {
-		ev, ok := e.Event.(T)
-		if !ok {
-			var want T
-			return fmt.Errorf("reducer for %T got %T for event type %s", want, e.Event, e.Type)
-		}
-		return f(ctx, tx, e, ev)
-	}
+	// set is the set-wise form of the projections this package builds,
+	// which applies a batch in a few statements per table; see folded.
+	set fold
 }
 
 // All returns every projection the service runs, in a stable order.

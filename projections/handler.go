@@ -15,23 +15,30 @@ import (
 	"github.com/rosterhq/roster/infra/feed"
 )
 
-// Handler applies one projection to the feed's messages (see feed.ToMessage)
-// as a watermill handler, one transaction per event.
+// Handler applies one projection to the feed's messages as a watermill
+// handler: a batch message (feed.ToBatchMessage) in one transaction, or a
+// message of one event (feed.ToMessage).
 //
-// The transaction locks the projection's checkpoint row FOR UPDATE, skips
-// the event when the checkpoint is at or after it (applied already, by an
-// earlier delivery, another instance or a rebuild's switch-over), applies
-// it, moves the checkpoint to it and commits: at-least-once delivery, an
-// exactly-once effect. A checkpoint found ahead of the last event this
-// handler saw was moved by another runner (a rebuild): the events up to it
-// are skipped, the ones after it applied, so nothing is applied twice or
-// skipped.
+// The transaction locks the projection's checkpoint row FOR UPDATE, passes
+// over the events at or before the checkpoint (applied already, by an
+// earlier delivery, another instance or a rebuild's switch-over), opens and
+// decodes the rest, applies them in feed order, moves the checkpoint to the
+// last and commits: at-least-once delivery, an exactly-once effect. A
+// checkpoint found ahead of the last position this handler knew was moved
+// by another runner (a rebuild): the events up to it are skipped, the ones
+// after it applied, so nothing is applied twice or skipped.
+//
+// When one event of a batch fails, the events before it are applied and
+// committed without it before Handle returns the error: the checkpoint, and
+// the lag, show where the projection is stuck, and the redelivery starts
+// at the failing event.
 //
 // Handle is safe for concurrent use, though a subscription calls it for one
-// event at a time.
+// message at a time.
 type Handler struct {
 	pool *pgxpool.Pool
 	p    Projection
+	open Opener
 	log  zerolog.Logger
 
 	mu    sync.Mutex
@@ -39,55 +46,92 @@ type Handler struct {
 	known bool
 }
 
+// HandlerOption configures a Handler.
+type HandlerOption func(*Handler)
+
+// WithOpener makes the handler open every batch with o, inside the batch's
+// transaction, before decoding it. Without it events are read as stored.
+func WithOpener(o Opener) HandlerOption { return func(h *Handler) { h.open = o } }
+
 // NewHandler returns the handler of p writing to the database behind pool.
-func NewHandler(pool *pgxpool.Pool, p Projection, log zerolog.Logger) *Handler {
-	return &Handler{pool: pool, p: p, log: log.With().Str("projection", p.Name).Logger()}
+func NewHandler(pool *pgxpool.Pool, p Projection, log zerolog.Logger, opts ...HandlerOption) *Handler {
+	h := &Handler{pool: pool, p: p, log: log.With().Str("projection", p.Name).Logger()}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
-// Handle applies the event msg carries. It returns an error (the message is
-// then Nacked and sent again) when msg is not a feed message, the event
-// cannot be decoded, a reducer fails or the database does.
+// Handle applies the events msg carries. It returns an error (the message
+// is then Nacked and sent again) when msg is not a feed message, an event
+// cannot be opened or decoded, a reducer fails or the database does.
 func (h *Handler) Handle(msg *message.Message) error {
-	rec, err := feed.FromMessage(msg)
+	recs, err := feed.Events(msg)
 	if err != nil {
 		return err
 	}
 	ctx := msg.Context()
-	reduce, ok := h.p.Reducers[rec.Type]
-	if !ok {
-		return h.advance(ctx, rec.Position)
-	}
-	// Decoding before the transaction keeps the checkpoint's lock short.
-	env, err := Decode(rec)
-	if errors.Is(err, ErrForeignStream) {
-		return h.advance(ctx, rec.Position)
-	}
-	if err != nil {
+	err = h.apply(ctx, recs)
+	if err == nil || len(recs) == 1 {
 		return err
 	}
-	return h.apply(ctx, rec, func(tx pgx.Tx) error { return reduce(ctx, tx, env) })
+	if i := failedAt(err); i >= 0 {
+		if i > 0 {
+			// The events before it applied once in this call already: they
+			// are committed even while the subscription closes, a few
+			// milliseconds' work, so the checkpoint stops right before the
+			// failing event.
+			if perr := h.apply(context.WithoutCancel(ctx), recs[:i]); perr != nil {
+				return errors.Join(err, perr)
+			}
+		}
+		return err
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	// A failure the batch cannot pin on an event (a write, the opener):
+	// one event per transaction finds it, or gets past a passing fault.
+	for i := range recs {
+		if err := h.apply(ctx, recs[i:i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // beginSQL opens every transaction of a handler. synchronous_commit off
 // lets the commit return before its WAL reaches the disk: a crash may lose
 // the last few commits, but each loses its rows and its checkpoint
 // together, so the events are applied again after the restart. It spares
-// the wait for a flush per event, which is most of an event's cost.
+// the wait for a flush per batch.
 const beginSQL = `SET LOCAL synchronous_commit = off`
 
-// apply runs reduce in the transaction that moves the checkpoint to rec.
-func (h *Handler) apply(ctx context.Context, rec eventstore.RecordedEvent, reduce func(pgx.Tx) error) error {
+// planSQL makes the batch's statements planned for their arguments each
+// time. A batch's loads join arrays of a few keys or of thousands to
+// tables that grow from nothing during a rebuild; a plan cached for one
+// size (a hash join over the whole table) is ruinous for the other.
+const planSQL = `SET LOCAL plan_cache_mode = force_custom_plan`
+
+// apply applies recs, consecutive events of the feed, in one transaction.
+// An *eventError's index is into recs.
+func (h *Handler) apply(ctx context.Context, recs []eventstore.RecordedEvent) error {
+	lastPos := recs[len(recs)-1].Position
+	if !h.handlesAny(recs) {
+		return h.advance(ctx, lastPos)
+	}
 	tx, err := h.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", h.p.Name, err)
 	}
-	// Rollback after Commit does nothing; otherwise it discards the event.
+	// Rollback after Commit does nothing; otherwise it discards the batch.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
 	// One round trip: make sure the row exists, relax the commit, lock.
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, h.p.Name)
 	b.Queue(beginSQL)
+	b.Queue(planSQL)
 	var c, p int64
 	b.Queue(`SELECT commit_position, prepare_position FROM projection_checkpoints WHERE name = $1 FOR UPDATE`,
 		h.p.Name).QueryRow(func(row pgx.Row) error { return row.Scan(&c, &p) })
@@ -95,22 +139,43 @@ func (h *Handler) apply(ctx context.Context, rec eventstore.RecordedEvent, reduc
 		return fmt.Errorf("%s: lock checkpoint: %w", h.p.Name, err)
 	}
 	stored := fromDB(c, p)
-	if !stored.Less(rec.Position) {
-		h.saw(stored, rec.Position)
+	h.noticeMove(stored)
+	skip := 0
+	for skip < len(recs) && !stored.Less(recs[skip].Position) {
+		skip++
+	}
+	if skip == len(recs) {
 		return nil
 	}
-	h.noticeMove(stored)
-	if err := reduce(tx); err != nil {
-		return fmt.Errorf("apply %s %s at %s: %w", rec.Type, rec.ID, rec.Position, err)
+	pc, pp, err := toDB(lastPos)
+	if err != nil {
+		return err
 	}
-	if err := writeCheckpoint(ctx, tx, h.p.Name, rec.Position); err != nil {
+	err = applyEvents(ctx, tx, false, h.open, []Projection{h.p}, recs[skip:], func(b *pgx.Batch) {
+		b.Queue(sqlWriteCheckpoint, h.p.Name, pc, pp)
+	})
+	var ee *eventError
+	if errors.As(err, &ee) {
+		ee.index += skip
+	}
+	if err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("%s: commit: %w", h.p.Name, err)
 	}
-	h.set(rec.Position)
+	h.set(lastPos)
 	return nil
+}
+
+// handlesAny reports whether p has a reducer for one of recs.
+func (h *Handler) handlesAny(recs []eventstore.RecordedEvent) bool {
+	for _, r := range recs {
+		if _, ok := h.p.Reducers[r.Type]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // advance moves the checkpoint past an event the projection does not
@@ -150,28 +215,28 @@ func (h *Handler) advance(ctx context.Context, pos eventstore.Position) error {
 		return fmt.Errorf("%s: commit: %w", h.p.Name, err)
 	}
 	if tag.RowsAffected() == 0 {
-		h.saw(pos, pos) // the checkpoint is at pos or beyond
+		h.saw(pos) // the checkpoint is at pos or beyond
 		return nil
 	}
 	h.set(pos)
 	return nil
 }
 
-// saw records that the checkpoint is at or after at, found while skipping
-// the event at pos; a checkpoint that moved past what this handler last
-// knew was moved by another runner.
-func (h *Handler) saw(stored, pos eventstore.Position) {
+// saw records that the checkpoint is at or after pos, found when an
+// advance to pos changed nothing; a checkpoint that moved past what this
+// handler last knew was moved by another runner.
+func (h *Handler) saw(pos eventstore.Position) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.known && h.last.Less(pos) {
-		h.log.Warn().Stringer("checkpoint", stored).Stringer("from", h.last).
+		h.log.Warn().Stringer("checkpoint", pos).Stringer("from", h.last).
 			Msg("checkpoint moved by another runner; skipping the events up to it")
 	}
-	h.last, h.known = stored, true
+	h.last, h.known = pos, true
 }
 
-// noticeMove logs a checkpoint found ahead of what this handler last knew
-// though still before the event in hand.
+// noticeMove logs a locked checkpoint found ahead of what this handler
+// last knew: another runner moved it, and the handler goes on from it.
 func (h *Handler) noticeMove(stored eventstore.Position) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -188,18 +253,9 @@ func (h *Handler) set(pos eventstore.Position) {
 	h.mu.Unlock()
 }
 
-// writeCheckpoint moves the locked checkpoint row of name to pos.
-func writeCheckpoint(ctx context.Context, tx pgx.Tx, name string, pos eventstore.Position) error {
-	c, pr, err := toDB(pos)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints
-		SET commit_position = $2, prepare_position = $3, updated_at = now() WHERE name = $1`, name, c, pr); err != nil {
-		return fmt.Errorf("%s: write checkpoint: %w", name, err)
-	}
-	return nil
-}
+// sqlWriteCheckpoint moves the locked checkpoint row of $1 to ($2, $3).
+const sqlWriteCheckpoint = `UPDATE projection_checkpoints
+	SET commit_position = $2, prepare_position = $3, updated_at = now() WHERE name = $1`
 
 // StoredCheckpoints reads projections' checkpoints for a feed.Subscriber:
 // a projection's Handler writes its own, so the subscriber never saves it.

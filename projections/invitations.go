@@ -1,9 +1,7 @@
 package projections
 
 import (
-	"context"
-
-	"github.com/jackc/pgx/v5"
+	"time"
 
 	"github.com/rosterhq/roster/domain"
 )
@@ -16,48 +14,72 @@ const InvitationsName = "invitations"
 // declined). Expired is derived from expires_at when read, and the token
 // nonce is never stored.
 func Invitations() Projection {
-	return Projection{Name: InvitationsName, Tables: []string{"rm_invitations"}, Reducers: map[string]Reducer{
-		domain.TypeMemberInvited:      On(invitationsInvited),
-		domain.TypeInvitationResent:   On(invitationsResent),
-		domain.TypeInvitationRevoked:  On(invitationsRevoked),
-		domain.TypeInvitationDeclined: On(invitationsDeclined),
-		domain.TypeInvitationAccepted: On(invitationsAccepted),
-	}}
+	return setwise(InvitationsName, []string{"rm_invitations"}, newInvitationsBatch, map[string]step[*invitationsBatch]{
+		domain.TypeMemberInvited:      onEvent(invitationsInvited),
+		domain.TypeInvitationResent:   onEvent(invitationsResent),
+		domain.TypeInvitationRevoked:  onEvent(invitationsRevoked),
+		domain.TypeInvitationDeclined: onEvent(invitationsDeclined),
+		domain.TypeInvitationAccepted: onEvent(invitationsAccepted),
+	})
 }
 
-func invitationsInvited(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberInvited) error {
-	_, err := tx.Exec(ctx, `INSERT INTO rm_invitations
-		(property_id, invitation_id, email, role, status, invited_by, created_at, expires_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)
-		ON CONFLICT (property_id, invitation_id) DO UPDATE
-		SET email = $3, role = $4, status = $5, invited_by = $6, created_at = $7, expires_at = $8, updated_at = $7`,
-		e.PropertyID, ev.InvitationID, ev.Email, string(ev.Role), string(domain.InvitePending),
-		ev.InvitedBy, e.At(), ev.ExpiresAt)
-	return err
+type invitationRow struct {
+	PropertyID, InvitationID, Email, Role, Status, InvitedBy string
+	CreatedAt, ExpiresAt, UpdatedAt                          time.Time
 }
 
-func invitationsResent(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.InvitationResent) error {
-	_, err := tx.Exec(ctx, `UPDATE rm_invitations SET expires_at = $3, updated_at = $4
-		WHERE property_id = $1 AND invitation_id = $2`,
-		e.PropertyID, ev.InvitationID, ev.ExpiresAt, e.At())
-	return err
+var invitationsSpec = (&tableSpec[invitationRow]{
+	name: "rm_invitations", keyCols: []string{"property_id", "invitation_id"},
+	key: func(r *invitationRow) rowKey { return rowKey{r.PropertyID, r.InvitationID} },
+	cols: []column[invitationRow]{
+		col("property_id", func(r *invitationRow) any { return &r.PropertyID }),
+		col("invitation_id", func(r *invitationRow) any { return &r.InvitationID }),
+		col("email", func(r *invitationRow) any { return &r.Email }),
+		col("role", func(r *invitationRow) any { return &r.Role }),
+		col("status", func(r *invitationRow) any { return &r.Status }),
+		col("invited_by", func(r *invitationRow) any { return &r.InvitedBy }),
+		col("created_at", func(r *invitationRow) any { return &r.CreatedAt }),
+		col("expires_at", func(r *invitationRow) any { return &r.ExpiresAt }),
+		col("updated_at", func(r *invitationRow) any { return &r.UpdatedAt }),
+	},
+}).build()
+
+type invitationsBatch struct{ invitations *table[invitationRow] }
+
+func newInvitationsBatch(u *unit) *invitationsBatch {
+	return &invitationsBatch{invitations: newTable(u, invitationsSpec)}
 }
 
-func invitationsRevoked(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.InvitationRevoked) error {
-	return setInvitationStatus(ctx, tx, e, ev.InvitationID, domain.InviteRevoked)
+func invitationsInvited(s *invitationsBatch, e Envelope, ev domain.MemberInvited) error {
+	at := dbTime(e.At())
+	s.invitations.Put(invitationRow{PropertyID: e.PropertyID, InvitationID: ev.InvitationID, Email: ev.Email,
+		Role: string(ev.Role), Status: string(domain.InvitePending), InvitedBy: ev.InvitedBy,
+		CreatedAt: at, ExpiresAt: dbTime(ev.ExpiresAt), UpdatedAt: at})
+	return nil
 }
 
-func invitationsDeclined(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.InvitationDeclined) error {
-	return setInvitationStatus(ctx, tx, e, ev.InvitationID, domain.InviteDeclined)
+func invitationsResent(s *invitationsBatch, e Envelope, ev domain.InvitationResent) error {
+	s.invitations.Update(rowKey{e.PropertyID, ev.InvitationID}, func(r *invitationRow) {
+		r.ExpiresAt, r.UpdatedAt = dbTime(ev.ExpiresAt), dbTime(e.At())
+	})
+	return nil
 }
 
-func invitationsAccepted(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.InvitationAccepted) error {
-	return setInvitationStatus(ctx, tx, e, ev.InvitationID, domain.InviteAccepted)
+func invitationsRevoked(s *invitationsBatch, e Envelope, ev domain.InvitationRevoked) error {
+	return setInvitationStatus(s, e, ev.InvitationID, domain.InviteRevoked)
 }
 
-func setInvitationStatus(ctx context.Context, tx pgx.Tx, e Envelope, invitationID string, s domain.InvitationStatus) error {
-	_, err := tx.Exec(ctx, `UPDATE rm_invitations SET status = $3, updated_at = $4
-		WHERE property_id = $1 AND invitation_id = $2`,
-		e.PropertyID, invitationID, string(s), e.At())
-	return err
+func invitationsDeclined(s *invitationsBatch, e Envelope, ev domain.InvitationDeclined) error {
+	return setInvitationStatus(s, e, ev.InvitationID, domain.InviteDeclined)
+}
+
+func invitationsAccepted(s *invitationsBatch, e Envelope, ev domain.InvitationAccepted) error {
+	return setInvitationStatus(s, e, ev.InvitationID, domain.InviteAccepted)
+}
+
+func setInvitationStatus(s *invitationsBatch, e Envelope, invitationID string, status domain.InvitationStatus) error {
+	s.invitations.Update(rowKey{e.PropertyID, invitationID}, func(r *invitationRow) {
+		r.Status, r.UpdatedAt = string(status), dbTime(e.At())
+	})
+	return nil
 }

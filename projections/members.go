@@ -1,9 +1,7 @@
 package projections
 
 import (
-	"context"
-
-	"github.com/jackc/pgx/v5"
+	"time"
 
 	"github.com/rosterhq/roster/domain"
 )
@@ -16,82 +14,138 @@ const MembersName = "members"
 // is kept in rm_members_owners too, so the flag is right whichever of
 // PropertyCreated and the owner's MemberJoined comes first.
 func Members() Projection {
-	return Projection{Name: MembersName, Tables: []string{"rm_members", "rm_members_owners"}, Reducers: map[string]Reducer{
-		domain.TypePropertyCreated:      On(membersPropertyCreated),
-		domain.TypeMemberJoined:         On(membersJoined),
-		domain.TypeMemberRoleChanged:    On(membersRoleChanged),
-		domain.TypeMemberAccessDisabled: On(membersAccessDisabled),
-		domain.TypeMemberAccessEnabled:  On(membersAccessEnabled),
-		domain.TypeMemberRemoved:        On(membersRemoved),
-		domain.TypeMemberLeft:           On(membersLeft),
-		domain.TypeOwnershipTransferred: On(membersOwnershipTransferred),
-	}}
+	return setwise(MembersName, []string{"rm_members", "rm_members_owners"}, newMembersBatch, map[string]step[*membersBatch]{
+		domain.TypePropertyCreated:      onEvent(membersPropertyCreated),
+		domain.TypeMemberJoined:         onEvent(membersJoined),
+		domain.TypeMemberRoleChanged:    onEvent(membersRoleChanged),
+		domain.TypeMemberAccessDisabled: onEvent(membersAccessDisabled),
+		domain.TypeMemberAccessEnabled:  onEvent(membersAccessEnabled),
+		domain.TypeMemberRemoved:        onEvent(membersRemoved),
+		domain.TypeMemberLeft:           onEvent(membersLeft),
+		domain.TypeOwnershipTransferred: onEvent(membersOwnershipTransferred),
+	})
 }
 
-func membersPropertyCreated(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.PropertyCreated) error {
-	return setOwner(ctx, tx, e, ev.OwnerID)
+type memberRow struct {
+	PropertyID, AccountID, Email, Role, Status string
+	IsOwner                                    bool
+	JoinedAt, UpdatedAt                        time.Time
 }
 
-func membersOwnershipTransferred(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.OwnershipTransferred) error {
-	return setOwner(ctx, tx, e, ev.To)
+var membersSpec = (&tableSpec[memberRow]{
+	name: "rm_members", keyCols: []string{"property_id", "account_id"},
+	key: func(r *memberRow) rowKey { return rowKey{r.PropertyID, r.AccountID} },
+	cols: []column[memberRow]{
+		col("property_id", func(r *memberRow) any { return &r.PropertyID }),
+		col("account_id", func(r *memberRow) any { return &r.AccountID }),
+		col("email", func(r *memberRow) any { return &r.Email }),
+		col("role", func(r *memberRow) any { return &r.Role }),
+		col("status", func(r *memberRow) any { return &r.Status }),
+		col("is_owner", func(r *memberRow) any { return &r.IsOwner }),
+		col("joined_at", func(r *memberRow) any { return &r.JoinedAt }),
+		col("updated_at", func(r *memberRow) any { return &r.UpdatedAt }),
+	},
+}).build()
+
+// ownerRow is who owns a property, as one projection last saw it.
+type ownerRow struct{ PropertyID, OwnerID string }
+
+func ownerSpec(name string) *tableSpec[ownerRow] {
+	return (&tableSpec[ownerRow]{
+		name: name, keyCols: []string{"property_id"},
+		key: func(r *ownerRow) rowKey { return rowKey{a: r.PropertyID} },
+		cols: []column[ownerRow]{
+			col("property_id", func(r *ownerRow) any { return &r.PropertyID }),
+			col("owner_id", func(r *ownerRow) any { return &r.OwnerID }),
+		},
+	}).build()
 }
 
-// setOwner records the property's owner and moves the flag to its row.
-func setOwner(ctx context.Context, tx pgx.Tx, e Envelope, ownerID string) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO rm_members_owners (property_id, owner_id) VALUES ($1, $2)
-		ON CONFLICT (property_id) DO UPDATE SET owner_id = $2`, e.PropertyID, ownerID); err != nil {
-		return err
+var membersOwnersSpec = ownerSpec("rm_members_owners")
+
+type membersBatch struct {
+	members *table[memberRow]
+	owners  *table[ownerRow]
+}
+
+func newMembersBatch(u *unit) *membersBatch {
+	return &membersBatch{members: newTable(u, membersSpec), owners: newTable(u, membersOwnersSpec)}
+}
+
+func membersPropertyCreated(s *membersBatch, e Envelope, ev domain.PropertyCreated) error {
+	return membersSetOwner(s, e, ev.OwnerID)
+}
+
+func membersOwnershipTransferred(s *membersBatch, e Envelope, ev domain.OwnershipTransferred) error {
+	return membersSetOwner(s, e, ev.To)
+}
+
+func membersSetOwner(s *membersBatch, e Envelope, ownerID string) error {
+	setOwner(s.owners, e, ownerID, func(accountID string, isOwner bool, at time.Time) {
+		s.members.Update(rowKey{e.PropertyID, accountID}, func(r *memberRow) {
+			if r.IsOwner != isOwner {
+				r.IsOwner, r.UpdatedAt = isOwner, at
+			}
+		})
+	})
+	return nil
+}
+
+// setOwner records ownerID as the property's owner in owners and moves
+// the owner flag, through flag, off the previous owner's row and onto the
+// new owner's. Every row's flag was set from owners (when it joined, or by
+// the last change of owner), so only those two rows can hold the wrong
+// one: this is the UPDATE of every row of the property whose flag is
+// wrong, without reading them all.
+func setOwner(owners *table[ownerRow], e Envelope, ownerID string, flag func(accountID string, isOwner bool, at time.Time)) {
+	k := rowKey{a: e.PropertyID}
+	was, had := owners.Get(k)
+	owners.Put(ownerRow{PropertyID: e.PropertyID, OwnerID: ownerID})
+	if had && was.OwnerID == ownerID {
+		return
 	}
-	_, err := tx.Exec(ctx, `UPDATE rm_members SET is_owner = (account_id = $2), updated_at = $3
-		WHERE property_id = $1 AND is_owner <> (account_id = $2)`, e.PropertyID, ownerID, e.At())
-	return err
+	at := dbTime(e.At())
+	if had {
+		flag(was.OwnerID, false, at)
+	}
+	flag(ownerID, true, at)
 }
 
-func membersJoined(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberJoined) error {
-	_, err := tx.Exec(ctx, `INSERT INTO rm_members
-		(property_id, account_id, email, role, status, is_owner, joined_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5,
-			EXISTS (SELECT 1 FROM rm_members_owners WHERE property_id = $1 AND owner_id = $2), $6, $6)
-		ON CONFLICT (property_id, account_id) DO UPDATE
-		SET email = $3, role = $4, status = $5, is_owner = EXCLUDED.is_owner, joined_at = $6, updated_at = $6`,
-		e.PropertyID, ev.AccountID, ev.Email, string(ev.Role), string(domain.StatusEnabled), e.At())
-	return err
+func membersJoined(s *membersBatch, e Envelope, ev domain.MemberJoined) error {
+	owner, had := s.owners.Get(rowKey{a: e.PropertyID})
+	at := dbTime(e.At())
+	s.members.Put(memberRow{PropertyID: e.PropertyID, AccountID: ev.AccountID, Email: ev.Email, Role: string(ev.Role),
+		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, JoinedAt: at, UpdatedAt: at})
+	return nil
 }
 
-func membersRoleChanged(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberRoleChanged) error {
-	return updateMember(ctx, tx, e, sqlSetRole, ev.AccountID, string(ev.To))
+func membersRoleChanged(s *membersBatch, e Envelope, ev domain.MemberRoleChanged) error {
+	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Role = string(ev.To) })
 }
 
-func membersAccessDisabled(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberAccessDisabled) error {
-	return updateMember(ctx, tx, e, sqlSetStatus, ev.AccountID, string(domain.StatusDisabled))
+func membersAccessDisabled(s *membersBatch, e Envelope, ev domain.MemberAccessDisabled) error {
+	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Status = string(domain.StatusDisabled) })
 }
 
-func membersAccessEnabled(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberAccessEnabled) error {
-	return updateMember(ctx, tx, e, sqlSetStatus, ev.AccountID, string(domain.StatusEnabled))
+func membersAccessEnabled(s *membersBatch, e Envelope, ev domain.MemberAccessEnabled) error {
+	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Status = string(domain.StatusEnabled) })
 }
 
-// The statements that change one member's role or status.
-const (
-	sqlSetRole   = `UPDATE rm_members SET role = $3, updated_at = $4 WHERE property_id = $1 AND account_id = $2`
-	sqlSetStatus = `UPDATE rm_members SET status = $3, updated_at = $4 WHERE property_id = $1 AND account_id = $2`
-)
-
-// updateMember runs stmt, one of the statements above, for one member.
-func updateMember(ctx context.Context, tx pgx.Tx, e Envelope, stmt, accountID, value string) error {
-	_, err := tx.Exec(ctx, stmt, e.PropertyID, accountID, value, e.At())
-	return err
+// updateMember changes one member's row with f and stamps it.
+func updateMember(s *membersBatch, e Envelope, accountID string, f func(*memberRow)) error {
+	s.members.Update(rowKey{e.PropertyID, accountID}, func(r *memberRow) {
+		f(r)
+		r.UpdatedAt = dbTime(e.At())
+	})
+	return nil
 }
 
-func membersRemoved(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberRemoved) error {
-	return deleteMember(ctx, tx, e, ev.AccountID)
+func membersRemoved(s *membersBatch, e Envelope, ev domain.MemberRemoved) error {
+	s.members.Delete(rowKey{e.PropertyID, ev.AccountID})
+	return nil
 }
 
-func membersLeft(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberLeft) error {
-	return deleteMember(ctx, tx, e, ev.AccountID)
-}
-
-func deleteMember(ctx context.Context, tx pgx.Tx, e Envelope, accountID string) error {
-	_, err := tx.Exec(ctx, `DELETE FROM rm_members WHERE property_id = $1 AND account_id = $2`,
-		e.PropertyID, accountID)
-	return err
+func membersLeft(s *membersBatch, e Envelope, ev domain.MemberLeft) error {
+	s.members.Delete(rowKey{e.PropertyID, ev.AccountID})
+	return nil
 }

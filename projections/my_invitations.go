@@ -1,9 +1,7 @@
 package projections
 
 import (
-	"context"
-
-	"github.com/jackc/pgx/v5"
+	"time"
 
 	"github.com/rosterhq/roster/domain"
 )
@@ -18,43 +16,91 @@ const MyInvitationsName = "my_invitations"
 // rm_my_invitations_properties, so it never reads another projection's
 // tables and can be rebuilt alone.
 func MyInvitations() Projection {
-	return Projection{Name: MyInvitationsName, Tables: []string{"rm_my_invitations", "rm_my_invitations_properties"}, Reducers: map[string]Reducer{
-		domain.TypePropertyCreated:    On(myInvitationsPropertyCreated),
-		domain.TypeMemberInvited:      On(myInvitationsInvited),
-		domain.TypeInvitationResent:   On(myInvitationsResent),
-		domain.TypeInvitationRevoked:  On(myInvitationsRevoked),
-		domain.TypeInvitationDeclined: On(myInvitationsDeclined),
-		domain.TypeInvitationAccepted: On(myInvitationsAccepted),
-	}}
+	return setwise(MyInvitationsName, []string{"rm_my_invitations", "rm_my_invitations_properties"}, newMyInvitationsBatch, map[string]step[*myInvitationsBatch]{
+		domain.TypePropertyCreated:    onEvent(myInvitationsPropertyCreated),
+		domain.TypeMemberInvited:      onEvent(myInvitationsInvited),
+		domain.TypeInvitationResent:   onEvent(myInvitationsResent),
+		domain.TypeInvitationRevoked:  onEvent(myInvitationsRevoked),
+		domain.TypeInvitationDeclined: onEvent(myInvitationsDeclined),
+		domain.TypeInvitationAccepted: onEvent(myInvitationsAccepted),
+	})
 }
 
-func myInvitationsPropertyCreated(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.PropertyCreated) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO rm_my_invitations_properties (property_id, name) VALUES ($1, $2)
-		ON CONFLICT (property_id) DO UPDATE SET name = $2`, e.PropertyID, ev.Name); err != nil {
-		return err
-	}
+type myInvitationRow struct {
+	Email, PropertyID, InvitationID, PropertyName, Role, InvitedBy, InvitedByEmail string
+	CreatedAt, ExpiresAt                                                           time.Time
+}
+
+// nameRow is a property's name as one projection last saw it.
+type nameRow struct{ PropertyID, Name string }
+
+func nameSpec(name string) *tableSpec[nameRow] {
+	return (&tableSpec[nameRow]{
+		name: name, keyCols: []string{"property_id"},
+		key: func(r *nameRow) rowKey { return rowKey{a: r.PropertyID} },
+		cols: []column[nameRow]{
+			col("property_id", func(r *nameRow) any { return &r.PropertyID }),
+			col("name", func(r *nameRow) any { return &r.Name }),
+		},
+	}).build()
+}
+
+var (
+	myInvitationsSpec = (&tableSpec[myInvitationRow]{
+		name: "rm_my_invitations", keyCols: []string{"property_id", "invitation_id"},
+		key:         func(r *myInvitationRow) rowKey { return rowKey{r.PropertyID, r.InvitationID} },
+		propertyCol: "property_id", property: func(r *myInvitationRow) string { return r.PropertyID },
+		cols: []column[myInvitationRow]{
+			col("email", func(r *myInvitationRow) any { return &r.Email }),
+			col("property_id", func(r *myInvitationRow) any { return &r.PropertyID }),
+			col("invitation_id", func(r *myInvitationRow) any { return &r.InvitationID }),
+			col("property_name", func(r *myInvitationRow) any { return &r.PropertyName }),
+			col("role", func(r *myInvitationRow) any { return &r.Role }),
+			col("invited_by", func(r *myInvitationRow) any { return &r.InvitedBy }),
+			col("invited_by_email", func(r *myInvitationRow) any { return &r.InvitedByEmail }),
+			col("created_at", func(r *myInvitationRow) any { return &r.CreatedAt }),
+			col("expires_at", func(r *myInvitationRow) any { return &r.ExpiresAt }),
+		},
+	}).build()
+	myInvitationsNamesSpec = nameSpec("rm_my_invitations_properties")
+)
+
+type myInvitationsBatch struct {
+	invitations *table[myInvitationRow]
+	names       *table[nameRow]
+}
+
+func newMyInvitationsBatch(u *unit) *myInvitationsBatch {
+	return &myInvitationsBatch{invitations: newTable(u, myInvitationsSpec), names: newTable(u, myInvitationsNamesSpec)}
+}
+
+func myInvitationsPropertyCreated(s *myInvitationsBatch, e Envelope, ev domain.PropertyCreated) error {
+	s.names.Put(nameRow{PropertyID: e.PropertyID, Name: ev.Name})
 	// A rename would take this path too: pending rows show the new name.
-	_, err := tx.Exec(ctx, `UPDATE rm_my_invitations SET property_name = $2
-		WHERE property_id = $1 AND property_name <> $2`, e.PropertyID, ev.Name)
-	return err
+	// At revision 0 no event of the property came before, so it has no
+	// rows to rename.
+	if e.Revision > 0 {
+		s.invitations.UpdateProperty(e.PropertyID, func(r *myInvitationRow) bool {
+			if r.PropertyName == ev.Name {
+				return false
+			}
+			r.PropertyName = ev.Name
+			return true
+		})
+	}
+	return nil
 }
 
-func myInvitationsInvited(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberInvited) error {
-	// The inviter is the event's actor; the payload carries only its ID.
-	_, err := tx.Exec(ctx, `INSERT INTO rm_my_invitations
-		(email, property_id, invitation_id, property_name, role, invited_by, invited_by_email, created_at, expires_at)
-		VALUES ($1, $2, $3,
-			COALESCE((SELECT name FROM rm_my_invitations_properties WHERE property_id = $2), ''),
-			$4, $5, $6, $7, $8)
-		ON CONFLICT (property_id, invitation_id) DO UPDATE
-		SET email = $1, property_name = EXCLUDED.property_name, role = $4, invited_by = $5,
-			invited_by_email = $6, created_at = $7, expires_at = $8`,
-		ev.Email, e.PropertyID, ev.InvitationID, string(ev.Role), ev.InvitedBy, inviterEmail(e, ev),
-		e.At(), ev.ExpiresAt)
-	return err
+func myInvitationsInvited(s *myInvitationsBatch, e Envelope, ev domain.MemberInvited) error {
+	name, _ := s.names.Get(rowKey{a: e.PropertyID})
+	s.invitations.Put(myInvitationRow{Email: ev.Email, PropertyID: e.PropertyID, InvitationID: ev.InvitationID,
+		PropertyName: name.Name, Role: string(ev.Role), InvitedBy: ev.InvitedBy, InvitedByEmail: inviterEmail(e, ev),
+		CreatedAt: dbTime(e.At()), ExpiresAt: dbTime(ev.ExpiresAt)})
+	return nil
 }
 
-// inviterEmail is the inviter's email when the metadata's actor is the inviter.
+// inviterEmail is the inviter's email when the metadata's actor is the
+// inviter; the payload carries only its ID.
 func inviterEmail(e Envelope, ev domain.MemberInvited) string {
 	if e.Meta.ActorID != "" && e.Meta.ActorID != ev.InvitedBy {
 		return ""
@@ -62,26 +108,22 @@ func inviterEmail(e Envelope, ev domain.MemberInvited) string {
 	return e.Meta.ActorEmail
 }
 
-func myInvitationsResent(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.InvitationResent) error {
-	_, err := tx.Exec(ctx, `UPDATE rm_my_invitations SET expires_at = $3
-		WHERE property_id = $1 AND invitation_id = $2`, e.PropertyID, ev.InvitationID, ev.ExpiresAt)
-	return err
+func myInvitationsResent(s *myInvitationsBatch, e Envelope, ev domain.InvitationResent) error {
+	s.invitations.Update(rowKey{e.PropertyID, ev.InvitationID}, func(r *myInvitationRow) { r.ExpiresAt = dbTime(ev.ExpiresAt) })
+	return nil
 }
 
-func myInvitationsRevoked(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.InvitationRevoked) error {
-	return deleteMyInvitation(ctx, tx, e, ev.InvitationID)
+func myInvitationsRevoked(s *myInvitationsBatch, e Envelope, ev domain.InvitationRevoked) error {
+	s.invitations.Delete(rowKey{e.PropertyID, ev.InvitationID})
+	return nil
 }
 
-func myInvitationsDeclined(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.InvitationDeclined) error {
-	return deleteMyInvitation(ctx, tx, e, ev.InvitationID)
+func myInvitationsDeclined(s *myInvitationsBatch, e Envelope, ev domain.InvitationDeclined) error {
+	s.invitations.Delete(rowKey{e.PropertyID, ev.InvitationID})
+	return nil
 }
 
-func myInvitationsAccepted(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.InvitationAccepted) error {
-	return deleteMyInvitation(ctx, tx, e, ev.InvitationID)
-}
-
-func deleteMyInvitation(ctx context.Context, tx pgx.Tx, e Envelope, invitationID string) error {
-	_, err := tx.Exec(ctx, `DELETE FROM rm_my_invitations WHERE property_id = $1 AND invitation_id = $2`,
-		e.PropertyID, invitationID)
-	return err
+func myInvitationsAccepted(s *myInvitationsBatch, e Envelope, ev domain.InvitationAccepted) error {
+	s.invitations.Delete(rowKey{e.PropertyID, ev.InvitationID})
+	return nil
 }

@@ -1,9 +1,7 @@
 package projections
 
 import (
-	"context"
-
-	"github.com/jackc/pgx/v5"
+	"time"
 
 	"github.com/rosterhq/roster/domain"
 )
@@ -19,84 +17,138 @@ const MyPropertiesName = "my_properties"
 // the owner flag is right whichever of PropertyCreated and the owner's
 // MemberJoined comes first.
 func MyProperties() Projection {
-	return Projection{Name: MyPropertiesName, Tables: []string{"rm_my_properties", "rm_my_properties_names"}, Reducers: map[string]Reducer{
-		domain.TypePropertyCreated:      On(myPropertiesCreated),
-		domain.TypeMemberJoined:         On(myPropertiesJoined),
-		domain.TypeMemberRoleChanged:    On(myPropertiesRoleChanged),
-		domain.TypeMemberAccessDisabled: On(myPropertiesAccessDisabled),
-		domain.TypeMemberAccessEnabled:  On(myPropertiesAccessEnabled),
-		domain.TypeMemberRemoved:        On(myPropertiesRemoved),
-		domain.TypeMemberLeft:           On(myPropertiesLeft),
-		domain.TypeOwnershipTransferred: On(myPropertiesOwnershipTransferred),
-	}}
+	return setwise(MyPropertiesName, []string{"rm_my_properties", "rm_my_properties_names"}, newMyPropertiesBatch, map[string]step[*myPropertiesBatch]{
+		domain.TypePropertyCreated:      onEvent(myPropertiesCreated),
+		domain.TypeMemberJoined:         onEvent(myPropertiesJoined),
+		domain.TypeMemberRoleChanged:    onEvent(myPropertiesRoleChanged),
+		domain.TypeMemberAccessDisabled: onEvent(myPropertiesAccessDisabled),
+		domain.TypeMemberAccessEnabled:  onEvent(myPropertiesAccessEnabled),
+		domain.TypeMemberRemoved:        onEvent(myPropertiesRemoved),
+		domain.TypeMemberLeft:           onEvent(myPropertiesLeft),
+		domain.TypeOwnershipTransferred: onEvent(myPropertiesOwnershipTransferred),
+	})
 }
 
-func myPropertiesCreated(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.PropertyCreated) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO rm_my_properties_names (property_id, name, owner_id) VALUES ($1, $2, $3)
-		ON CONFLICT (property_id) DO UPDATE SET name = $2, owner_id = $3`, e.PropertyID, ev.Name, ev.OwnerID); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `UPDATE rm_my_properties SET property_name = $2, is_owner = (account_id = $3)
-		WHERE property_id = $1`, e.PropertyID, ev.Name, ev.OwnerID)
-	return err
+type myPropertyRow struct {
+	AccountID, PropertyID, PropertyName, Role, Status string
+	IsOwner                                           bool
+	JoinedAt, UpdatedAt                               time.Time
 }
 
-func myPropertiesJoined(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberJoined) error {
-	_, err := tx.Exec(ctx, `INSERT INTO rm_my_properties
-		(account_id, property_id, property_name, role, status, is_owner, joined_at, updated_at)
-		VALUES ($1, $2, COALESCE((SELECT name FROM rm_my_properties_names WHERE property_id = $2), ''), $3, $4,
-			EXISTS (SELECT 1 FROM rm_my_properties_names WHERE property_id = $2 AND owner_id = $1), $5, $5)
-		ON CONFLICT (account_id, property_id) DO UPDATE
-		SET property_name = EXCLUDED.property_name, role = $3, status = $4, is_owner = EXCLUDED.is_owner,
-			joined_at = $5, updated_at = $5`,
-		ev.AccountID, e.PropertyID, string(ev.Role), string(domain.StatusEnabled), e.At())
-	return err
-}
+type propertyNameRow struct{ PropertyID, Name, OwnerID string }
 
-func myPropertiesRoleChanged(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberRoleChanged) error {
-	return updateMyProperty(ctx, tx, e, sqlMyPropertyRole, ev.AccountID, string(ev.To))
-}
-
-func myPropertiesAccessDisabled(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberAccessDisabled) error {
-	return updateMyProperty(ctx, tx, e, sqlMyPropertyStatus, ev.AccountID, string(domain.StatusDisabled))
-}
-
-func myPropertiesAccessEnabled(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberAccessEnabled) error {
-	return updateMyProperty(ctx, tx, e, sqlMyPropertyStatus, ev.AccountID, string(domain.StatusEnabled))
-}
-
-// The statements that change the role or status of one membership.
-const (
-	sqlMyPropertyRole   = `UPDATE rm_my_properties SET role = $3, updated_at = $4 WHERE account_id = $1 AND property_id = $2`
-	sqlMyPropertyStatus = `UPDATE rm_my_properties SET status = $3, updated_at = $4 WHERE account_id = $1 AND property_id = $2`
+var (
+	myPropertiesSpec = (&tableSpec[myPropertyRow]{
+		name: "rm_my_properties", keyCols: []string{"account_id", "property_id"},
+		key:         func(r *myPropertyRow) rowKey { return rowKey{r.AccountID, r.PropertyID} },
+		propertyCol: "property_id", property: func(r *myPropertyRow) string { return r.PropertyID },
+		cols: []column[myPropertyRow]{
+			col("account_id", func(r *myPropertyRow) any { return &r.AccountID }),
+			col("property_id", func(r *myPropertyRow) any { return &r.PropertyID }),
+			col("property_name", func(r *myPropertyRow) any { return &r.PropertyName }),
+			col("role", func(r *myPropertyRow) any { return &r.Role }),
+			col("status", func(r *myPropertyRow) any { return &r.Status }),
+			col("is_owner", func(r *myPropertyRow) any { return &r.IsOwner }),
+			col("joined_at", func(r *myPropertyRow) any { return &r.JoinedAt }),
+			col("updated_at", func(r *myPropertyRow) any { return &r.UpdatedAt }),
+		},
+	}).build()
+	myPropertiesNamesSpec = (&tableSpec[propertyNameRow]{
+		name: "rm_my_properties_names", keyCols: []string{"property_id"},
+		key: func(r *propertyNameRow) rowKey { return rowKey{a: r.PropertyID} },
+		cols: []column[propertyNameRow]{
+			col("property_id", func(r *propertyNameRow) any { return &r.PropertyID }),
+			col("name", func(r *propertyNameRow) any { return &r.Name }),
+			col("owner_id", func(r *propertyNameRow) any { return &r.OwnerID }),
+		},
+	}).build()
 )
 
-// updateMyProperty runs stmt, one of the statements above, for one membership.
-func updateMyProperty(ctx context.Context, tx pgx.Tx, e Envelope, stmt, accountID, value string) error {
-	_, err := tx.Exec(ctx, stmt, accountID, e.PropertyID, value, e.At())
-	return err
+type myPropertiesBatch struct {
+	mine  *table[myPropertyRow]
+	names *table[propertyNameRow]
 }
 
-func myPropertiesRemoved(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberRemoved) error {
-	return deleteMyProperty(ctx, tx, e, ev.AccountID)
+func newMyPropertiesBatch(u *unit) *myPropertiesBatch {
+	return &myPropertiesBatch{mine: newTable(u, myPropertiesSpec), names: newTable(u, myPropertiesNamesSpec)}
 }
 
-func myPropertiesLeft(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberLeft) error {
-	return deleteMyProperty(ctx, tx, e, ev.AccountID)
-}
-
-func deleteMyProperty(ctx context.Context, tx pgx.Tx, e Envelope, accountID string) error {
-	_, err := tx.Exec(ctx, `DELETE FROM rm_my_properties WHERE account_id = $1 AND property_id = $2`,
-		accountID, e.PropertyID)
-	return err
-}
-
-func myPropertiesOwnershipTransferred(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.OwnershipTransferred) error {
-	if _, err := tx.Exec(ctx, `UPDATE rm_my_properties_names SET owner_id = $2 WHERE property_id = $1`,
-		e.PropertyID, ev.To); err != nil {
-		return err
+func myPropertiesCreated(s *myPropertiesBatch, e Envelope, ev domain.PropertyCreated) error {
+	s.names.Put(propertyNameRow{PropertyID: e.PropertyID, Name: ev.Name, OwnerID: ev.OwnerID})
+	// At revision 0 no event of the property came before, so it has no
+	// member rows to rename.
+	if e.Revision > 0 {
+		s.mine.UpdateProperty(e.PropertyID, func(r *myPropertyRow) bool {
+			r.PropertyName, r.IsOwner = ev.Name, r.AccountID == ev.OwnerID
+			return true
+		})
 	}
-	_, err := tx.Exec(ctx, `UPDATE rm_my_properties SET is_owner = (account_id = $2), updated_at = $3
-		WHERE property_id = $1 AND is_owner <> (account_id = $2)`, e.PropertyID, ev.To, e.At())
-	return err
+	return nil
+}
+
+func myPropertiesJoined(s *myPropertiesBatch, e Envelope, ev domain.MemberJoined) error {
+	n, had := s.names.Get(rowKey{a: e.PropertyID})
+	at := dbTime(e.At())
+	s.mine.Put(myPropertyRow{AccountID: ev.AccountID, PropertyID: e.PropertyID, PropertyName: n.Name,
+		Role: string(ev.Role), Status: string(domain.StatusEnabled), IsOwner: had && n.OwnerID == ev.AccountID,
+		JoinedAt: at, UpdatedAt: at})
+	return nil
+}
+
+func myPropertiesRoleChanged(s *myPropertiesBatch, e Envelope, ev domain.MemberRoleChanged) error {
+	return updateMyProperty(s, e, ev.AccountID, func(r *myPropertyRow) { r.Role = string(ev.To) })
+}
+
+func myPropertiesAccessDisabled(s *myPropertiesBatch, e Envelope, ev domain.MemberAccessDisabled) error {
+	return updateMyProperty(s, e, ev.AccountID, func(r *myPropertyRow) { r.Status = string(domain.StatusDisabled) })
+}
+
+func myPropertiesAccessEnabled(s *myPropertiesBatch, e Envelope, ev domain.MemberAccessEnabled) error {
+	return updateMyProperty(s, e, ev.AccountID, func(r *myPropertyRow) { r.Status = string(domain.StatusEnabled) })
+}
+
+// updateMyProperty changes one membership's row with f and stamps it.
+func updateMyProperty(s *myPropertiesBatch, e Envelope, accountID string, f func(*myPropertyRow)) error {
+	s.mine.Update(rowKey{accountID, e.PropertyID}, func(r *myPropertyRow) {
+		f(r)
+		r.UpdatedAt = dbTime(e.At())
+	})
+	return nil
+}
+
+func myPropertiesRemoved(s *myPropertiesBatch, e Envelope, ev domain.MemberRemoved) error {
+	s.mine.Delete(rowKey{ev.AccountID, e.PropertyID})
+	return nil
+}
+
+func myPropertiesLeft(s *myPropertiesBatch, e Envelope, ev domain.MemberLeft) error {
+	s.mine.Delete(rowKey{ev.AccountID, e.PropertyID})
+	return nil
+}
+
+// myPropertiesOwnershipTransferred moves the owner flag to the new owner's
+// row. While the property's name row exists every flag was set from its
+// owner, so only the previous owner's row and the new one's can change;
+// without it (a transfer before PropertyCreated) every row of the property
+// is checked.
+func myPropertiesOwnershipTransferred(s *myPropertiesBatch, e Envelope, ev domain.OwnershipTransferred) error {
+	at := dbTime(e.At())
+	flag := func(r *myPropertyRow) bool {
+		if want := r.AccountID == ev.To; r.IsOwner != want {
+			r.IsOwner, r.UpdatedAt = want, at
+			return true
+		}
+		return false
+	}
+	n, had := s.names.Get(rowKey{a: e.PropertyID})
+	if !had {
+		s.mine.UpdateProperty(e.PropertyID, flag)
+		return nil
+	}
+	s.names.Update(rowKey{a: e.PropertyID}, func(r *propertyNameRow) { r.OwnerID = ev.To })
+	if n.OwnerID != ev.To {
+		s.mine.Update(rowKey{n.OwnerID, e.PropertyID}, func(r *myPropertyRow) { flag(r) })
+		s.mine.Update(rowKey{ev.To, e.PropertyID}, func(r *myPropertyRow) { flag(r) })
+	}
+	return nil
 }

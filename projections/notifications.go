@@ -1,13 +1,11 @@
 package projections
 
 import (
-	"context"
 	"encoding/json"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/rosterhq/roster/domain"
 )
@@ -42,20 +40,60 @@ func NotificationID(eventID, recipient string) string {
 // projection's tables: a rebuild leaves it alone. Property names are kept
 // in rm_notifications_properties, so the projection can be rebuilt alone.
 func Notifications() Projection {
-	return Projection{Name: NotificationsName, Tables: []string{"rm_notifications", "rm_notifications_properties"}, Reducers: map[string]Reducer{
-		domain.TypePropertyCreated:      On(notificationsPropertyCreated),
-		domain.TypeMemberInvited:        On(notificationsInvited),
-		domain.TypeMemberRoleChanged:    On(notificationsRoleChanged),
-		domain.TypeMemberAccessDisabled: On(notificationsAccessDisabled),
-		domain.TypeMemberAccessEnabled:  On(notificationsAccessEnabled),
-		domain.TypeMemberRemoved:        On(notificationsRemoved),
-	}}
+	return setwise(NotificationsName, []string{"rm_notifications", "rm_notifications_properties"}, newNotificationsBatch, map[string]step[*notificationsBatch]{
+		domain.TypePropertyCreated:      onEvent(notificationsPropertyCreated),
+		domain.TypeMemberInvited:        onEvent(notificationsInvited),
+		domain.TypeMemberRoleChanged:    onEvent(notificationsRoleChanged),
+		domain.TypeMemberAccessDisabled: onEvent(notificationsAccessDisabled),
+		domain.TypeMemberAccessEnabled:  onEvent(notificationsAccessEnabled),
+		domain.TypeMemberRemoved:        onEvent(notificationsRemoved),
+	})
 }
 
-func notificationsPropertyCreated(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.PropertyCreated) error {
-	_, err := tx.Exec(ctx, `INSERT INTO rm_notifications_properties (property_id, name) VALUES ($1, $2)
-		ON CONFLICT (property_id) DO UPDATE SET name = $2`, e.PropertyID, ev.Name)
-	return err
+type notificationRow struct {
+	ID                 string
+	AccountID, Email   *string
+	PropertyID         string
+	PropertyName, Kind string
+	Details            string
+	CreatedAt          time.Time
+}
+
+var (
+	// Applying an event again rewrites the same row's name and details.
+	notificationsSpec = (&insertSpec[notificationRow]{
+		name: "rm_notifications",
+		key:  func(r *notificationRow) rowKey { return rowKey{a: r.ID} },
+		cols: []column[notificationRow]{
+			{name: "id", sqlType: "uuid", field: func(r *notificationRow) any { return &r.ID }},
+			col("account_id", func(r *notificationRow) any { return &r.AccountID }),
+			col("email", func(r *notificationRow) any { return &r.Email }),
+			col("property_id", func(r *notificationRow) any { return &r.PropertyID }),
+			col("property_name", func(r *notificationRow) any { return &r.PropertyName }),
+			col("kind", func(r *notificationRow) any { return &r.Kind }),
+			{name: "details", sqlType: "jsonb", field: func(r *notificationRow) any { return &r.Details }},
+			col("created_at", func(r *notificationRow) any { return &r.CreatedAt }),
+		},
+		conflict: "(id) DO UPDATE SET property_name = EXCLUDED.property_name, details = EXCLUDED.details",
+		merge: func(old *notificationRow, r notificationRow) {
+			old.PropertyName, old.Details = r.PropertyName, r.Details
+		},
+	}).build()
+	notificationsNamesSpec = nameSpec("rm_notifications_properties")
+)
+
+type notificationsBatch struct {
+	notes *inserts[notificationRow]
+	names *table[nameRow]
+}
+
+func newNotificationsBatch(u *unit) *notificationsBatch {
+	return &notificationsBatch{notes: newInserts(u, notificationsSpec), names: newTable(u, notificationsNamesSpec)}
+}
+
+func notificationsPropertyCreated(s *notificationsBatch, e Envelope, ev domain.PropertyCreated) error {
+	s.names.Put(nameRow{PropertyID: e.PropertyID, Name: ev.Name})
+	return nil
 }
 
 // InvitationDetails are the details of an invitation_received notification.
@@ -72,30 +110,34 @@ type RoleDetails struct {
 	To   domain.Role `json:"to"`
 }
 
-func notificationsInvited(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberInvited) error {
-	return notify(ctx, tx, e, "", ev.Email, NotificationInvitationReceived, InvitationDetails{
+func notificationsInvited(s *notificationsBatch, e Envelope, ev domain.MemberInvited) error {
+	return notify(s, e, "", ev.Email, NotificationInvitationReceived, InvitationDetails{
 		InvitationID: ev.InvitationID, Role: ev.Role, InvitedByEmail: inviterEmail(e, ev), ExpiresAt: ev.ExpiresAt})
 }
 
-func notificationsRoleChanged(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberRoleChanged) error {
-	return notify(ctx, tx, e, ev.AccountID, "", NotificationRoleChanged, RoleDetails{From: ev.From, To: ev.To})
+func notificationsRoleChanged(s *notificationsBatch, e Envelope, ev domain.MemberRoleChanged) error {
+	return notify(s, e, ev.AccountID, "", NotificationRoleChanged, RoleDetails{From: ev.From, To: ev.To})
 }
 
-func notificationsAccessDisabled(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberAccessDisabled) error {
-	return notify(ctx, tx, e, ev.AccountID, "", NotificationAccessDisabled, struct{}{})
+func notificationsAccessDisabled(s *notificationsBatch, e Envelope, ev domain.MemberAccessDisabled) error {
+	return notify(s, e, ev.AccountID, "", NotificationAccessDisabled, struct{}{})
 }
 
-func notificationsAccessEnabled(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberAccessEnabled) error {
-	return notify(ctx, tx, e, ev.AccountID, "", NotificationAccessEnabled, struct{}{})
+func notificationsAccessEnabled(s *notificationsBatch, e Envelope, ev domain.MemberAccessEnabled) error {
+	return notify(s, e, ev.AccountID, "", NotificationAccessEnabled, struct{}{})
 }
 
-func notificationsRemoved(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberRemoved) error {
-	return notify(ctx, tx, e, ev.AccountID, "", NotificationRemovedFromProperty, struct{}{})
+func notificationsRemoved(s *notificationsBatch, e Envelope, ev domain.MemberRemoved) error {
+	return notify(s, e, ev.AccountID, "", NotificationRemovedFromProperty, struct{}{})
 }
 
 // notify writes one notification to an account or, when accountID is
 // empty, to an email. Applying the same event again rewrites the same row.
-func notify(ctx context.Context, tx pgx.Tx, e Envelope, accountID, email, kind string, details any) error {
+func notify(s *notificationsBatch, e Envelope, accountID, email, kind string, details any) error {
+	name, _ := s.names.Get(rowKey{a: e.PropertyID})
+	if s.names.u.recording {
+		return nil // the name is all it reads
+	}
 	recipient := accountID
 	if recipient == "" {
 		recipient = "email:" + email
@@ -104,13 +146,18 @@ func notify(ctx context.Context, tx pgx.Tx, e Envelope, accountID, email, kind s
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO rm_notifications
-		(id, account_id, email, property_id, property_name, kind, details, created_at)
-		VALUES ($1, NULLIF($2, ''), NULLIF($3, ''), $4,
-			COALESCE((SELECT name FROM rm_notifications_properties WHERE property_id = $4), ''), $5, $6, $7)
-		ON CONFLICT (id) DO UPDATE SET property_name = EXCLUDED.property_name, details = EXCLUDED.details`,
-		NotificationID(eventKey(e), recipient), accountID, email, e.PropertyID, kind, data, e.At())
-	return err
+	s.notes.Insert(notificationRow{ID: NotificationID(eventKey(e), recipient), AccountID: nonEmpty(accountID),
+		Email: nonEmpty(email), PropertyID: e.PropertyID, PropertyName: name.Name, Kind: kind,
+		Details: string(data), CreatedAt: dbTime(e.At())})
+	return nil
+}
+
+// nonEmpty is s, or nil (NULL) when it is empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // eventKey identifies the event: its ID, or where it sits in its stream

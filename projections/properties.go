@@ -1,9 +1,7 @@
 package projections
 
 import (
-	"context"
-
-	"github.com/jackc/pgx/v5"
+	"time"
 
 	"github.com/rosterhq/roster/domain"
 )
@@ -18,113 +16,158 @@ const PropertiesName = "properties"
 // in rm_properties_members and rm_properties_pending, so a count moves only
 // when its set really changes.
 func Properties() Projection {
-	return Projection{Name: PropertiesName, Tables: []string{"rm_properties", "rm_properties_members", "rm_properties_pending"}, Reducers: map[string]Reducer{
-		domain.TypePropertyCreated:      On(propertyCreated),
-		domain.TypeMemberInvited:        On(propertyInvited),
+	return setwise(PropertiesName, []string{"rm_properties", "rm_properties_members", "rm_properties_pending"}, newPropertiesBatch, map[string]step[*propertiesBatch]{
+		domain.TypePropertyCreated:      onEvent(propertyCreated),
+		domain.TypeMemberInvited:        onEvent(propertyInvited),
 		domain.TypeInvitationResent:     touchProperty,
-		domain.TypeInvitationRevoked:    On(propertyInvitationRevoked),
-		domain.TypeInvitationDeclined:   On(propertyInvitationDeclined),
-		domain.TypeInvitationAccepted:   On(propertyInvitationAccepted),
-		domain.TypeMemberJoined:         On(propertyMemberJoined),
+		domain.TypeInvitationRevoked:    onEvent(propertyInvitationRevoked),
+		domain.TypeInvitationDeclined:   onEvent(propertyInvitationDeclined),
+		domain.TypeInvitationAccepted:   onEvent(propertyInvitationAccepted),
+		domain.TypeMemberJoined:         onEvent(propertyMemberJoined),
 		domain.TypeMemberRoleChanged:    touchProperty,
 		domain.TypeMemberAccessDisabled: touchProperty,
 		domain.TypeMemberAccessEnabled:  touchProperty,
-		domain.TypeMemberRemoved:        On(propertyMemberRemoved),
-		domain.TypeMemberLeft:           On(propertyMemberLeft),
-		domain.TypeOwnershipTransferred: On(propertyOwnershipTransferred),
-	}}
+		domain.TypeMemberRemoved:        onEvent(propertyMemberRemoved),
+		domain.TypeMemberLeft:           onEvent(propertyMemberLeft),
+		domain.TypeOwnershipTransferred: onEvent(propertyOwnershipTransferred),
+	})
 }
 
-// The statements that move a property's revision, with or without a count.
-const (
-	sqlTouchProperty = `UPDATE rm_properties SET revision = $2, updated_at = $3 WHERE property_id = $1`
-	sqlCountMembers  = `UPDATE rm_properties SET revision = $2, updated_at = $3,
-		member_count = member_count + $4 WHERE property_id = $1`
-	sqlCountPending = `UPDATE rm_properties SET revision = $2, updated_at = $3,
-		pending_invitation_count = pending_invitation_count + $4 WHERE property_id = $1`
+type propertyRow struct {
+	PropertyID, Name, OwnerID string
+	Revision                  int64
+	MemberCount, Pending      int32
+	CreatedAt, UpdatedAt      time.Time
+}
+
+var propertiesSpec = (&tableSpec[propertyRow]{
+	name: "rm_properties", keyCols: []string{"property_id"},
+	key: func(r *propertyRow) rowKey { return rowKey{a: r.PropertyID} },
+	cols: []column[propertyRow]{
+		col("property_id", func(r *propertyRow) any { return &r.PropertyID }),
+		col("name", func(r *propertyRow) any { return &r.Name }),
+		col("owner_id", func(r *propertyRow) any { return &r.OwnerID }),
+		col("revision", func(r *propertyRow) any { return &r.Revision }),
+		col("member_count", func(r *propertyRow) any { return &r.MemberCount }),
+		col("pending_invitation_count", func(r *propertyRow) any { return &r.Pending }),
+		col("created_at", func(r *propertyRow) any { return &r.CreatedAt }),
+		col("updated_at", func(r *propertyRow) any { return &r.UpdatedAt }),
+	},
+}).build()
+
+// pairRow is a row of a set: a property and one of its members or
+// invitations.
+type pairRow struct{ A, B string }
+
+func pairSpec(name, a, b string) *tableSpec[pairRow] {
+	return (&tableSpec[pairRow]{
+		name: name, keyCols: []string{a, b},
+		key: func(r *pairRow) rowKey { return rowKey{r.A, r.B} },
+		cols: []column[pairRow]{
+			col(a, func(r *pairRow) any { return &r.A }),
+			col(b, func(r *pairRow) any { return &r.B }),
+		},
+	}).build()
+}
+
+var (
+	propertyMembersSpec = pairSpec("rm_properties_members", "property_id", "account_id")
+	propertyPendingSpec = pairSpec("rm_properties_pending", "property_id", "invitation_id")
 )
 
-func propertyCreated(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.PropertyCreated) error {
-	_, err := tx.Exec(ctx, `INSERT INTO rm_properties
-		(property_id, name, owner_id, revision, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $5)
-		ON CONFLICT (property_id) DO UPDATE SET name = $2, owner_id = $3, revision = $4, updated_at = $5`,
-		e.PropertyID, ev.Name, ev.OwnerID, int64(e.Revision), e.At())
-	return err
+type propertiesBatch struct {
+	props            *table[propertyRow]
+	members, pending *table[pairRow]
+}
+
+func newPropertiesBatch(u *unit) *propertiesBatch {
+	return &propertiesBatch{props: newTable(u, propertiesSpec),
+		members: newTable(u, propertyMembersSpec), pending: newTable(u, propertyPendingSpec)}
+}
+
+// A second PropertyCreated renames and hands over the property but keeps
+// its creation time and counts.
+func propertyCreated(s *propertiesBatch, e Envelope, ev domain.PropertyCreated) error {
+	at := dbTime(e.At())
+	if !s.props.Update(rowKey{a: e.PropertyID}, func(r *propertyRow) {
+		r.Name, r.OwnerID, r.Revision, r.UpdatedAt = ev.Name, ev.OwnerID, int64(e.Revision), at
+	}) {
+		s.props.Put(propertyRow{PropertyID: e.PropertyID, Name: ev.Name, OwnerID: ev.OwnerID,
+			Revision: int64(e.Revision), CreatedAt: at, UpdatedAt: at})
+	}
+	return nil
 }
 
 // touchProperty records that the property's stream moved on.
-func touchProperty(ctx context.Context, tx pgx.Tx, e Envelope) error {
-	_, err := tx.Exec(ctx, sqlTouchProperty, e.PropertyID, int64(e.Revision), e.At())
-	return err
+func touchProperty(s *propertiesBatch, e Envelope) error {
+	s.props.Update(rowKey{a: e.PropertyID}, func(r *propertyRow) { r.Revision, r.UpdatedAt = int64(e.Revision), dbTime(e.At()) })
+	return nil
 }
 
-// countProperty moves the revision and adds delta to the count stmt names.
-func countProperty(ctx context.Context, tx pgx.Tx, e Envelope, stmt string, delta int64) error {
-	_, err := tx.Exec(ctx, stmt, e.PropertyID, int64(e.Revision), e.At(), delta)
-	return err
+// countProperty moves the revision and adds delta to the count count picks.
+func countProperty(s *propertiesBatch, e Envelope, count func(*propertyRow) *int32, delta int32) {
+	s.props.Update(rowKey{a: e.PropertyID}, func(r *propertyRow) {
+		r.Revision, r.UpdatedAt = int64(e.Revision), dbTime(e.At())
+		*count(r) += delta
+	})
 }
 
-func propertyInvited(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberInvited) error {
-	tag, err := tx.Exec(ctx, `INSERT INTO rm_properties_pending (property_id, invitation_id)
-		VALUES ($1, $2) ON CONFLICT DO NOTHING`, e.PropertyID, ev.InvitationID)
-	if err != nil {
-		return err
+func members(r *propertyRow) *int32 { return &r.MemberCount }
+func pending(r *propertyRow) *int32 { return &r.Pending }
+
+// one is 1 when b holds, else 0: a set's change to its count.
+func one(b bool) int32 {
+	if b {
+		return 1
 	}
-	return countProperty(ctx, tx, e, sqlCountPending, tag.RowsAffected())
+	return 0
 }
 
-func propertyInvitationRevoked(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.InvitationRevoked) error {
-	return propertyInvitationClosed(ctx, tx, e, ev.InvitationID)
+func propertyInvited(s *propertiesBatch, e Envelope, ev domain.MemberInvited) error {
+	countProperty(s, e, pending, one(s.pending.Add(pairRow{e.PropertyID, ev.InvitationID})))
+	return nil
 }
 
-func propertyInvitationDeclined(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.InvitationDeclined) error {
-	return propertyInvitationClosed(ctx, tx, e, ev.InvitationID)
+func propertyInvitationRevoked(s *propertiesBatch, e Envelope, ev domain.InvitationRevoked) error {
+	return propertyInvitationClosed(s, e, ev.InvitationID)
 }
 
-func propertyInvitationAccepted(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.InvitationAccepted) error {
-	return propertyInvitationClosed(ctx, tx, e, ev.InvitationID)
+func propertyInvitationDeclined(s *propertiesBatch, e Envelope, ev domain.InvitationDeclined) error {
+	return propertyInvitationClosed(s, e, ev.InvitationID)
+}
+
+func propertyInvitationAccepted(s *propertiesBatch, e Envelope, ev domain.InvitationAccepted) error {
+	return propertyInvitationClosed(s, e, ev.InvitationID)
 }
 
 // propertyInvitationClosed handles every way an invitation stops being pending.
-func propertyInvitationClosed(ctx context.Context, tx pgx.Tx, e Envelope, invitationID string) error {
-	tag, err := tx.Exec(ctx, `DELETE FROM rm_properties_pending
-		WHERE property_id = $1 AND invitation_id = $2`, e.PropertyID, invitationID)
-	if err != nil {
-		return err
-	}
-	return countProperty(ctx, tx, e, sqlCountPending, -tag.RowsAffected())
+func propertyInvitationClosed(s *propertiesBatch, e Envelope, invitationID string) error {
+	countProperty(s, e, pending, -one(s.pending.Delete(rowKey{e.PropertyID, invitationID})))
+	return nil
 }
 
-func propertyMemberJoined(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberJoined) error {
-	tag, err := tx.Exec(ctx, `INSERT INTO rm_properties_members (property_id, account_id)
-		VALUES ($1, $2) ON CONFLICT DO NOTHING`, e.PropertyID, ev.AccountID)
-	if err != nil {
-		return err
-	}
-	return countProperty(ctx, tx, e, sqlCountMembers, tag.RowsAffected())
+func propertyMemberJoined(s *propertiesBatch, e Envelope, ev domain.MemberJoined) error {
+	countProperty(s, e, members, one(s.members.Add(pairRow{e.PropertyID, ev.AccountID})))
+	return nil
 }
 
-func propertyMemberRemoved(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberRemoved) error {
-	return propertyMemberGone(ctx, tx, e, ev.AccountID)
+func propertyMemberRemoved(s *propertiesBatch, e Envelope, ev domain.MemberRemoved) error {
+	return propertyMemberGone(s, e, ev.AccountID)
 }
 
-func propertyMemberLeft(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.MemberLeft) error {
-	return propertyMemberGone(ctx, tx, e, ev.AccountID)
+func propertyMemberLeft(s *propertiesBatch, e Envelope, ev domain.MemberLeft) error {
+	return propertyMemberGone(s, e, ev.AccountID)
 }
 
 // propertyMemberGone handles both a removal and a member leaving.
-func propertyMemberGone(ctx context.Context, tx pgx.Tx, e Envelope, accountID string) error {
-	tag, err := tx.Exec(ctx, `DELETE FROM rm_properties_members
-		WHERE property_id = $1 AND account_id = $2`, e.PropertyID, accountID)
-	if err != nil {
-		return err
-	}
-	return countProperty(ctx, tx, e, sqlCountMembers, -tag.RowsAffected())
+func propertyMemberGone(s *propertiesBatch, e Envelope, accountID string) error {
+	countProperty(s, e, members, -one(s.members.Delete(rowKey{e.PropertyID, accountID})))
+	return nil
 }
 
-func propertyOwnershipTransferred(ctx context.Context, tx pgx.Tx, e Envelope, ev domain.OwnershipTransferred) error {
-	_, err := tx.Exec(ctx, `UPDATE rm_properties SET owner_id = $2, revision = $3, updated_at = $4
-		WHERE property_id = $1`, e.PropertyID, ev.To, int64(e.Revision), e.At())
-	return err
+func propertyOwnershipTransferred(s *propertiesBatch, e Envelope, ev domain.OwnershipTransferred) error {
+	s.props.Update(rowKey{a: e.PropertyID}, func(r *propertyRow) {
+		r.OwnerID, r.Revision, r.UpdatedAt = ev.To, int64(e.Revision), dbTime(e.At())
+	})
+	return nil
 }

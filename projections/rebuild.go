@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 // Defaults of RebuildConfig.
 const (
 	DefaultRebuildBatch    = 5000
+	DefaultRebuildWorkers  = 2
 	DefaultSwitchLockWait  = 5 * time.Second
 	DefaultSwitchAttempts  = 5
 	rebuildSchemaPrefix    = "rebuild_"
@@ -31,8 +33,12 @@ var ErrRebuildRunning = errors.New("another rebuild of this projection is runnin
 // RebuildConfig tunes Rebuild. The zero value uses the defaults.
 type RebuildConfig struct {
 	// BatchSize is how many events are read at once and applied in one
-	// transaction. Zero means DefaultRebuildBatch.
+	// transaction per worker. Zero means DefaultRebuildBatch.
 	BatchSize int
+	// Workers is how many connections replay the feed at once, each into
+	// the rows of its own share of the properties (every read model row
+	// belongs to one property). Zero means DefaultRebuildWorkers.
+	Workers int
 	// LockWait bounds how long the switch-over waits for a lock (the live
 	// checkpoint, held by the live runner's batch; a live table, held by a
 	// long query) before it gives up that attempt, catches up again and
@@ -48,6 +54,10 @@ type RebuildConfig struct {
 	// pass total when events are appended meanwhile. It is called from
 	// Rebuild's goroutine.
 	Progress func(done, total int64)
+	// Opener, when set, opens each batch of events inside the transaction
+	// that applies it, before decoding (see Opener); nil: events are
+	// plaintext.
+	Opener Opener
 	// Log receives a line per switch-over retry; the zero Logger discards.
 	Log zerolog.Logger
 }
@@ -55,6 +65,9 @@ type RebuildConfig struct {
 func (c *RebuildConfig) setDefaults() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = DefaultRebuildBatch
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultRebuildWorkers
 	}
 	if c.LockWait <= 0 {
 		c.LockWait = DefaultSwitchLockWait
@@ -67,115 +80,175 @@ func (c *RebuildConfig) setDefaults() {
 // Rebuild replays the whole feed into fresh copies of p's tables while the
 // live tables keep serving, then switches over in one transaction and
 // returns the position the new tables reached, which is also p's new
-// checkpoint.
-//
-// The copies live in a schema of their own (rebuild_<name>_<random>), made
-// with CREATE TABLE ... (LIKE live INCLUDING ALL) and given the live
-// tables' index and constraint names. Events are applied with that schema
-// first on the search_path, so p's reducers write there unchanged. Once the
-// copies have caught up, one transaction locks p's checkpoint row (the live
-// runner's next batch waits on it), applies the events that arrived since,
-// drops the live tables, moves the copies into their schema, and writes the
-// checkpoint. The live runner then finds its checkpoint moved and follows
-// the feed from the new one, so no event is applied twice or skipped.
-//
-// Any failure, a cancelled ctx included, leaves the live tables and the
-// checkpoint as they were; the rebuild schema is dropped on the way out (a
-// schema left by a crash is dropped by the next rebuild of p). It returns
-// an error wrapping ErrRebuildRunning when p is being rebuilt already, and
-// the first database, feed or reducer error otherwise. Different
-// projections may be rebuilt concurrently.
+// checkpoint. It is RebuildAll of p alone.
 func Rebuild(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedReader, p Projection, cfg RebuildConfig) (eventstore.Position, error) {
-	cfg.setDefaults()
-	if p.Name == "" || len(p.Tables) == 0 {
-		return eventstore.Start, fmt.Errorf("rebuild %q: a projection needs a name and tables", p.Name)
-	}
-	conn, unlock, err := lockRebuild(ctx, pool, p.Name)
+	pos, err := RebuildAll(ctx, pool, feed, []Projection{p}, cfg)
 	if err != nil {
 		return eventstore.Start, err
 	}
-	defer unlock()
+	return pos[0], nil
+}
 
-	r := &rebuilder{pool: pool, conn: conn, feed: feed, p: p, cfg: cfg, total: -1}
-	if err := conn.QueryRow(ctx, `SELECT current_schema(), current_setting('search_path')`).Scan(&r.live, &r.path); err != nil {
-		return eventstore.Start, fmt.Errorf("rebuild %s: read the live schema (is the search_path empty?): %w", p.Name, err)
-	}
-	if err := r.dropLeftovers(ctx); err != nil {
-		return eventstore.Start, err
-	}
-	if fh, ok := feed.(FeedHead); ok {
-		if r.total, err = fh.CountAfter(ctx, eventstore.Start); err != nil {
-			cfg.Log.Warn().Err(err).Str("projection", p.Name).Msg("cannot count the events to replay")
-			r.total = -1
+// RebuildAll rebuilds the projections ps together, reading and decoding the
+// feed once for all of them, and returns the position each reached, which
+// is also its new checkpoint.
+//
+// The copies live in a schema per projection (rebuild_<name>_<random>),
+// made with CREATE TABLE ... (LIKE live INCLUDING ALL) and given the live
+// tables' index and constraint names; indexes that back no key are dropped
+// while the events are replayed and built again afterwards, which is
+// cheaper than keeping them up to date row by row. Events are applied with
+// those schemas first on the search_path, so the projections write there
+// unchanged. The replay runs on Workers connections, each applying every
+// projection to its own share of the properties, a transaction per batch.
+// Then each projection in turn catches up and switches over: one
+// transaction locks its checkpoint row (the live runner's next batch waits
+// on it), applies the events that arrived since, drops the live tables,
+// moves the copies into their schema, and writes the checkpoint. The live
+// runner then finds its checkpoint moved and follows the feed from the new
+// one, so no event is applied twice or skipped.
+//
+// Any failure, a cancelled ctx included, leaves the live tables and the
+// checkpoint of every projection not yet switched over as they were; the
+// rebuild schemas are dropped on the way out (a schema left by a crash is
+// dropped by the next rebuild of its projection). It returns an error
+// wrapping ErrRebuildRunning when one of ps is being rebuilt already, and
+// the first database, feed or reducer error otherwise. Different
+// projections may be rebuilt concurrently.
+func RebuildAll(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedReader, ps []Projection, cfg RebuildConfig) ([]eventstore.Position, error) {
+	cfg.setDefaults()
+	for _, p := range ps {
+		if p.Name == "" || len(p.Tables) == 0 {
+			return nil, fmt.Errorf("rebuild %q: a projection needs a name and tables", p.Name)
 		}
 	}
-	r.schema = newRebuildSchema(p.Name)
-	defer r.dropSchema(ctx)
-	if err := r.prepare(ctx); err != nil {
-		return eventstore.Start, err
+	if err := CheckNames(ps...); err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
 	}
-	r.progress() // 0 of total: the replay starts now
-	if err := r.catchUp(ctx); err != nil {
-		return eventstore.Start, err
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
 	}
-	if err := r.analyze(ctx); err != nil {
-		return eventstore.Start, err
+	defer conn.Release()
+	var live, path string
+	if err := conn.QueryRow(ctx, `SELECT current_schema(), current_setting('search_path')`).Scan(&live, &path); err != nil {
+		return nil, fmt.Errorf("rebuild: read the live schema (is the search_path empty?): %w", err)
 	}
+	total := int64(-1)
+	if fh, ok := feed.(FeedHead); ok {
+		if total, err = fh.CountAfter(ctx, eventstore.Start); err != nil {
+			cfg.Log.Warn().Err(err).Msg("cannot count the events to replay")
+			total = -1
+		}
+	}
+	rs := make([]*rebuilder, 0, len(ps))
+	var unlocks []func()
+	// The schemas go before the locks that keep them from other rebuilds.
+	defer func() {
+		for _, r := range rs {
+			r.dropSchema(ctx)
+		}
+		for _, unlock := range slices.Backward(unlocks) {
+			unlock()
+		}
+	}()
+	for _, p := range ps {
+		unlock, err := lockRebuild(ctx, conn, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		unlocks = append(unlocks, unlock)
+		r := &rebuilder{pool: pool, conn: conn, feed: feed, p: p, cfg: cfg, live: live, path: path, total: total}
+		if err := r.dropLeftovers(ctx); err != nil {
+			return nil, err
+		}
+		r.schema = newRebuildSchema(p.Name)
+		rs = append(rs, r)
+		if err := r.prepare(ctx); err != nil {
+			return nil, err
+		}
+	}
+	progress := func() {
+		if cfg.Progress != nil {
+			var done int64
+			for _, r := range rs {
+				done = max(done, r.done)
+			}
+			cfg.Progress(done, total)
+		}
+	}
+	progress() // 0 of total: the replay starts now
+	if err := replay(ctx, pool, feed, rs, cfg, progress); err != nil {
+		return nil, err
+	}
+	if err := finishCopies(ctx, pool, rs, cfg.Workers); err != nil {
+		return nil, err
+	}
+	out := make([]eventstore.Position, len(rs))
+	for i, r := range rs {
+		if err := r.finish(ctx, progress); err != nil {
+			return nil, err
+		}
+		out[i] = r.pos
+	}
+	return out, nil
+}
+
+// finish catches r up with the feed and switches it over, trying again
+// while the switch-over cannot take its locks in time.
+func (r *rebuilder) finish(ctx context.Context, progress func()) error {
 	for attempt := 1; ; attempt++ {
+		if err := r.catchUp(ctx, progress); err != nil {
+			return err
+		}
 		err := r.switchOver(ctx)
 		if err == nil {
-			return r.pos, nil
+			progress()
+			return nil
 		}
 		var pgErr *pgconn.PgError
 		retry := errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "40P01") // lock_not_available, deadlock_detected
-		if !retry || attempt == cfg.SwitchAttempts || ctx.Err() != nil {
-			return eventstore.Start, err
+		if !retry || attempt == r.cfg.SwitchAttempts || ctx.Err() != nil {
+			return err
 		}
-		cfg.Log.Warn().Err(err).Str("projection", p.Name).Int("attempt", attempt).
+		r.cfg.Log.Warn().Err(err).Str("projection", r.p.Name).Int("attempt", attempt).
 			Msg("switch-over could not take its locks in time; catching up and trying again")
-		if err := r.catchUp(ctx); err != nil {
-			return eventstore.Start, err
-		}
 	}
 }
 
-// lockRebuild takes p's rebuild lock: a session lock, held on a pooled
-// connection of its own for the whole rebuild, which keeps two rebuilds of
-// one projection apart so that neither takes the other's schema for a
+// lockRebuild takes the rebuild lock of the projection name: a session
+// lock, held on conn for the whole rebuild, which keeps two rebuilds of one
+// projection apart so that neither takes the other's schema for a
 // leftover. It ends with the session should the process die. unlock
-// releases the lock and the connection.
-func lockRebuild(ctx context.Context, pool *pgxpool.Pool, name string) (conn *pgxpool.Conn, unlock func(), err error) {
-	conn, err = pool.Acquire(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("rebuild %s: %w", name, err)
-	}
+// releases it.
+func lockRebuild(ctx context.Context, conn *pgxpool.Conn, name string) (unlock func(), err error) {
 	var locked bool
 	err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext('roster.rebuild'), hashtext($1))`, name).Scan(&locked)
 	if err != nil || !locked {
-		conn.Release()
 		if err == nil {
 			err = ErrRebuildRunning
 		}
-		return nil, nil, fmt.Errorf("rebuild %s: %w", name, err)
+		return nil, fmt.Errorf("rebuild %s: %w", name, err)
 	}
-	return conn, func() {
+	return func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtext('roster.rebuild'), hashtext($1))`, name); err != nil {
 			_ = conn.Conn().Close(ctx) // which ends the session and its lock
 		}
-		conn.Release()
 	}, nil
 }
 
-// rebuilder holds one rebuild's state. pos and done move only when a
+// rebuilder holds one projection's rebuild. pos and done move only when a
 // transaction that applied events commits.
 //
 // Its own statements all go through conn, the connection that holds the
-// rebuild lock: while the switch-over holds the checkpoint row, the live
+// rebuild locks: while the switch-over holds the checkpoint row, the live
 // runner waits on it with a connection of its pool, and a rebuild that
 // needed more than one connection of that same pool (besides what the
-// feed's reads take) could wait for it in turn.
+// feed's reads take) could wait for it in turn. The replay's workers take
+// connections of their own before any checkpoint is locked, and give them
+// back before.
 type rebuilder struct {
 	pool   *pgxpool.Pool
 	conn   *pgxpool.Conn
@@ -185,15 +258,19 @@ type rebuilder struct {
 	live   string // the schema of the live tables
 	path   string // the search_path the session started with
 	schema string // the rebuild schema
-	pos    eventstore.Position
-	done   int64
-	total  int64
+	// deferred are the definitions of the indexes dropped from the copy
+	// of each table while the feed is replayed, built again before the
+	// switch-over.
+	deferred map[string][]string
+	pos      eventstore.Position
+	done     int64
+	total    int64
 }
 
 // catchUp applies the feed after r.pos to the copies, a batch per
 // transaction, until a read comes back short: the copies are then at the
 // head, give or take what was appended meanwhile.
-func (r *rebuilder) catchUp(ctx context.Context) error {
+func (r *rebuilder) catchUp(ctx context.Context, progress func()) error {
 	for {
 		batch, err := r.feed.ReadAll(ctx, r.pos, r.cfg.BatchSize)
 		if err != nil {
@@ -203,6 +280,7 @@ func (r *rebuilder) catchUp(ctx context.Context) error {
 			if err := r.applyBatch(ctx, batch); err != nil {
 				return err
 			}
+			progress()
 		}
 		if len(batch) < r.cfg.BatchSize {
 			return nil
@@ -216,33 +294,17 @@ func (r *rebuilder) applyBatch(ctx context.Context, batch []eventstore.RecordedE
 		return fmt.Errorf("rebuild %s: begin batch: %w", r.p.Name, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := r.searchRebuildFirst(ctx, tx); err != nil {
+	if err := setSearchPath(ctx, tx, []*rebuilder{r}); err != nil {
 		return err
 	}
-	next, err := r.apply(ctx, tx, r.pos, batch)
-	if err != nil {
+	if err := r.apply(ctx, tx, batch); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("rebuild %s: commit batch: %w", r.p.Name, err)
 	}
-	r.pos = next
+	r.pos = batch[len(batch)-1].Position
 	r.done += int64(len(batch))
-	r.progress()
-	return nil
-}
-
-// analyze gathers the planner's statistics of the copies before they go
-// live: a fresh table has none until autovacuum comes by, and the queries
-// of the first minutes after the switch-over would be planned blind.
-func (r *rebuilder) analyze(ctx context.Context) error {
-	copies := make([]string, len(r.p.Tables))
-	for i, t := range r.p.Tables {
-		copies[i] = r.qualified(r.schema, t)
-	}
-	if _, err := r.conn.Exec(ctx, `ANALYZE `+strings.Join(copies, ", ")); err != nil {
-		return fmt.Errorf("rebuild %s: analyze the new tables: %w", r.p.Name, err)
-	}
 	return nil
 }
 
@@ -265,7 +327,7 @@ func (r *rebuilder) switchOver(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rebuild %s: %w", r.p.Name, err)
 	}
-	if err := r.searchRebuildFirst(ctx, tx); err != nil {
+	if err := setSearchPath(ctx, tx, []*rebuilder{r}); err != nil {
 		return err
 	}
 	pos, done := r.pos, r.done
@@ -275,9 +337,10 @@ func (r *rebuilder) switchOver(ctx context.Context) error {
 			return fmt.Errorf("rebuild %s: read the feed after %s: %w", r.p.Name, pos, err)
 		}
 		if len(batch) > 0 {
-			if pos, err = r.apply(ctx, tx, pos, batch); err != nil {
+			if err := r.apply(ctx, tx, batch); err != nil {
 				return err
 			}
+			pos = batch[len(batch)-1].Position
 			done += int64(len(batch))
 		}
 		// Short of the live checkpoint the new tables would briefly show
@@ -304,34 +367,43 @@ func (r *rebuilder) switchOver(ctx context.Context) error {
 		return fmt.Errorf("rebuild %s: commit switch-over: %w", r.p.Name, err)
 	}
 	r.pos, r.done = pos, done
-	r.progress()
 	return nil
 }
 
-// apply runs the projection over batch, as the runner's batches do.
-func (r *rebuilder) apply(ctx context.Context, tx pgx.Tx, from eventstore.Position, batch []eventstore.RecordedEvent) (eventstore.Position, error) {
-	last, err := r.p.apply(ctx, tx, from, batch)
-	if err != nil {
-		return from, fmt.Errorf("rebuild %s: %w", r.p.Name, err)
+// apply runs the projection over batch, which must come after r.pos, in
+// tx, as the live handler does.
+func (r *rebuilder) apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
+	if err := applyEvents(ctx, tx, false, r.cfg.Opener, []Projection{r.p}, batch, nil); err != nil {
+		return fmt.Errorf("rebuild %s: %w", r.p.Name, err)
 	}
-	return last, nil
+	return nil
 }
 
-// searchRebuildFirst puts the rebuild schema first on the search_path for
-// the rest of tx, so unqualified names resolve to the copies.
+// setSearchPath puts the rebuild schemas of rs first on the search_path for
+// the rest of tx, so unqualified names resolve to their copies (no two
+// projections share a table name), and sets tx up as the handler's are: a
+// relaxed commit (a crash loses the rebuild anyway) and plans made for
+// each statement's arguments.
+func setSearchPath(ctx context.Context, tx pgx.Tx, rs []*rebuilder) error {
+	schemas := make([]string, 0, len(rs)+1)
+	for _, r := range rs {
+		schemas = append(schemas, ident(r.schema))
+	}
+	if rs[0].path != "" {
+		schemas = append(schemas, rs[0].path)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('search_path', $1, true)`, strings.Join(schemas, ", "))
+	b.Queue(beginSQL)
+	b.Queue(planSQL)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("rebuild: set search_path: %w", err)
+	}
+	return nil
+}
+
+// searchRebuildFirst puts r's rebuild schema first on the search_path for
+// the rest of tx.
 func (r *rebuilder) searchRebuildFirst(ctx context.Context, tx pgx.Tx) error {
-	path := ident(r.schema)
-	if r.path != "" {
-		path += ", " + r.path
-	}
-	if _, err := tx.Exec(ctx, `SELECT set_config('search_path', $1, true)`, path); err != nil {
-		return fmt.Errorf("rebuild %s: set search_path: %w", r.p.Name, err)
-	}
-	return nil
-}
-
-func (r *rebuilder) progress() {
-	if r.cfg.Progress != nil {
-		r.cfg.Progress(r.done, r.total)
-	}
+	return setSearchPath(ctx, tx, []*rebuilder{r})
 }

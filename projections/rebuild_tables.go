@@ -108,6 +108,9 @@ func (r *rebuilder) prepare(ctx context.Context) error {
 		if err := r.renameIndexes(ctx, tx, t); err != nil {
 			return err
 		}
+		if err := r.deferIndexes(ctx, tx, t); err != nil {
+			return err
+		}
 	}
 	if err := r.searchRebuildFirst(ctx, tx); err != nil {
 		return err
@@ -182,6 +185,38 @@ func (r *rebuilder) renameIndexes(ctx context.Context, tx pgx.Tx, t string) erro
 		if _, err := tx.Exec(ctx, `ALTER INDEX `+r.qualified(r.schema, tmp)+` RENAME TO `+ident(rn.to)); err != nil {
 			return fmt.Errorf("rebuild %s: rename index %s to %s: %w", r.p.Name, rn.from, rn.to, err)
 		}
+	}
+	return nil
+}
+
+// deferIndexes drops the indexes of the copy of t that back no constraint
+// and no key, noting their definitions (under the live names, on the copy)
+// in r.deferred[t] to build them after the replay. The replay's reads and
+// upserts go by primary key, which stays.
+func (r *rebuilder) deferIndexes(ctx context.Context, tx pgx.Tx, t string) error {
+	rows, err := tx.Query(ctx, `SELECT c.relname, pg_get_indexdef(i.indexrelid)
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE i.indrelid = $1::regclass AND NOT i.indisunique
+		  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+		ORDER BY c.relname`, r.qualified(r.schema, t))
+	if err != nil {
+		return fmt.Errorf("rebuild %s: read indexes of the copy of %s: %w", r.p.Name, t, err)
+	}
+	defs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]string, error) {
+		var d [2]string
+		return d, row.Scan(&d[0], &d[1])
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild %s: read indexes of the copy of %s: %w", r.p.Name, t, err)
+	}
+	for _, d := range defs {
+		if _, err := tx.Exec(ctx, `DROP INDEX `+r.qualified(r.schema, d[0])); err != nil {
+			return fmt.Errorf("rebuild %s: drop index %s of the copy of %s: %w", r.p.Name, d[0], t, err)
+		}
+		if r.deferred == nil {
+			r.deferred = map[string][]string{}
+		}
+		r.deferred[t] = append(r.deferred[t], d[1])
 	}
 	return nil
 }

@@ -681,20 +681,3 @@ func TestRebuildSchemasAndLocks(t *testing.T) {
 		}
 	})
 }
-
-// BenchmarkRebuild replays a feed of 3,900 events of every kind into each
-// projection, switch-over included, and reports events replayed per second.
-func BenchmarkRebuild(b *testing.B) {
-	w := newWorld(b, 150)
-	ctx := context.Background()
-	for _, p := range projections.All() {
-		b.Run(p.Name, func(b *testing.B) {
-			for b.Loop() {
-				if _, err := projections.Rebuild(ctx, w.pool, w.store, p, projections.RebuildConfig{}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(w.loader.n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		})
-	}
-}

@@ -29,16 +29,25 @@ const (
 	defaultMaxBackoff = 30 * time.Second
 )
 
+// DefaultMaxBatch is the most events a projection applies in one
+// transaction while it follows the feed: enough to catch up fast, few
+// enough that a batch's rows stay small in memory and its transaction
+// short (a PostgreSQL feed holds back events committed after an open
+// transaction began, so long ones delay every reader).
+const DefaultMaxBatch = 500
+
 // Runner keeps projections up to date with the feed: a watermill router
 // with one Handler per projection, each on its own subscription of the
-// feed from its own checkpoint. The application runs its projections on
-// its own router, beside its other consumers; Runner is the router of
-// projections alone, for tools and tests.
+// feed from its own checkpoint, given batches of up to DefaultMaxBatch
+// events. The application runs its projections on its own router, beside
+// its other consumers; Runner is the router of projections alone, for
+// tools and tests.
 type Runner struct {
 	pool       *pgxpool.Pool
 	feed       Feed
 	log        zerolog.Logger
 	ps         []Projection
+	open       Opener
 	minBackoff time.Duration
 	maxBackoff time.Duration
 }
@@ -49,6 +58,10 @@ func NewRunner(pool *pgxpool.Pool, feed Feed, log zerolog.Logger, ps ...Projecti
 	return &Runner{pool: pool, feed: feed, log: log, ps: ps,
 		minBackoff: defaultMinBackoff, maxBackoff: defaultMaxBackoff}
 }
+
+// SetOpener makes the runner's handlers open each batch with o (see
+// WithOpener). Call it before Run.
+func (r *Runner) SetOpener(o Opener) { r.open = o }
 
 // CheckNames returns an error when a projection of ps has an empty name or
 // the name of another.
@@ -76,6 +89,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	sub := feed.NewSubscriber(r.feed, nil, feed.SubscriberConfig{
 		SelfCheckpointed: func(string) feed.CheckpointReader { return StoredCheckpoints{Pool: r.pool} },
+		MaxBatch:         func(string) int { return DefaultMaxBatch },
 		NackBackoff:      r.minBackoff, MaxNackBackoff: r.maxBackoff,
 	}, r.log)
 	defer sub.Close()
@@ -85,7 +99,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	router.AddMiddleware(middleware.Recoverer)
 	for _, p := range r.ps {
-		router.AddConsumerHandler(p.Name, p.Name, sub, NewHandler(r.pool, p, r.log).Handle)
+		router.AddConsumerHandler(p.Name, p.Name, sub, NewHandler(r.pool, p, r.log, WithOpener(r.open)).Handle)
 	}
 	if err := router.Run(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("projections router: %w", err)
@@ -159,33 +173,4 @@ func toDB(p eventstore.Position) (int64, int64, error) {
 
 func fromDB(c, p int64) eventstore.Position {
 	return eventstore.Position{Commit: uint64(c), Prepare: uint64(p)}
-}
-
-// apply runs the projection's reducers over the events of batch after from,
-// in tx, and returns the position of the last event it passed. Events at or
-// before from were applied already; events of types the projection does not
-// handle, or of streams that are not properties', only move the position.
-func (p Projection) apply(ctx context.Context, tx pgx.Tx, from eventstore.Position, batch []eventstore.RecordedEvent) (eventstore.Position, error) {
-	last := from
-	for _, rec := range batch {
-		if !last.Less(rec.Position) {
-			continue
-		}
-		last = rec.Position
-		reduce, ok := p.Reducers[rec.Type]
-		if !ok {
-			continue
-		}
-		env, err := Decode(rec)
-		if errors.Is(err, ErrForeignStream) {
-			continue
-		}
-		if err != nil {
-			return from, err
-		}
-		if err := reduce(ctx, tx, env); err != nil {
-			return from, fmt.Errorf("apply %s %s at %s: %w", rec.Type, rec.ID, rec.Position, err)
-		}
-	}
-	return last, nil
 }

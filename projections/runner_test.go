@@ -168,9 +168,10 @@ func waitHit(t testing.TB, f *fault) {
 
 func TestRunnerCrashMidBatch(t *testing.T) {
 	t.Parallel()
-	// The feed comes in batches of 4 events, but each event is applied in
-	// a transaction of its own: the fault at event 7 leaves events 1 to 6
-	// applied, the 7th not, in the middle of the second batch [5..8].
+	// The feed comes in batches of 4 events, each applied in one
+	// transaction; the fault at event 7, in the middle of the second batch
+	// [5..8], leaves events 1 to 6 applied (the handler commits the
+	// events before a failing one) and the 7th not.
 	faultAt := eventstore.Position{Commit: 7, Prepare: 7}
 	tests := []struct {
 		name string
@@ -371,8 +372,9 @@ func TestDecode(t *testing.T) {
 }
 
 // BenchmarkProjectorHandler measures the members projection's handler
-// applying events one by one, as the router hands them over, each in its
-// own transaction with its checkpoint.
+// applying events one by one, each in its own transaction with its
+// checkpoint, as when the feed trickles in (BenchmarkProjectorBatch
+// measures batches).
 func BenchmarkProjectorHandler(b *testing.B) {
 	pool := pgtest.NewPool(b)
 	h := projections.NewHandler(pool, projections.Members(), zerolog.Nop())

@@ -47,17 +47,20 @@ type Consumers struct {
 	metrics *consumerMetrics
 	poison  message.HandlerMiddleware
 
-	mu   sync.Mutex
-	self map[string]bool // consumers that write their own checkpoint
+	mu      sync.Mutex
+	self    map[string]bool // consumers that write their own checkpoint
+	batched map[string]bool // consumers given batch messages
+	open    projections.Opener
 }
 
 // NewConsumers returns the router of the consumers of store's feed, with
 // checkpoints and poisoned messages in the database behind pool and
 // metrics registered with reg. It fails when reg refuses the metrics.
 func NewConsumers(pool *pgxpool.Pool, store feed.Feed, log zerolog.Logger, reg prometheus.Registerer) (*Consumers, error) {
-	c := &Consumers{pool: pool, log: log, self: map[string]bool{}}
+	c := &Consumers{pool: pool, log: log, self: map[string]bool{}, batched: map[string]bool{}}
 	c.sub = feed.NewSubscriber(store, feed.NewPGCheckpoints(pool), feed.SubscriberConfig{
 		SelfCheckpointed: c.selfCheckpointed,
+		MaxBatch:         c.maxBatch,
 		NackBackoff:      100 * time.Millisecond, MaxNackBackoff: 30 * time.Second,
 	}, log)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, feed.Logger(log))
@@ -87,12 +90,33 @@ func (c *Consumers) selfCheckpointed(topic string) feed.CheckpointReader {
 	return nil
 }
 
-// AddProjection runs p as a handler that writes its rows and its checkpoint
-// in one transaction. A projector is never poisoned: a read model that
-// skipped an event would be wrong for good, so it retries, with a capped
-// backoff, until the event applies, and its lag says so meanwhile.
+// maxBatch is the subscriber's MaxBatch: projectors take batches of up to
+// projections.DefaultMaxBatch events, the other consumers one at a time.
+func (c *Consumers) maxBatch(topic string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.batched[topic] {
+		return projections.DefaultMaxBatch
+	}
+	return 1
+}
+
+// SetOpener makes the projectors added after it open each batch of events
+// with o, in the transaction that applies it (see projections.Opener):
+// with sealed personal data, the privacy vault. Without it events are read
+// as stored.
+func (c *Consumers) SetOpener(o projections.Opener) { c.open = o }
+
+// AddProjection runs p as a handler that applies the feed in batches of up
+// to projections.DefaultMaxBatch events, each in one transaction with its
+// checkpoint. A projector is never poisoned: a read model that skipped an
+// event would be wrong for good, so it retries, with a capped backoff,
+// until the event applies, and its lag says so meanwhile.
 func (c *Consumers) AddProjection(p projections.Projection) {
-	h := projections.NewHandler(c.pool, p, c.log)
+	h := projections.NewHandler(c.pool, p, c.log, projections.WithOpener(c.open))
+	c.mu.Lock()
+	c.batched[p.Name] = true
+	c.mu.Unlock()
 	c.add(p.Name, h.Handle, false, c.metrics.middleware(p.Name), retries.Middleware)
 }
 
@@ -192,7 +216,7 @@ func newConsumerMetrics(reg prometheus.Registerer, head FeedHead) (*consumerMetr
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roster_consumer_events_processed_total",
 			Help: "Events a feed consumer is done with (handled, skipped as already applied, or poisoned)."}, []string{"handler"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roster_consumer_events_failed_total",
-			Help: "Deliveries a feed consumer failed after its retries; the event is sent again."}, []string{"handler"}),
+			Help: "Events a feed consumer failed on after its retries, a batch counting all of its own; they are sent again."}, []string{"handler"}),
 		poisoned: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roster_consumer_events_poisoned_total",
 			Help: "Events a feed consumer gave up on, recorded in poison_messages."}, []string{"handler"}),
 		lagSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "roster_consumer_lag_seconds",
@@ -210,7 +234,9 @@ func newConsumerMetrics(reg prometheus.Registerer, head FeedHead) (*consumerMetr
 	return m, nil
 }
 
-// middleware counts the outcome of each delivery to the handler name.
+// middleware counts the outcome of each delivery to the handler name, in
+// events: a batch message counts as the events it carries. Its lag and
+// position are its last event's.
 func (m *consumerMetrics) middleware(name string) message.HandlerMiddleware {
 	// The lag in events appears once the handler has processed an event.
 	processed, failed, lag := m.processed.WithLabelValues(name), m.failed.WithLabelValues(name), m.lagSeconds.WithLabelValues(name)
@@ -218,10 +244,10 @@ func (m *consumerMetrics) middleware(name string) message.HandlerMiddleware {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			out, err := h(msg)
 			if err != nil {
-				failed.Inc()
+				failed.Add(float64(feed.EventCount(msg)))
 				return out, err
 			}
-			processed.Inc()
+			processed.Add(float64(feed.EventCount(msg)))
 			if at, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(feed.KeyRecordedAt)); err == nil {
 				lag.Set(time.Since(at).Seconds())
 			}

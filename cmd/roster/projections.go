@@ -22,6 +22,7 @@ import (
 	"github.com/rosterhq/roster/infra/config"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/logging"
+	"github.com/rosterhq/roster/infra/privacy"
 	"github.com/rosterhq/roster/projections"
 )
 
@@ -197,6 +198,7 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	ops := newOpsFlags(fs, getenv)
 	batch := fs.Int("batch", projections.DefaultRebuildBatch, "events read and applied per transaction")
+	workers := fs.Int("workers", projections.DefaultRebuildWorkers, "connections that replay the events at once")
 	lockWait := fs.Duration("lock-wait", projections.DefaultSwitchLockWait, "how long the switch-over waits for a lock before it retries")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -205,8 +207,8 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	if *batch <= 0 || *lockWait <= 0 {
-		return fmt.Errorf("-batch %d and -lock-wait %s must be positive", *batch, *lockWait)
+	if *batch <= 0 || *workers <= 0 || *lockWait <= 0 {
+		return fmt.Errorf("-batch %d, -workers %d and -lock-wait %s must be positive", *batch, *workers, *lockWait)
 	}
 	log, err := logging.New(stderr, ops.cfg.LogLevel, ops.cfg.LogFormat)
 	if err != nil {
@@ -220,19 +222,27 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if f == nil {
 		return errors.New("the memory event store lives inside the serving process; another process cannot replay it")
 	}
-	for _, p := range chosen {
-		report := newReporter(stdout, log, p.Name)
-		start := time.Now()
-		pos, err := projections.Rebuild(ctx, pool, f, p, projections.RebuildConfig{
-			BatchSize: *batch, LockWait: *lockWait, Progress: report.progress, Log: log,
-		})
-		report.finish(err)
-		if err != nil {
-			return err
-		}
-		took := time.Since(start)
+	// One replay of the feed feeds every projection chosen.
+	names := make([]string, len(chosen))
+	for i, p := range chosen {
+		names[i] = p.Name
+	}
+	report := newReporter(stdout, log, strings.Join(names, ", "))
+	start := time.Now()
+	pos, err := projections.RebuildAll(ctx, pool, f, chosen, projections.RebuildConfig{
+		BatchSize: *batch, Workers: *workers, LockWait: *lockWait, Progress: report.progress, Log: log,
+		// Sealed personal fields are opened in the transactions that
+		// write them, so a forget meanwhile scrubs the copies too.
+		Opener: privacy.NewVault(pool, privacy.WithLogger(log)),
+	})
+	report.finish(err)
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	for i, p := range chosen {
 		fmt.Fprintf(stdout, "rebuilt %s: %d events in %s (%.0f events/s), checkpoint %s\n",
-			p.Name, report.done, took.Round(time.Millisecond), float64(report.done)/max(took.Seconds(), 1e-9), pos)
+			p.Name, report.done, took.Round(time.Millisecond), float64(report.done)/max(took.Seconds(), 1e-9), pos[i])
 	}
 	return nil
 }
@@ -268,6 +278,7 @@ func projectionNames() []string {
 
 // reporter shows a rebuild's progress: a bar with events/s and time left on
 // a terminal, a log line every few seconds elsewhere (files, CI, pipes).
+// name is the projections rebuilt, comma-separated.
 type reporter struct {
 	name     string
 	out      io.Writer

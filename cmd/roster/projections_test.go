@@ -180,6 +180,8 @@ func TestProjectionsCommands(t *testing.T) {
 		{"the memory event store cannot be rebuilt from another process",
 			map[string]string{"ROSTER_PG_URL": pgURL, "ROSTER_EVENT_STORE": "memory"}, []string{"projections", "rebuild"}, 1,
 			"memory event store"},
+		{"a worker count below one is refused", env, []string{"projections", "rebuild", "-workers", "0"}, 1, "-workers 0"},
+		{"a batch size below one is refused", env, []string{"projections", "rebuild", "-batch", "-5"}, 1, "-batch -5"},
 		{"an unknown subcommand is a usage error", env, []string{"projections", "replay"}, 2, `unknown command "replay"`},
 		{"no subcommand is a usage error", env, []string{"projections"}, 2, "usage: roster projections"},
 		{"status takes no arguments", env, []string{"projections", "status", members}, 2, "unexpected arguments"},

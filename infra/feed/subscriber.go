@@ -49,6 +49,15 @@ type SubscriberConfig struct {
 	// Filter, when set, says whether an event is for topic; events it
 	// refuses are passed over without a message. Nil delivers every event.
 	Filter func(topic string, rec eventstore.RecordedEvent) bool
+	// MaxBatch, when set, returns for topic the most events one message
+	// may carry. Above one, the topic's consumer gets batch messages
+	// (ToBatchMessage): the events the store has ready, consecutive in the
+	// feed (less those Filter refuses), up to that many per message, so a
+	// consumer that applies them together pays once per batch. A batch is
+	// never held back to fill up: what one read of the feed returns goes
+	// out at once. Nil, or zero or one, delivers one event per message
+	// (ToMessage).
+	MaxBatch func(topic string) int
 	// NackBackoff is the wait before a Nacked message is sent again; it
 	// doubles with each Nack of the same event up to MaxNackBackoff.
 	// Zero means 100ms.
@@ -77,10 +86,11 @@ func (c *SubscriberConfig) setDefaults() {
 // A topic names a consumer: its checkpoint, and (through Config.Filter)
 // which events it reads; without a filter every topic reads the whole feed.
 // Subscribe loads the consumer's checkpoint and follows the feed from there,
-// catch-up then live, one message per event in feed order. The next message
-// is sent only once the last one is Acked; a Nacked one is sent again, as a
-// fresh copy, after a backoff. Delivery is at least once: a crash between a
-// handler's work and the checkpoint's save sends the event again.
+// catch-up then live, one message per event in feed order (or per batch of
+// events, see SubscriberConfig.MaxBatch). The next message is sent only once
+// the last one is Acked; a Nacked one is sent again, as a fresh copy of the
+// same events, after a backoff. Delivery is at least once: a crash between a
+// handler's work and the checkpoint's save sends the events again.
 //
 // It is safe for concurrent use. Close ends every subscription and closes
 // their channels.
@@ -149,7 +159,10 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		defer close(out)
 		defer cancel()
 		defer stop()
-		c := &consumer{s: s, topic: topic, out: out, after: from, log: s.log.With().Str("consumer", topic).Logger()}
+		c := &consumer{s: s, topic: topic, out: out, after: from, batch: 1, log: s.log.With().Str("consumer", topic).Logger()}
+		if s.cfg.MaxBatch != nil {
+			c.batch = max(1, s.cfg.MaxBatch(topic))
+		}
 		if save {
 			c.save = s.cfg.Checkpoints
 		}
@@ -190,6 +203,7 @@ type consumer struct {
 	out   chan<- *message.Message
 	save  Checkpoints // nil when the consumer saves its own
 	after eventstore.Position
+	batch int // the most events per message; 1: ToMessage's format
 	log   zerolog.Logger
 }
 
@@ -223,6 +237,8 @@ func (c *consumer) follow(ctx context.Context, sub eventstore.Subscription) erro
 		if err != nil {
 			return err
 		}
+		// A new slice: the store may share batch's array with others.
+		kept := make([]eventstore.RecordedEvent, 0, len(batch))
 		for _, rec := range batch {
 			if !c.after.Less(rec.Position) {
 				continue // a resubscription's overlap
@@ -230,27 +246,39 @@ func (c *consumer) follow(ctx context.Context, sub eventstore.Subscription) erro
 			if c.s.cfg.Filter != nil && !c.s.cfg.Filter(c.topic, rec) {
 				continue
 			}
-			if !c.deliver(ctx, rec) {
+			kept = append(kept, rec)
+		}
+		for len(kept) > 0 {
+			n := min(len(kept), c.batch)
+			if !c.deliver(ctx, kept[:n]) {
 				return nil
 			}
-			c.after = rec.Position
+			last := kept[n-1].Position
+			kept = kept[n:]
+			c.after = last
 			if c.save != nil {
 				// A save that fails only means a redelivery after a
 				// restart, which at-least-once allows; the next Ack
 				// saves a later position anyway.
-				if err := c.save.Save(context.WithoutCancel(ctx), c.topic, rec.Position); err != nil {
-					c.log.Warn().Err(err).Stringer("position", rec.Position).Msg("cannot save checkpoint")
+				if err := c.save.Save(context.WithoutCancel(ctx), c.topic, last); err != nil {
+					c.log.Warn().Err(err).Stringer("position", last).Msg("cannot save checkpoint")
 				}
 			}
 		}
 	}
 }
 
-// deliver sends rec until it is Acked, and reports false when ctx ended first.
-func (c *consumer) deliver(ctx context.Context, rec eventstore.RecordedEvent) bool {
+// deliver sends recs, as one message or one event's, until it is Acked, and
+// reports false when ctx ended first.
+func (c *consumer) deliver(ctx context.Context, recs []eventstore.RecordedEvent) bool {
 	backoff := c.s.cfg.NackBackoff
 	for {
-		msg := newMessage(rec)
+		var msg *message.Message
+		if c.batch > 1 {
+			msg = ToBatchMessage(recs)
+		} else {
+			msg = newMessage(recs[0])
+		}
 		msgCtx, cancel := context.WithCancel(ctx)
 		msg.SetContext(msgCtx)
 		select {

@@ -1,6 +1,8 @@
-// Package projectiontest feeds scripted property histories to the
-// projections, for the tests of projections and readmodels. Step i of a
-// History happens at At(i), so a test can name every time it expects.
+// Package projectiontest feeds property histories to the projections, for
+// the tests of projections and readmodels: scripted ones (Script), and
+// generated ones of any length (Mix) for tests and benchmarks that need
+// volume. Step i of a history happens at At(i), so a test can name every
+// time it expects.
 package projectiontest
 
 import (
