@@ -89,6 +89,9 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	if err != nil {
 		return nil, err
 	}
+	// Projections open sealed personal fields inside their own transaction,
+	// so a forget cannot scrub while a batch still writes plaintext.
+	consumers.SetOpener(vault)
 	for _, p := range projections.All() {
 		consumers.AddProjection(p)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -66,6 +67,7 @@ func TestForgetThenRebuildThenVerify(t *testing.T) {
 	app.do(t, http.MethodPost, "/v1/admin/privacy/forget", operator.Token, map[string]string{"email": ann.Email}, nil).
 		want(t, http.StatusOK)
 
+	asOf := time.Now().UTC().Format(time.RFC3339Nano)
 	answers := func(stage string) map[string][]byte {
 		t.Helper()
 		out := map[string][]byte{}
@@ -75,12 +77,12 @@ func TestForgetThenRebuildThenVerify(t *testing.T) {
 			"csv":      "/v1/properties/" + pid + "/audit?format=csv",
 			"history":  "/v1/properties/" + pid + "/members/" + ann.ID + "/history",
 			"review":   "/v1/properties/" + pid + "/access-review",
-			"asof":     "/v1/properties/" + pid + "/members?as_of=" + time.Now().UTC().Format(time.RFC3339Nano),
+			"asof":     "/v1/properties/" + pid + "/members?as_of=" + asOf,
 			"property": "/v1/properties/" + pid,
 		} {
-			r, err := app.send(http.MethodGet, path, owner.Token, nil, map[string]string{"Roster-Min-Position": pos})
-			if err != nil || r.Status != http.StatusOK {
-				t.Fatalf("%s: GET %s = %d, %v: %s", stage, path, r.Status, err, r.Raw)
+			r := app.getRaw(t, path, owner.Token, pos)
+			if r.Status != http.StatusOK {
+				t.Fatalf("%s: GET %s = %d: %s", stage, path, r.Status, r.Raw)
 			}
 			for _, secret := range []string{ann.Email, annAgent} {
 				if bytes.Contains(r.Raw, []byte(secret)) {
@@ -104,7 +106,8 @@ func TestForgetThenRebuildThenVerify(t *testing.T) {
 		t.Fatalf("roster projections rebuild = %d: %s", code, errOut.String())
 	}
 	rebuilt := answers("after a full rebuild")
-	for _, name := range []string{"members", "review", "asof", "history"} {
+	// The review is left out: it tells pending invitations' age, which grows.
+	for _, name := range []string{"members", "asof", "history", "audit"} {
 		if !bytes.Equal(forgotten[name], rebuilt[name]) {
 			t.Errorf("%s differs after the rebuild:\nbefore %s\nafter  %s", name, forgotten[name], rebuilt[name])
 		}
@@ -134,4 +137,25 @@ func emailOf(ms []member, accountID string) string {
 		}
 	}
 	return ""
+}
+
+// getRaw is a GET whose answer may be other than JSON (an export).
+func (a *testApp) getRaw(t *testing.T, path, token, pos string) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, a.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Roster-Min-Position", pos)
+	resp, err := a.http.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return reply{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 }
