@@ -11,13 +11,31 @@ import (
 	"github.com/rosterhq/roster/infra/eventstore"
 )
 
-// Default bounds of the aggregate cache. Events are counted because a
-// property's state grows with its history: the bound keeps the cache's
-// memory in proportion to what it holds, not to how many properties it saw.
+// Default bounds of the aggregate cache: how many properties, and roughly
+// how many bytes their states take. States are weighed because one
+// property's state grows with its members and invitations: a bound on
+// properties alone would let a few large ones take the server's memory.
 const (
 	DefaultCachedProperties = 4096
-	DefaultCachedEvents     = 600_000
+	DefaultCachedBytes      = 64 << 20
 )
+
+// Rough heap sizes of a state's parts, measured by folding 100,000
+// members into a Property (about 700 bytes per member with its invitation).
+const (
+	memberBytes     = 300
+	invitationBytes = 400
+	keyedBytes      = 160
+	stateBytes      = 1024
+)
+
+// weigh estimates the heap a's state takes.
+func weigh(a *aggregate) int {
+	if !a.loaded {
+		return 0
+	}
+	return stateBytes + memberBytes*len(a.state.Members) + invitationBytes*len(a.state.Invitations) + keyedBytes*len(a.keyed)
+}
 
 // aggregate is one property's state as this process last saw it, with what
 // the next append needs: the revision (state.Version), the chain link of the
@@ -35,7 +53,7 @@ type aggregate struct {
 	last    eventstore.Position
 	head    string
 	keyed   map[string]keyedCommand
-	// counted is the number of events this entry adds to the cache's total.
+	// counted is what this entry adds to the cache's weight, in bytes.
 	counted int
 	elem    *list.Element
 }
@@ -78,13 +96,13 @@ type aggregates struct {
 	mu        sync.Mutex
 	byID      map[string]*aggregate
 	order     *list.List // front: most recently used
-	events    int
+	bytes     int
 	maxProps  int
-	maxEvents int
+	maxBytes  int
 }
 
-func newAggregates(maxProps, maxEvents int) *aggregates {
-	return &aggregates{byID: map[string]*aggregate{}, order: list.New(), maxProps: maxProps, maxEvents: maxEvents}
+func newAggregates(maxProps, maxBytes int) *aggregates {
+	return &aggregates{byID: map[string]*aggregate{}, order: list.New(), maxProps: maxProps, maxBytes: maxBytes}
 }
 
 // enqueue adds j to the property's waiting commands and returns its entry.
@@ -135,16 +153,13 @@ func (a *aggregate) abandon(j *job) bool {
 func (c *aggregates) release(a *aggregate) {
 	c.mu.Lock()
 	if a.elem != nil && c.byID[a.id] == a {
-		n := int(a.state.Version)
-		if !a.loaded {
-			n = 0
-		}
-		c.events += n - a.counted
+		n := weigh(a)
+		c.bytes += n - a.counted
 		a.counted = n
 	}
-	// One property larger than the event bound is still kept: evicting it
-	// would only make every command against it replay its stream.
-	for c.order.Len() > c.maxProps || (c.events > c.maxEvents && c.order.Len() > 1) {
+	// One property heavier than the bound is still kept: evicting it would
+	// only make every command against it replay its stream.
+	for c.order.Len() > c.maxProps || (c.bytes > c.maxBytes && c.order.Len() > 1) {
 		c.evict(c.order.Back().Value.(*aggregate))
 	}
 	c.mu.Unlock()
@@ -155,7 +170,7 @@ func (c *aggregates) evict(a *aggregate) {
 	c.order.Remove(a.elem)
 	a.elem = nil
 	delete(c.byID, a.id)
-	c.events -= a.counted
+	c.bytes -= a.counted
 	a.counted = 0
 }
 
@@ -170,5 +185,5 @@ func (c *aggregates) flush() {
 	}
 	c.byID = map[string]*aggregate{}
 	c.order.Init()
-	c.events = 0
+	c.bytes = 0
 }

@@ -104,10 +104,11 @@ type Option func(*Executor)
 // WithVault seals personal fields of new events and opens those read.
 func WithVault(v Vault) Option { return func(x *Executor) { x.vault = v } }
 
-// WithCache bounds the cached states by properties and by events held;
+// WithCache bounds the cached states by properties and by their estimated
+// size in bytes;
 // WithCache(0, 0) turns the cache off, so every command reads its stream.
-func WithCache(properties, events int) Option {
-	return func(x *Executor) { x.cache = newAggregates(properties, events) }
+func WithCache(properties, bytes int) Option {
+	return func(x *Executor) { x.cache = newAggregates(properties, bytes) }
 }
 
 // NewExecutor returns an executor over store; now is the clock (time.Now when nil).
@@ -116,7 +117,7 @@ func NewExecutor(store EventStore, now func() time.Time, opts ...Option) *Execut
 		now = time.Now
 	}
 	x := &Executor{store: store, now: now, maxRetries: DefaultMaxRetries,
-		cache: newAggregates(DefaultCachedProperties, DefaultCachedEvents)}
+		cache: newAggregates(DefaultCachedProperties, DefaultCachedBytes)}
 	for _, o := range opts {
 		o(x)
 	}
