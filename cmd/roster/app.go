@@ -122,8 +122,11 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	api := httpapi.New(httpapi.Config{
 		// The chain covers events as stored, sealed: the auditor reads the
 		// store itself, never through the vault.
-		Chain:    chain.NewAuditor(store, signer),
-		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Chain: chain.NewAuditor(store, signer),
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg,
+			// A consumer's lag can take long to count on a big backlog;
+			// memory and the other metrics must still be served then.
+			ErrorHandling: promhttp.ContinueOnError}),
 		Commands: handlers,
 		Reads:    readmodels.New(pool),
 		History:  readmodels.NewHistory(readmodels.HistoryConfig{Events: store, Opener: vault}),

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/rosterhq/roster/infra/auth"
@@ -53,6 +55,14 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	fmt.Fprintf(stdout, "roster: serving on http://%s (event store: %s)\n", ln.Addr(), cfg.EventStore)
+	if cfg.DebugAddr != "" {
+		stop, err := serveProfiles(cfg.DebugAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(stdout, "roster: profiles on http://%s/debug/pprof/\n", cfg.DebugAddr)
+	}
 	return app.Run(ctx, ln)
 }
 
@@ -118,4 +128,20 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// serveProfiles serves Go's profiles on addr, apart from the API, so memory
+// and CPU can be measured on a running server (issue 6's bounds).
+func serveProfiles(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s for profiles: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }

@@ -94,6 +94,10 @@ type Config struct {
 	// operator-only API, such as forgetting a person (ROSTER_OPERATORS,
 	// comma-separated). Empty allows nobody.
 	Operators []string
+	// DebugAddr, when set, is a host:port serving Go's profiles
+	// (/debug/pprof/) apart from the API (ROSTER_DEBUG_ADDR). Keep it on
+	// loopback: profiles show the server's memory.
+	DebugAddr string
 
 	// parseErrs keeps the values that could not be parsed, by variable, so
 	// Validate reports them with everything else unless a flag has since

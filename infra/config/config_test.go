@@ -310,7 +310,7 @@ func TestEveryVariableHasAFlag(t *testing.T) {
 	var got []string
 	fs.VisitAll(func(f *flag.Flag) { got = append(got, f.Name) })
 	want := []string{
-		"accept-url", "audit-signing-key", "broker-url", "esdb-url", "event-store", "http-addr", "invite-key", "invite-ttl",
+		"accept-url", "audit-signing-key", "broker-url", "debug-addr", "esdb-url", "event-store", "http-addr", "invite-key", "invite-ttl",
 		"jwks-url", "jwt-audience", "jwt-issuer", "jwt-secret", "log-format", "log-level", "mail-from",
 		"operators", "pg-url", "smtp-url",
 	}
@@ -427,4 +427,32 @@ func TestOperators(t *testing.T) {
 			t.Errorf("operators (-want +got):\n%s", diff)
 		}
 	})
+}
+
+func TestDebugAddr(t *testing.T) {
+	tests := []struct {
+		name, value, wantErr string
+	}{
+		{"unset serves no profiles", "", ""},
+		{"loopback IPv4", "127.0.0.1:6060", ""},
+		{"loopback IPv6", "[::1]:6060", ""},
+		{"localhost", "localhost:6060", ""},
+		{"every interface is refused", ":6060", "ROSTER_DEBUG_ADDR: \":6060\" is not a loopback address"},
+		{"a public address is refused", "10.0.0.5:6060", "is not a loopback address"},
+		{"no port is refused", "127.0.0.1", "is not host:port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_DEBUG_ADDR": tt.value}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Load error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || c.DebugAddr != tt.value {
+				t.Fatalf("Load = %q, %v; want %q", c.DebugAddr, err, tt.value)
+			}
+		})
+	}
 }

@@ -74,6 +74,8 @@ var settings = []setting{
 		parse: str(func(c *Config) *string { return &c.AuditSigningKey })},
 	{env: "ROSTER_OPERATORS", usage: "comma-separated account `IDs` (token sub) allowed the operator-only API; unset allows nobody",
 		parse: operators},
+	{env: "ROSTER_DEBUG_ADDR", usage: "`host:port` serving Go's profiles at /debug/pprof/ (loopback only); unset serves none",
+		parse: str(func(c *Config) *string { return &c.DebugAddr })},
 }
 
 // operators reads ROSTER_OPERATORS: account IDs separated by commas, each

@@ -40,6 +40,14 @@ func (c Config) Validate() error {
 		add("ROSTER_HTTP_ADDR", "port %q of %q is not a number from 0 to 65535", port, c.HTTPAddr)
 	}
 
+	if c.DebugAddr != "" {
+		if host, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			add("ROSTER_DEBUG_ADDR", "%q is not host:port", c.DebugAddr)
+		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			add("ROSTER_DEBUG_ADDR", "%q is not a loopback address: profiles must not be reachable from outside", c.DebugAddr)
+		}
+	}
+
 	if c.PGURL == "" {
 		add("ROSTER_PG_URL", "is required")
 	} else if err := checkURL(c.PGURL, "postgres", "postgresql"); err != nil {
