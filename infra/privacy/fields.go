@@ -73,15 +73,19 @@ func aad(id uuid.UUID, field string) []byte {
 }
 
 // sealValue encrypts plain, the value of field, under s.
-func sealValue(s *subject, field, plain string) string {
-	ct := s.aead.Seal(nil, nil, []byte(plain), aad(s.id, field))
+func sealValue(s *subject, field, plain string) (string, error) {
+	aead, err := s.aead()
+	if err != nil {
+		return "", err
+	}
+	ct := aead.Seal(nil, nil, []byte(plain), aad(s.id, field))
 	var b strings.Builder
 	b.Grow(len(sealedPrefix) + len(s.tag) + 1 + base64.RawURLEncoding.EncodedLen(len(ct)))
 	b.WriteString(sealedPrefix)
 	b.WriteString(s.tag)
 	b.WriteByte(':')
 	b.WriteString(base64.RawURLEncoding.EncodeToString(ct))
-	return b.String()
+	return b.String(), nil
 }
 
 // errMalformed is wrapped by every error about a value that starts like a

@@ -124,7 +124,11 @@ func (v *Vault) open(ctx context.Context, q querier, lock string, recs []eventst
 			m.raw = jsonString(s.kind.marker(s.id))
 			continue
 		}
-		plain, err := subj.aead.Open(nil, nil, s.ct, aad(s.id, m.key))
+		aead, err := subj.aead()
+		if err != nil {
+			return fmt.Errorf("open event %s: %w", recs[s.rec].ID, err)
+		}
+		plain, err := aead.Open(nil, nil, s.ct, aad(s.id, m.key))
 		if err != nil {
 			return fmt.Errorf("open event %s: field %s does not decrypt for subject %s: the value or the key was altered", recs[s.rec].ID, m.key, s.id)
 		}

@@ -106,12 +106,20 @@ func (v *Vault) Seal(ctx context.Context, events []eventstore.EventData) error {
 		for _, op := range p.dataOps {
 			m := &p.data[op.idx]
 			s, _ := stringValue(m.raw)
-			m.raw = jsonString(sealValue(subjects[op.key], m.key, s))
+			v, err := sealValue(subjects[op.key], m.key, s)
+			if err != nil {
+				return fmt.Errorf("seal event %s: %w", events[i].ID, err)
+			}
+			m.raw = jsonString(v)
 		}
 		for _, op := range p.metaOps {
 			m := &p.meta[op.idx]
 			s, _ := stringValue(m.raw)
-			m.raw = jsonString(sealValue(subjects[op.key], m.key, s))
+			v, err := sealValue(subjects[op.key], m.key, s)
+			if err != nil {
+				return fmt.Errorf("seal event %s: %w", events[i].ID, err)
+			}
+			m.raw = jsonString(v)
 		}
 		if len(p.dataOps) > 0 {
 			sealed[i][0] = appendObject(make([]byte, 0, len(events[i].Data)+64*len(p.dataOps)), p.data)
