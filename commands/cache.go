@@ -93,12 +93,12 @@ func (a *aggregate) note(commandID string, revision uint64, pos eventstore.Posit
 // cached state is only a guess at the stream's head: every append names the
 // revision it was decided on, and the store refuses it if the stream moved.
 type aggregates struct {
-	mu        sync.Mutex
-	byID      map[string]*aggregate
-	order     *list.List // front: most recently used
-	bytes     int
-	maxProps  int
-	maxBytes  int
+	mu       sync.Mutex
+	byID     map[string]*aggregate
+	order    *list.List // front: most recently used
+	bytes    int
+	maxProps int
+	maxBytes int
 }
 
 func newAggregates(maxProps, maxBytes int) *aggregates {
