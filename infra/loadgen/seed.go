@@ -43,13 +43,13 @@ func memberRole(i int) string {
 }
 
 const (
-	// streamClients write one stream at once while seeding: more only
-	// race for the same revision.
-	streamClients = 4
-	// acceptClients answer the read property's invitations at once; an
-	// accept is decided on the invitee's own invitation, so the executor's
-	// retries absorb most races.
-	acceptClients = 8
+	// streamClients write one stream at once while seeding, and
+	// acceptClients answer the read property's invitations at once: the
+	// server decides the commands waiting for one property together and
+	// appends them in one go, so more clients make bigger groups, not more
+	// lost races.
+	streamClients = 16
+	acceptClients = 32
 	// fillerEventsPerProperty is how much history each filler property
 	// gets: a property created and invited to twenty times fifty.
 	fillerEventsPerProperty = 1001
