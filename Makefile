@@ -2,16 +2,19 @@
 # (.ci/run) and people run the same steps. `make help` lists the targets.
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench build token pg-start pg-stop pg-status nats-start nats-stop nats-status clean
+.PHONY: help run test screenshots bench build token pg-start pg-stop pg-status nats-start nats-stop nats-status clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## build, start PostgreSQL if needed, migrate, print a dev token and serve on 127.0.0.1:8080
+run: ## build, start PostgreSQL if needed, migrate and serve the API and the dashboard on http://127.0.0.1:8080/
 	@bash .ci/dev.sh
 
-test: ## go vet and go test -race ./... against PostgreSQL and NATS JetStream (private ones if none answers)
+test: ## go vet and go test -race ./... against PostgreSQL and NATS JetStream, the dashboard in chromium (installed if missing)
 	@bash .ci/test.sh
+
+screenshots: ## walk the dashboard's browser story and save its screens to docs/img
+	@ROSTER_UPDATE_SCREENSHOTS=1 ROSTER_TEST_PKGS=./cmd/roster ROSTER_TEST_RUN=TestDashboardSeedStory ROSTER_TEST_EVENT_STORES=postgres bash .ci/test.sh
 
 bench: ## serve on a database of its own and run roster bench against it (BENCH_ARGS='-scale 0.1' passes flags)
 	@bash .ci/bench.sh $(BENCH_ARGS)
@@ -19,7 +22,7 @@ bench: ## serve on a database of its own and run roster bench against it (BENCH_
 build: ## build bin/roster
 	@bash .ci/dev.sh build
 
-token: ## print a fresh development token for dev-owner (owner@example.com)
+token: ## print a fresh development token for owner@example.com, the account the dashboard signs that email in as
 	@bash .ci/dev.sh token
 
 pg-start: ## start the private PostgreSQL (if no other answers) and leave it running

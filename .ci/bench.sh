@@ -47,6 +47,8 @@ while IFS= read -r line || [[ -n $line ]]; do
 	[[ -n ${!key:-} ]] || export "$key=${BASH_REMATCH[2]}"
 done <"$ROSTER_STATE/dev.env"
 export ROSTER_LOG_LEVEL=${ROSTER_LOG_LEVEL:-warn}
+# The check scenario calls the access-check API as this service.
+export ROSTER_CHECK_SERVICES=${ROSTER_CHECK_SERVICES:-roster-bench}
 
 pg_up
 addr=${ROSTER_HTTP_ADDR:-127.0.0.1:8080}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make run: build roster, make PostgreSQL available, migrate, print a
+# make run: build roster, make PostgreSQL available, migrate, print the
+# dashboard's address (with development sign-in on: any email signs in), a
 # development token and a curl line, then serve in the foreground. Ctrl-C
 # stops the server, and the private PostgreSQL if this script started it.
 #
@@ -15,7 +16,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
 cd "$ROSTER_ROOT"
 
 DEV_ENV=$ROSTER_STATE/dev.env
-DEV_SUB=dev-owner
 DEV_EMAIL=owner@example.com
 
 random_secret() {
@@ -52,8 +52,10 @@ build() {
 	go build -o bin/roster ./cmd/roster
 }
 
+# mint prints a token for the account the dashboard's development sign-in
+# gives $DEV_EMAIL, so what the token creates shows when signing in there.
 mint() {
-	bin/roster token --sub "$DEV_SUB" --email "$DEV_EMAIL"
+	bin/roster token --email "$DEV_EMAIL"
 }
 
 case ${1:-} in
@@ -91,10 +93,32 @@ host=${addr%:*} port=${addr##*:}
 case $host in '' | 0.0.0.0 | '[::]' | '::') host=127.0.0.1 ;; esac
 base="http://$host:$port"
 
+# Development sign-in lets anyone sign in as any email, so the server
+# allows it on loopback only and never beside a real identity provider:
+# make run turns it on unless the settings point elsewhere.
+signin="sign in with any email (development sign-in, ROSTER_DEV_LOGIN)"
+if [[ -z ${ROSTER_DEV_LOGIN:-} ]]; then
+	case $host in
+	127.* | localhost | '[::1]' | ::1)
+		if [[ -z ${ROSTER_JWKS_URL:-} && -z ${ROSTER_OIDC_ISSUER:-} ]]; then
+			export ROSTER_DEV_LOGIN=true
+		fi
+		;;
+	esac
+fi
+if [[ ${ROSTER_DEV_LOGIN:-} != true ]]; then
+	signin="sign in with the identity provider (ROSTER_OIDC_ISSUER), or set ROSTER_DEV_LOGIN=true on a loopback address"
+fi
+
 cat <<INFO
 
 Roster is starting on $base; Ctrl-C stops it.
-Development token for $DEV_SUB <$DEV_EMAIL> (valid one hour; make token prints a new one):
+
+The dashboard: $base/
+  Open it in a browser and $signin.
+  Invitation mail goes to this terminal's log; its accept_link opens the page that accepts.
+
+Development token for $DEV_EMAIL, the account the dashboard gives that email (valid one hour; make token prints a new one):
 
 TOKEN=$token
 

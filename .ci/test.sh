@@ -8,8 +8,13 @@
 # Broker tests get a NATS server with JetStream from ROSTER_TEST_NATS_URL; when
 # it is unset, nats_up finds or starts one (see nats.sh), stopped again at the
 # end if it started it.
+# Browser tests (the dashboard, cmd/roster) drive Debian's chromium; it is
+# installed with apt-get when missing, and then the run requires them
+# (ROSTER_REQUIRE_BROWSER=1). Where it cannot be installed they are skipped,
+# and this script and the tests say so.
 #   ROSTER_TEST_TIMEOUT   go test -timeout (default 15m)
 #   ROSTER_TEST_PKGS      packages to test (default ./...)
+#   ROSTER_TEST_RUN       go test -run (default: every test)
 set -euo pipefail
 # shellcheck source=.ci/postgres.sh
 source "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
@@ -55,10 +60,34 @@ else
 	export ROSTER_TEST_NATS_URL=$ROSTER_NATS_URL
 fi
 
+# chromium_path prints the browser the tests would use, if any.
+chromium_path() {
+	if [[ -n ${ROSTER_TEST_CHROMIUM:-} ]]; then
+		printf '%s\n' "$ROSTER_TEST_CHROMIUM"
+		return 0
+	fi
+	command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null
+}
+
+if ! chromium_path >/dev/null; then
+	if command -v apt-get >/dev/null 2>&1 && can_be_root; then
+		# The page's text needs a font; chromium only recommends one.
+		(apt_install chromium fonts-dejavu-core) || warn "chromium could not be installed"
+	fi
+fi
+if browser=$(chromium_path); then
+	note "browser tests: $browser"
+	export ROSTER_TEST_CHROMIUM=$browser ROSTER_REQUIRE_BROWSER=1
+else
+	warn "NO CHROMIUM: it is not installed and cannot be here; the dashboard's browser tests will be SKIPPED"
+fi
+
 pkgs=${ROSTER_TEST_PKGS:-./...}
+run=()
+if [[ -n ${ROSTER_TEST_RUN:-} ]]; then run=(-run "$ROSTER_TEST_RUN"); fi
 note "go vet $pkgs"
 # shellcheck disable=SC2086 # pkgs may name several packages
 go vet $pkgs
-note "go test $race -count=1 -timeout ${ROSTER_TEST_TIMEOUT:-15m} $pkgs"
+note "go test $race -count=1 -timeout ${ROSTER_TEST_TIMEOUT:-15m} ${run[*]} $pkgs"
 # shellcheck disable=SC2086
-go test $race -count=1 -timeout "${ROSTER_TEST_TIMEOUT:-15m}" $pkgs
+go test $race -count=1 -timeout "${ROSTER_TEST_TIMEOUT:-15m}" "${run[@]}" $pkgs

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/invitetoken"
 )
 
 // Answer is the invitee's reply to an invitation, from the dashboard's
@@ -38,7 +39,7 @@ type AcceptToken struct {
 // AcceptTokenHandler handles AcceptToken.
 type AcceptTokenHandler struct {
 	exec   *Executor
-	tokens *Tokens
+	tokens *invitetoken.Key
 }
 
 // Handle checks the token against the invitation's current nonce and accepts.
@@ -52,7 +53,7 @@ func (h AcceptTokenHandler) Handle(ctx context.Context, m Meta, c AcceptToken) (
 	return h.exec.Run(ctx, m, propertyID, func(p *domain.Property, now time.Time, _ IDs) ([]domain.Event, error) {
 		inv := p.Invitations[invitationID]
 		if inv == nil || !h.tokens.Valid(c.Token, propertyID, invitationID, inv.TokenNonce) {
-			return nil, invalidToken()
+			return nil, invitetoken.Invalid()
 		}
 		return p.Accept(m.Actor, now, invitationID)
 	})

@@ -76,8 +76,11 @@ func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
 		{"revoke nothing", func(e env) error {
 			return ignore(e.f.h.Revoke.Handle(ctx, as(owner), commands.Revoke{PropertyID: e.pid}))
 		}, domain.KindInvalid, domain.CodeNoInvitations, nil},
-		{"answer an unknown invitation", func(e env) error {
+		{"answer an unknown invitation as an outsider, who is told the property does not exist", func(e env) error {
 			return ignore(e.f.h.Answer.Handle(ctx, as(ada), commands.Answer{PropertyID: e.pid, InvitationID: unknown, Accept: true}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"answer an unknown invitation as a member", func(e env) error {
+			return ignore(e.f.h.Answer.Handle(ctx, as(bob), commands.Answer{PropertyID: e.pid, InvitationID: unknown, Accept: true}))
 		}, domain.KindNotFound, domain.CodeInvitationNotFound, nil},
 		{"answer on an unknown property", func(e env) error {
 			return ignore(e.f.h.Answer.Handle(ctx, as(ada), commands.Answer{PropertyID: unknown, InvitationID: e.iid}))
@@ -100,9 +103,12 @@ func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
 		{"remove by an agent", func(e env) error {
 			return ignore(e.f.h.Remove.Handle(ctx, as(bob), commands.Remove{PropertyID: e.pid, AccountID: bob.AccountID}))
 		}, domain.KindForbidden, domain.CodeForbidden, nil},
-		{"leave by an outsider", func(e env) error {
+		{"leave by an outsider, who is told the property does not exist", func(e env) error {
 			return ignore(e.f.h.Remove.Handle(ctx, as(outsider), commands.Remove{PropertyID: e.pid, Leave: true}))
-		}, domain.KindForbidden, domain.CodeForbidden, nil},
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"invite by an outsider, who is told the property does not exist", func(e env) error {
+			return ignore(e.f.h.Invite.Handle(ctx, as(outsider), commands.Invite{PropertyID: e.pid, Rows: []commands.InviteRow{{Email: cy.Email, Role: "agent"}}}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
 		{"leave by the owner", func(e env) error {
 			return ignore(e.f.h.Remove.Handle(ctx, as(owner), commands.Remove{PropertyID: e.pid, Leave: true}))
 		}, domain.KindConflict, domain.CodeOwnerCannotLeave, nil},

@@ -40,3 +40,37 @@ func BenchmarkHotPropertyPostgres(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
 }
+
+// BenchmarkSpreadPostgres measures invitations spread over many properties
+// from many goroutines on the PostgreSQL store, with personal data sealed:
+// every command is an append of its own, so this is the write side's
+// ceiling of one instance on appends, without HTTP.
+// go test -run '^$' -bench Spread -benchtime 4000x -cpu 32 ./commands/
+func BenchmarkSpreadPostgres(b *testing.B) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(b)
+	f := newFixture(b, nil)
+	h := commands.New(commands.Config{Store: postgres.New(pool), InviteTTL: ttl, Tokens: f.tokens, Vault: privacy.NewVault(pool)})
+	const properties = 64
+	pids := make([]string, properties)
+	for i := range pids {
+		res, err := h.CreateProperty.Handle(ctx, as(owner), commands.CreateProperty{Name: fmt.Sprintf("Spread %d", i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		pids[i] = res.PropertyID
+	}
+	var n atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			if _, err := h.Invite.Handle(ctx, as(owner), commands.Invite{PropertyID: pids[i%properties],
+				Rows: []commands.InviteRow{{Email: fmt.Sprintf("spread%d@example.com", i), Role: "agent"}}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
+}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/invitetoken"
 )
 
 // Config is what the command handlers are built from.
@@ -13,7 +14,7 @@ type Config struct {
 	// InviteTTL is how long an invitation stays valid (domain.DefaultInviteTTL when zero).
 	InviteTTL time.Duration
 	// Tokens derives invitation tokens.
-	Tokens *Tokens
+	Tokens *invitetoken.Key
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Vault seals personal fields in new events and opens them in events
@@ -35,6 +36,7 @@ type Handlers struct {
 	SetAccess         SetAccessHandler
 	Remove            RemoveHandler
 	TransferOwnership TransferOwnershipHandler
+	MayRead           MayReadHandler
 
 	exec *Executor
 }
@@ -58,6 +60,7 @@ func New(c Config) Handlers {
 		Invite:            InviteHandler{exec: exec, ttl: ttl},
 		Resend:            ResendHandler{exec: exec, ttl: ttl},
 		Revoke:            RevokeHandler{exec: exec},
+		MayRead:           MayReadHandler{exec: exec},
 		Answer:            AnswerHandler{exec: exec},
 		AcceptToken:       AcceptTokenHandler{exec: exec, tokens: c.Tokens},
 		ChangeRole:        ChangeRoleHandler{exec: exec},

@@ -22,6 +22,7 @@ type CreatePropertyHandler struct {
 func (h CreatePropertyHandler) Handle(ctx context.Context, m Meta, c CreateProperty) (Result, error) {
 	cmdID := CommandID(m, "")
 	propertyID := IDs{base: cmdID, stable: m.IdempotencyKey != ""}.Next("property")
+	h.exec.prepare(ctx, m.Actor, nil)
 	return h.exec.run(ctx, m, cmdID, propertyID, func(p *domain.Property, _ time.Time, _ IDs) ([]domain.Event, error) {
 		return p.Create(m.Actor, c.Name)
 	})

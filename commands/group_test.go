@@ -34,6 +34,8 @@ func TestWaitingCommandsShareOneAppendAndKeepTheirOrder(t *testing.T) {
 	}
 	stale := as(owner)
 	stale.IfMatch = &staleRev
+	outsiderStale := as(outsider)
+	outsiderStale.IfMatch = &staleRev
 	calls := []struct {
 		name     string
 		run      func() (commands.Result, error)
@@ -49,6 +51,7 @@ func TestWaitingCommandsShareOneAppendAndKeepTheirOrder(t *testing.T) {
 		{"an agent may not invite", invite(as(cy), "eve@example.com"), domain.CodeForbidden, 0, false},
 		{"a stale If-Match", invite(stale, "fay@example.com"), domain.CodeStaleRevision, 0, false},
 		{"the same key for another request", invite(keyed(owner, "k", "other"), "gus@example.com"), domain.CodeIdempotencyKeyReused, 0, false},
+		{"an outsider's stale If-Match: told the property does not exist, not its revision", invite(outsiderStale, "hal@example.com"), domain.CodePropertyNotFound, 0, false},
 	}
 	results := make([]commands.Result, len(calls))
 	errs := make([]error, len(calls))

@@ -13,6 +13,7 @@ import (
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/eventstore/memory"
+	"github.com/rosterhq/roster/infra/invitetoken"
 )
 
 // The tests drive the handlers the way the HTTP layer does, over the memory
@@ -51,7 +52,7 @@ type fixture struct {
 	mem    *memory.Store
 	store  commands.EventStore
 	clock  *clock
-	tokens *commands.Tokens
+	tokens *invitetoken.Key
 }
 
 // newFixture wires the handlers; wrap, when given, puts a test store between
@@ -59,7 +60,7 @@ type fixture struct {
 func newFixture(tb testing.TB, wrap func(*memory.Store) commands.EventStore) *fixture {
 	tb.Helper()
 	f := &fixture{tb: tb, mem: memory.New(), clock: &clock{now: t0},
-		tokens: commands.NewTokens(tokenKey)}
+		tokens: invitetoken.New(tokenKey)}
 	f.store = f.mem
 	if wrap != nil {
 		f.store = wrap(f.mem)

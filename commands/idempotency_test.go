@@ -103,7 +103,7 @@ func (f *fixture) feedLen() int {
 	return len(recs)
 }
 
-// TestSameKeyTwiceHasOneEffectAndTheSameResult is DESIGN invariant 10 on
+// TestSameKeyTwiceHasOneEffectAndTheSameResult is invariant 10 in docs/ARCHITECTURE.md on
 // every write path: the repeat stores nothing, mails nothing, and answers
 // what the first request was answered, marked Repeated.
 func TestSameKeyTwiceHasOneEffectAndTheSameResult(t *testing.T) {

@@ -14,8 +14,9 @@ import (
 )
 
 // TestEveryEventCarriesItsCommandsMetadata: each stored event names its own
-// ID, the command that caused it, the request it belongs to, who acted, from
-// where and when (the injected clock), and the schema.
+// ID, the command that caused it, the request it belongs to, who acted
+// (and whether their token verified their email), from where and when (the
+// injected clock), and the schema.
 func TestEveryEventCarriesItsCommandsMetadata(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil)
@@ -46,6 +47,10 @@ func TestEveryEventCarriesItsCommandsMetadata(t *testing.T) {
 			func(m commands.Meta) (commands.Result, error) {
 				return f.h.Revoke.Handle(ctx, m, commands.Revoke{PropertyID: pid, InvitationIDs: []string{f.lastMailTo(bob.Email).InvitationID}})
 			}},
+		{"invite, by an admin whose token's email is unverified", commands.Meta{Actor: domain.Actor{AccountID: ada.AccountID, Email: ada.Email}},
+			func(m commands.Meta) (commands.Result, error) {
+				return f.h.Invite.Handle(ctx, m, commands.Invite{PropertyID: pid, Rows: []commands.InviteRow{{Email: cy.Email, Role: "agent"}}})
+			}},
 	}
 	seen := map[string]bool{}
 	for i, s := range steps {
@@ -74,7 +79,8 @@ func TestEveryEventCarriesItsCommandsMetadata(t *testing.T) {
 			got := metadataOf(t, rec)
 			want := domain.Metadata{EventID: rec.ID, CommandID: cmdID, CorrelationID: correlation, CausationID: cmdID,
 				ActorID: s.meta.Actor.AccountID, ActorEmail: s.meta.Actor.Email, OccurredAt: f.clock.Now(),
-				ClientIP: s.meta.ClientIP, UserAgent: s.meta.UserAgent, Schema: domain.SchemaV1, RequestHash: s.meta.RequestHash}
+				ClientIP: s.meta.ClientIP, UserAgent: s.meta.UserAgent, Schema: domain.SchemaV1, RequestHash: s.meta.RequestHash,
+				ActorEmailVerified: &s.meta.Actor.EmailVerified}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("%s: %s metadata (-want +got):\n%s", s.name, rec.Type, diff)
 			}

@@ -93,10 +93,16 @@ func TestInvariant5_OnlyTheInviteeAnswers(t *testing.T) {
 				fails: failure{kind: domain.KindForbidden, code: domain.CodeNotInvitee},
 			},
 			spec{
-				name:  "an unknown invitation cannot be " + a.done,
+				name:  "an unknown invitation cannot be " + a.done + " and a member is told which",
+				given: invitedPat(later),
+				when:  a.when(owner, "inv-404"),
+				fails: failure{kind: domain.KindNotFound, code: domain.CodeInvitationNotFound, says: "inv-404"},
+			},
+			spec{
+				name:  "an outsider guessing an invitation ID to " + a.verb + " is told the property does not exist",
 				given: invitedPat(later),
 				when:  a.when(pat, "inv-404"),
-				fails: failure{kind: domain.KindNotFound, code: domain.CodeInvitationNotFound, says: "inv-404"},
+				fails: failure{kind: domain.KindNotFound, code: domain.CodePropertyNotFound, says: "property " + pid + " does not exist"},
 			},
 			spec{
 				name:  "an invitation of a property that does not exist cannot be " + a.done,
@@ -151,5 +157,54 @@ func TestInvariant6_OnlyPendingInvitationsAreAnswered(t *testing.T) {
 		when:  accept(pat, "inv-pat"),
 		then:  []domain.Event{acceptedBy(pat, "inv-pat"), patJoined},
 	})
+	run(t, specs)
+}
+
+// Invariant 5 against look-alikes: the caller's verified email and the
+// invitation's are compared in their normal forms, so an address that only
+// looks like the invitee's answers nothing, while the invitee's own address
+// in other ASCII case still does. (A Unicode domain reaches the domain as its
+// A-label, mapped at the edge: infra/emailaddr's tests cover those.)
+func TestInvariant5_LookAlikesAreNotTheInvitee(t *testing.T) {
+	kate := domain.Actor{AccountID: "acc-kate", Email: "kate@example.com", EmailVerified: true}
+	invitedKate := events(created(), invited("inv-kate", kate.Email, domain.RoleAgent, later))
+	kateJoined := domain.MemberJoined{Schema: domain.SchemaV1, AccountID: "acc-other", Email: kate.Email,
+		Role: domain.RoleAgent, InvitationID: "inv-kate"}
+	verified := func(email string) domain.Actor {
+		return domain.Actor{AccountID: "acc-other", Email: email, EmailVerified: true}
+	}
+	var specs []spec
+	for _, a := range answers {
+		for _, lookalike := range []struct{ name, email string }{
+			{"the Kelvin sign", "\u212Aate@example.com"},
+			{"a fullwidth k", "\uFF4Bate@example.com"},
+			{"a Cyrillic a", "k\u0430te@example.com"},
+			{"a Cyrillic e in the domain", "kate@\u0435xample.com"},
+			{"a trailing dot", "kate@example.com."},
+			{"a NUL", "kate@example.com\x00"},
+			{"a zero-width space", "ka\u200bte@example.com"},
+		} {
+			specs = append(specs, spec{
+				name:  "a verified email with " + lookalike.name + " cannot " + a.verb + " kate's invitation",
+				given: invitedKate,
+				when:  a.when(verified(lookalike.email), "inv-kate"),
+				fails: failure{kind: domain.KindForbidden, code: domain.CodeNotInvitee},
+			})
+		}
+	}
+	specs = append(specs,
+		spec{
+			name:  "kate's address in capitals is kate's inbox and accepts",
+			given: invitedKate,
+			when:  accept(verified("KATE@EXAMPLE.COM"), "inv-kate"),
+			then:  []domain.Event{domain.InvitationAccepted{Schema: domain.SchemaV1, InvitationID: "inv-kate", AccountID: "acc-other"}, kateJoined},
+		},
+		spec{
+			name:  "kate's invitation cannot be sent again to a spelling with the Kelvin sign",
+			given: invitedKate,
+			when:  invite(owner, row("inv-2", "\u212Aate@example.com", "agent")),
+			fails: failure{kind: domain.KindInvalid, code: domain.CodeInvalidEmail, says: "U+212A"},
+		},
+	)
 	run(t, specs)
 }

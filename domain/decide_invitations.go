@@ -34,7 +34,8 @@ type InviteRequest struct {
 	TokenNonce   string
 }
 
-// Invite invites one or many emails, all or nothing: DESIGN invariants 2, 3, 4.
+// Invite invites one or many emails, all or nothing: invariants 2, 3 and 4
+// in docs/ARCHITECTURE.md.
 // Every bad row is reported at once in Error.Problems: the error's kind is
 // KindInvalid when any row is malformed, else KindConflict.
 func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []InviteRequest) ([]Event, error) {
@@ -119,7 +120,7 @@ func invitationProblems(problems []Problem, malformed bool) *Error {
 }
 
 // Resend gives a pending (or expired) invitation a new token and expiry:
-// DESIGN invariant 7. Errors: CodeInvitationNotFound, CodeInvitationNotPending.
+// invariant 7 in docs/ARCHITECTURE.md. Errors: CodeInvitationNotFound, CodeInvitationNotPending.
 func (p *Property) Resend(actor Actor, now time.Time, ttl time.Duration, invitationID, nonce string) ([]Event, error) {
 	if err := p.authorize(actor, PermManageInvitations); err != nil {
 		return nil, err
@@ -179,9 +180,11 @@ func (p *Property) Revoke(actor Actor, now time.Time, invitationIDs []string) ([
 	return events, nil
 }
 
-// Accept makes the invitee a member: DESIGN invariants 5 and 6. Errors:
-// CodeInvitationNotFound, CodeEmailUnverified, CodeNotInvitee, CodeAlreadyMember,
-// and the code of whatever status keeps the invitation from being accepted.
+// Accept makes the invitee a member: invariants 5 and 6 in
+// docs/ARCHITECTURE.md. Errors: CodePropertyNotFound, CodeInvitationNotFound
+// (for members; to anyone else an unknown invitation is an unknown property),
+// CodeEmailUnverified, CodeNotInvitee, CodeAlreadyMember, and the code of
+// whatever status keeps the invitation from being accepted.
 func (p *Property) Accept(actor Actor, now time.Time, invitationID string) ([]Event, error) {
 	inv, err := p.answerable(actor, now, invitationID)
 	if err != nil {
@@ -207,13 +210,20 @@ func (p *Property) Decline(actor Actor, now time.Time, invitationID string) ([]E
 }
 
 // answerable returns the invitation when actor is its verified invitee and it
-// is still pending and unexpired.
+// is still pending and unexpired. The invitee's email and the caller's are
+// compared in their normal forms (NormalizeEmail): a caller whose email is
+// refused there is nobody's invitee.
 func (p *Property) answerable(actor Actor, now time.Time, invitationID string) (*Invitation, error) {
 	if err := p.requireExists(); err != nil {
 		return nil, err
 	}
 	inv, err := p.invitation(invitationID)
 	if err != nil {
+		if p.Members[actor.AccountID] == nil {
+			// Whether an invitation is unknown or the property is, an
+			// outsider guessing IDs learns nothing.
+			return nil, p.notFound()
+		}
 		return nil, err
 	}
 	if !actor.EmailVerified {

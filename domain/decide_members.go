@@ -79,15 +79,13 @@ func (p *Property) Remove(actor Actor, accountID string) ([]Event, error) {
 	return []Event{MemberRemoved{Schema: SchemaV1, AccountID: accountID}}, nil
 }
 
-// Leave lets a member, enabled or not, leave by themselves: DESIGN invariant 9.
-// Errors: CodeForbidden for a non-member, CodeOwnerCannotLeave, CodeLastAdmin.
+// Leave lets a member, enabled or not, leave by themselves: invariant 9 in
+// docs/ARCHITECTURE.md. Errors: CodePropertyNotFound for a non-member, as
+// for a property that does not exist; CodeOwnerCannotLeave, CodeLastAdmin.
 func (p *Property) Leave(actor Actor) ([]Event, error) {
-	if err := p.requireExists(); err != nil {
+	me, err := p.visibleTo(actor)
+	if err != nil {
 		return nil, err
-	}
-	me := p.Members[actor.AccountID]
-	if me == nil {
-		return nil, Errorf(KindForbidden, CodeForbidden, "you are not a member of property %s", p.ID)
 	}
 	if me.AccountID == p.OwnerID {
 		return nil, Errorf(KindConflict, CodeOwnerCannotLeave,
@@ -100,8 +98,8 @@ func (p *Property) Leave(actor Actor) ([]Event, error) {
 }
 
 // TransferOwnership hands the property to another enabled admin; the former
-// owner stays an admin. Errors: CodeForbidden unless the actor owns the
-// property, CodeMemberNotFound, CodeAlreadyOwner, CodeNewOwnerNotAdmin.
+// owner stays an admin. Errors: CodePropertyNotFound for an outsider,
+// CodeForbidden for a member who does not own the property, CodeMemberNotFound, CodeAlreadyOwner, CodeNewOwnerNotAdmin.
 func (p *Property) TransferOwnership(actor Actor, accountID string) ([]Event, error) {
 	if err := p.authorize(actor, PermTransferOwnership); err != nil {
 		return nil, err

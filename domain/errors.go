@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind is the closed set of error categories Roster reports. The HTTP layer
@@ -19,9 +20,8 @@ const (
 	KindPrecondition    Kind = "precondition"    // an If-Match revision is stale
 	KindMalformed       Kind = "malformed"       // the request cannot be read: bad JSON, unknown fields, bad header
 	KindTooLarge        Kind = "too_large"       // the request body is over the limit
-	KindNoRoute         Kind = "no_route"        // no such path
-	KindBadMethod       Kind = "bad_method"      // the path exists, the method does not
 	KindUnavailable     Kind = "unavailable"     // a dependency is down; try again later
+	KindTooMany         Kind = "too_many"        // the caller is over a bound; try again later
 	KindInternal        Kind = "internal"        // a fault of ours; logged at the edge
 )
 
@@ -67,8 +67,6 @@ const (
 	CodeBodyTooLarge           = "body_too_large"
 	CodeInvalidHeader          = "invalid_header"
 	CodeInvalidQuery           = "invalid_query"
-	CodeRouteNotFound          = "route_not_found"
-	CodeMethodNotAllowed       = "method_not_allowed"
 	CodeNotAvailable           = "not_ready"
 )
 
@@ -76,6 +74,29 @@ const (
 const (
 	CodeChainBroken             = "chain_broken"               // a chain that does not verify is not signed
 	CodeSigningKeyNotConfigured = "signing_key_not_configured" // no ROSTER_AUDIT_SIGNING_KEY
+)
+
+// Codes of the request's edge: what the HTTP layer answers before, or
+// instead of, any handler.
+const (
+	CodeInvalidPath = "invalid_path" // a path segment holds NUL, a control character or invalid UTF-8
+	CodeUnavailable = "unavailable"  // a dependency (PostgreSQL) cannot be reached now; retry after Retry-After
+)
+
+// Codes of bounds on what a caller may run at once.
+const (
+	CodeTooManyLongReads = "too_many_long_reads" // too many exports, as_of queries or access reviews at once; retry after Retry-After
+)
+
+// Codes of signing in to the dashboard.
+const (
+	CodeDevLoginOff = "dev_login_off" // development sign-in is not turned on
+)
+
+// Codes of text refused before it reaches an event: a value a read model
+// could not store, or would store altered.
+const (
+	CodeInvalidText = "invalid_text" // not UTF-8, a NUL or control character, or too long
 )
 
 // Problem is one offending value inside a request, so a caller can fix every
@@ -96,6 +117,9 @@ type Error struct {
 	Code     string
 	Message  string
 	Problems []Problem
+	// RetryAfter, when positive, is how long the caller should wait before
+	// trying again (KindTooMany and KindUnavailable).
+	RetryAfter time.Duration
 }
 
 // Error returns the message.

@@ -224,6 +224,26 @@ type Metadata struct {
 	// RequestHash fingerprints the request that carried an idempotency key,
 	// so the same key reused for a different request is recognised.
 	RequestHash string `json:"request_hash,omitempty"`
+	// ActorEmailVerified says whether the actor's token vouched for
+	// ActorEmail. Every event written since it was recorded has it; nil
+	// means an older event (see ShownActorEmail).
+	ActorEmailVerified *bool `json:"actor_email_verified,omitempty"`
+}
+
+// ShownActorEmail is the actor's email as it may be shown to others as who
+// acted (the inviter in a mail, the actor in the audit): only an email the
+// token verified, since anyone can claim an unverified one. It is "" for an
+// unverified email; show the account ID (ActorID) then.
+//
+// An event written before the verification was recorded shows the email as
+// it always did: rewriting how history reads would change rebuilt audit rows
+// that compliance has already exported, and those events' mails are sent.
+// No new event lacks the field, so a caller cannot get that treatment.
+func (m Metadata) ShownActorEmail() string {
+	if m.ActorEmailVerified != nil && !*m.ActorEmailVerified {
+		return ""
+	}
+	return m.ActorEmail
 }
 
 // StreamName is the event store stream of a property.

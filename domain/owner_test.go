@@ -89,8 +89,8 @@ func TestInvariant8_OwnershipTransfer(t *testing.T) {
 			fails: failure{kind: domain.KindForbidden, code: domain.CodeForbidden}},
 		{name: "a disabled admin cannot transfer", given: team(), when: transfer(offAdmin, admin),
 			fails: failure{kind: domain.KindForbidden, code: domain.CodeAccessDisabled}},
-		{name: "an outsider cannot transfer", given: team(), when: transfer(outsider, admin),
-			fails: failure{kind: domain.KindForbidden, code: domain.CodeForbidden}},
+		{name: "an outsider cannot transfer and is told the property does not exist", given: team(), when: transfer(outsider, admin),
+			fails: failure{kind: domain.KindNotFound, code: domain.CodePropertyNotFound}},
 		{name: "nobody can transfer a property that does not exist", when: transfer(owner, admin),
 			fails: failure{kind: domain.KindNotFound, code: domain.CodePropertyNotFound}},
 	})

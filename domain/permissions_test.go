@@ -28,7 +28,7 @@ func concat(lists ...[]domain.Permission) []domain.Permission {
 	return out
 }
 
-// The permission table of DESIGN section 1, role by role.
+// The permission table, role by role.
 func TestPermissionTable(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -27,7 +27,7 @@ func ParseRole(s string) (Role, error) {
 // Permission is one thing a member may do on a property.
 type Permission string
 
-// The permissions of DESIGN section 1.
+// The permissions a member may hold; permissionTable says which role holds each.
 const (
 	PermRespondToChats       Permission = "respond_to_chats"
 	PermRespondToTickets     Permission = "respond_to_tickets"

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"io/fs"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -28,15 +29,21 @@ var Files embed.FS
 func Apply(ctx context.Context, pool *pgxpool.Pool) ([]int64, error) {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	return apply(ctx, db)
+	return apply(ctx, db, Files)
 }
 
-func apply(ctx context.Context, db *sql.DB) ([]int64, error) {
+func apply(ctx context.Context, db *sql.DB, files fs.FS) ([]int64, error) {
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return nil, fmt.Errorf("migration lock: %w", err)
 	}
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, Files, goose.WithSessionLocker(locker))
+	// Work lands from parallel branches, each with the next free number at
+	// the time, so a database may hold a higher version before a lower one
+	// arrives. Every migration adds a table, an index or a function of its
+	// own and none depends on a later number, so a missing lower one is
+	// applied then rather than refused.
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, files,
+		goose.WithSessionLocker(locker), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/recorded"
 )
 
 // AccessName names the access projection and its checkpoint.
@@ -58,16 +59,16 @@ func newAccessBatch(u *unit) *accessBatch {
 	return &accessBatch{access: newTable(u, accessSpec), owners: newTable(u, accessOwnersSpec)}
 }
 
-func accessPropertyCreated(s *accessBatch, e Envelope, ev domain.PropertyCreated) error {
+func accessPropertyCreated(s *accessBatch, e recorded.Event, ev domain.PropertyCreated) error {
 	return setAccessOwner(s, e, ev.OwnerID)
 }
 
-func accessOwnershipTransferred(s *accessBatch, e Envelope, ev domain.OwnershipTransferred) error {
+func accessOwnershipTransferred(s *accessBatch, e recorded.Event, ev domain.OwnershipTransferred) error {
 	return setAccessOwner(s, e, ev.To)
 }
 
 // setAccessOwner records the property's owner and moves the flag to its row.
-func setAccessOwner(s *accessBatch, e Envelope, ownerID string) error {
+func setAccessOwner(s *accessBatch, e recorded.Event, ownerID string) error {
 	setOwner(s.owners, e, ownerID, func(accountID string, isOwner bool, at time.Time) {
 		s.access.Update(rowKey{e.PropertyID, accountID}, func(r *accessRow) {
 			if r.IsOwner != isOwner {
@@ -78,27 +79,27 @@ func setAccessOwner(s *accessBatch, e Envelope, ownerID string) error {
 	return nil
 }
 
-func accessJoined(s *accessBatch, e Envelope, ev domain.MemberJoined) error {
+func accessJoined(s *accessBatch, e recorded.Event, ev domain.MemberJoined) error {
 	owner, had := s.owners.Get(rowKey{a: e.PropertyID})
 	s.access.Put(accessRow{PropertyID: e.PropertyID, AccountID: ev.AccountID, Role: string(ev.Role),
 		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, UpdatedAt: dbTime(e.At())})
 	return nil
 }
 
-func accessRoleChanged(s *accessBatch, e Envelope, ev domain.MemberRoleChanged) error {
+func accessRoleChanged(s *accessBatch, e recorded.Event, ev domain.MemberRoleChanged) error {
 	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Role = string(ev.To) })
 }
 
-func accessDisabled(s *accessBatch, e Envelope, ev domain.MemberAccessDisabled) error {
+func accessDisabled(s *accessBatch, e recorded.Event, ev domain.MemberAccessDisabled) error {
 	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Status = string(domain.StatusDisabled) })
 }
 
-func accessEnabled(s *accessBatch, e Envelope, ev domain.MemberAccessEnabled) error {
+func accessEnabled(s *accessBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
 	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Status = string(domain.StatusEnabled) })
 }
 
 // updateAccess changes one membership's row with f and stamps it.
-func updateAccess(s *accessBatch, e Envelope, accountID string, f func(*accessRow)) error {
+func updateAccess(s *accessBatch, e recorded.Event, accountID string, f func(*accessRow)) error {
 	s.access.Update(rowKey{e.PropertyID, accountID}, func(r *accessRow) {
 		f(r)
 		r.UpdatedAt = dbTime(e.At())
@@ -106,12 +107,12 @@ func updateAccess(s *accessBatch, e Envelope, accountID string, f func(*accessRo
 	return nil
 }
 
-func accessRemoved(s *accessBatch, e Envelope, ev domain.MemberRemoved) error {
+func accessRemoved(s *accessBatch, e recorded.Event, ev domain.MemberRemoved) error {
 	s.access.Delete(rowKey{e.PropertyID, ev.AccountID})
 	return nil
 }
 
-func accessLeft(s *accessBatch, e Envelope, ev domain.MemberLeft) error {
+func accessLeft(s *accessBatch, e recorded.Event, ev domain.MemberLeft) error {
 	s.access.Delete(rowKey{e.PropertyID, ev.AccountID})
 	return nil
 }

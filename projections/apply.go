@@ -11,6 +11,7 @@ import (
 
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/eventstore"
+	"github.com/rosterhq/roster/infra/recorded"
 )
 
 // Opener turns the sealed personal fields of recorded events back into
@@ -28,7 +29,11 @@ type Opener interface {
 // it can still be applied without it.
 type eventError struct {
 	index int // in the batch handed to applyEvents
-	err   error
+	// projections are those of the batch the event failed: the one whose
+	// reducer failed, or every one that needed an event that does not
+	// decode.
+	projections []string
+	err         error
 }
 
 func (e *eventError) Error() string { return e.err.Error() }
@@ -43,6 +48,19 @@ func failedAt(err error) int {
 	return -1
 }
 
+// skipSet holds the events operators told projections to pass over
+// (projection_skips): event IDs by projection name. The nil set is empty.
+type skipSet map[string]map[string]bool
+
+func (s skipSet) has(projection, eventID string) bool { return s[projection][eventID] }
+
+func (s skipSet) add(projection, eventID string) {
+	if s[projection] == nil {
+		s[projection] = map[string]bool{}
+	}
+	s[projection][eventID] = true
+}
+
 // applyEvents applies recs, in feed order, to each of ps inside tx: the
 // events any of them handles are opened (when open is not nil) and decoded
 // once, then each projection runs its reducers over those of its types,
@@ -50,10 +68,11 @@ func failedAt(err error) int {
 // send with the batch's writes (a checkpoint), saving a round trip. bulk
 // says ps write to copies a rebuild is filling (see unit.bulk).
 //
-// Events in streams other than properties', or of types none of ps
-// handles, are passed over. An error that one event causes (it does not
-// decode, a reducer fails) is an *eventError naming it.
-func applyEvents(ctx context.Context, tx pgx.Tx, bulk bool, open Opener, ps []Projection, recs []eventstore.RecordedEvent, last func(*pgx.Batch)) error {
+// Events in streams other than properties', of types none of ps handles,
+// or in skips for a projection, are passed over (by that projection). An
+// error that one event causes (it does not decode, a reducer fails) is an
+// *eventError naming it; a decode error wraps errUnreadable.
+func applyEvents(ctx context.Context, tx pgx.Tx, bulk bool, open Opener, ps []Projection, recs []eventstore.RecordedEvent, skips skipSet, last func(*pgx.Batch)) error {
 	var (
 		at  []int // index in recs of each of sel
 		sel []eventstore.RecordedEvent
@@ -63,7 +82,7 @@ func applyEvents(ctx context.Context, tx pgx.Tx, bulk bool, open Opener, ps []Pr
 			continue
 		}
 		for _, p := range ps {
-			if _, ok := p.Reducers[rec.Type]; ok {
+			if _, ok := p.Reducers[rec.Type]; ok && !skips.has(p.Name, rec.ID) {
 				at, sel = append(at, i), append(sel, rec)
 				break
 			}
@@ -74,29 +93,35 @@ func applyEvents(ctx context.Context, tx pgx.Tx, bulk bool, open Opener, ps []Pr
 			return fmt.Errorf("open events: %w", err)
 		}
 	}
-	envs := make([]Envelope, 0, len(sel))
+	envs := make([]recorded.Event, 0, len(sel))
 	envAt := make([]int, 0, len(sel))
 	for j, rec := range sel {
-		env, err := Decode(rec)
-		if errors.Is(err, ErrForeignStream) {
+		env, err := recorded.Decode(rec)
+		if errors.Is(err, recorded.ErrForeignStream) {
 			continue
 		}
 		if err != nil {
-			return &eventError{at[j], err}
+			var failed []string
+			for _, p := range ps {
+				if _, ok := p.Reducers[rec.Type]; ok && !skips.has(p.Name, rec.ID) {
+					failed = append(failed, p.Name)
+				}
+			}
+			return &eventError{at[j], failed, fmt.Errorf("%w: %w", errUnreadable, err)}
 		}
 		envs, envAt = append(envs, env), append(envAt, at[j])
 	}
-	return applyEnvelopes(ctx, tx, bulk, ps, envs, envAt, last)
+	return applyDecoded(ctx, tx, bulk, ps, envs, envAt, skips, last)
 }
 
-// applyEnvelopes is applyEvents after decoding: envAt holds the index of
+// applyDecoded is applyEvents after decoding: envAt holds the index of
 // each of envs in the caller's batch, for errors.
-func applyEnvelopes(ctx context.Context, tx pgx.Tx, bulk bool, ps []Projection, envs []Envelope, envAt []int, last func(*pgx.Batch)) error {
+func applyDecoded(ctx context.Context, tx pgx.Tx, bulk bool, ps []Projection, envs []recorded.Event, envAt []int, skips skipSet, last func(*pgx.Batch)) error {
 	// Set-wise projections record what they need, and it is loaded for
 	// all of them in one round trip.
 	type run struct {
 		u    *unit
-		step func(Envelope) error
+		step func(recorded.Event) error
 	}
 	runs := make([]run, len(ps))
 	for i, p := range ps {
@@ -119,7 +144,7 @@ func applyEnvelopes(ctx context.Context, tx pgx.Tx, bulk bool, ps []Projection, 
 				t.startPass()
 			}
 			for _, e := range envs {
-				if _, ok := p.Reducers[e.Type]; ok {
+				if _, ok := p.Reducers[e.Type]; ok && !skips.has(p.Name, e.ID) {
 					_ = r.step(e) // a failure shows again, for real, below
 				}
 			}
@@ -140,7 +165,7 @@ func applyEnvelopes(ctx context.Context, tx pgx.Tx, bulk bool, ps []Projection, 
 	for i, p := range ps {
 		for j, e := range envs {
 			reduce, ok := p.Reducers[e.Type]
-			if !ok {
+			if !ok || skips.has(p.Name, e.ID) {
 				continue
 			}
 			var err error
@@ -153,7 +178,7 @@ func applyEnvelopes(ctx context.Context, tx pgx.Tx, bulk bool, ps []Projection, 
 				err = reduce(ctx, tx, e)
 			}
 			if err != nil {
-				return &eventError{envAt[j], fmt.Errorf("%s: apply %s %s at %s: %w", p.Name, e.Type, e.Meta.EventID, e.Position, err)}
+				return &eventError{envAt[j], []string{p.Name}, fmt.Errorf("%s: apply %s %s at %s: %w", p.Name, e.Type, e.ID, e.Position, err)}
 			}
 		}
 		if r := runs[i]; r.u != nil {
@@ -188,7 +213,7 @@ func applyEnvelopes(ctx context.Context, tx pgx.Tx, bulk bool, ps []Projection, 
 type fold interface {
 	// begin starts a batch's unit of work in u and returns the step that
 	// applies one event to it.
-	begin(u *unit) func(Envelope) error
+	begin(u *unit) func(recorded.Event) error
 }
 
 // folder is a fold whose batch state is S: the projection's tables.
@@ -199,11 +224,11 @@ type folder[S any] struct {
 }
 
 // step applies one event to a batch's state.
-type step[S any] func(s S, e Envelope) error
+type step[S any] func(s S, e recorded.Event) error
 
-func (f *folder[S]) begin(u *unit) func(Envelope) error {
+func (f *folder[S]) begin(u *unit) func(recorded.Event) error {
 	s := f.state(u)
-	return func(e Envelope) error {
+	return func(e recorded.Event) error {
 		st, ok := f.steps[e.Type]
 		if !ok {
 			return nil
@@ -213,12 +238,12 @@ func (f *folder[S]) begin(u *unit) func(Envelope) error {
 }
 
 // onEvent adapts a step of one concrete event type, as On does for Reducers.
-func onEvent[S any, T domain.Event](f func(s S, e Envelope, ev T) error) step[S] {
-	return func(s S, e Envelope) error {
+func onEvent[S any, T domain.Event](f func(s S, e recorded.Event, ev T) error) step[S] {
+	return func(s S, e recorded.Event) error {
 		ev, ok := e.Event.(T)
 		if !ok {
 			var want T
-			return fmt.Errorf("step for %T got %T for event type %s", want, e.Event, e.Type)
+			return fmt.Errorf("%w: step for %T got %T for event type %s", errUnreadable, want, e.Event, e.Type)
 		}
 		return f(s, e, ev)
 	}
@@ -230,9 +255,9 @@ func onEvent[S any, T domain.Event](f func(s S, e Envelope, ev T) error) step[S]
 func setwise[S any](name string, tables []string, state func(u *unit) S, steps map[string]step[S]) Projection {
 	f := &folder[S]{state: state, steps: steps, reducers: make(map[string]Reducer, len(steps))}
 	for typ := range steps {
-		f.reducers[typ] = func(ctx context.Context, tx pgx.Tx, e Envelope) error {
+		f.reducers[typ] = func(ctx context.Context, tx pgx.Tx, e recorded.Event) error {
 			p := Projection{Name: name, Reducers: f.reducers, set: f}
-			return applyEnvelopes(ctx, tx, false, []Projection{p}, []Envelope{e}, []int{0}, nil)
+			return applyDecoded(ctx, tx, false, []Projection{p}, []recorded.Event{e}, []int{0}, nil, nil)
 		}
 	}
 	return Projection{Name: name, Tables: tables, Reducers: f.reducers, set: f}

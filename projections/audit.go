@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/recorded"
 )
 
 // AuditName names the audit projection and its checkpoint.
@@ -23,8 +24,8 @@ const (
 )
 
 // Audit returns the projection behind rm_audit: one row per event of a
-// property, with when it happened, the actor and where the request came
-// from, the member or invitation it concerns with its email, the value it
+// property, with when it happened, the actor (and whether its token verified
+// its email, which readers show only then) and where the request came from, the member or invitation it concerns with its email, the value it
 // changed (before and after) and the IDs that tie it to its request. The
 // payload itself is never stored, so the token nonce stays out.
 //
@@ -57,6 +58,7 @@ type auditRecord struct {
 	EventID, EventType                        string
 	OccurredAt                                time.Time
 	ActorID, ActorEmail, ClientIP, UserAgent  string
+	ActorEmailVerified                        *bool // nil for events from before it was recorded
 	SubjectKind, SubjectID, SubjectEmail      string
 	ChangeField, BeforeValue, AfterValue      string
 	CorrelationID, CausationID, CommandID     string
@@ -85,6 +87,7 @@ var (
 			col("occurred_at", func(r *auditRecord) any { return &r.OccurredAt }),
 			col("actor_id", func(r *auditRecord) any { return &r.ActorID }),
 			col("actor_email", func(r *auditRecord) any { return &r.ActorEmail }),
+			col("actor_email_verified", func(r *auditRecord) any { return &r.ActorEmailVerified }),
 			col("client_ip", func(r *auditRecord) any { return &r.ClientIP }),
 			col("user_agent", func(r *auditRecord) any { return &r.UserAgent }),
 			col("subject_kind", func(r *auditRecord) any { return &r.SubjectKind }),
@@ -128,19 +131,19 @@ type auditEntry struct {
 	keys []string
 }
 
-func auditPropertyCreated(s *auditBatch, e Envelope, ev domain.PropertyCreated) error {
+func auditPropertyCreated(s *auditBatch, e recorded.Event, ev domain.PropertyCreated) error {
 	// The creator's history starts here, before it joins as the owner.
 	return writeAudit(s, e, auditEntry{kind: SubjectProperty, id: e.PropertyID,
 		field: "name", after: ev.Name, keys: []string{ev.OwnerID}})
 }
 
-func auditInvited(s *auditBatch, e Envelope, ev domain.MemberInvited) error {
+func auditInvited(s *auditBatch, e recorded.Event, ev domain.MemberInvited) error {
 	rememberContact(s, e, ev.InvitationID, ev.Email, &ev.ExpiresAt)
 	return writeAudit(s, e, auditEntry{kind: SubjectInvitation, id: ev.InvitationID, email: ev.Email,
 		field: "role", after: string(ev.Role)})
 }
 
-func auditResent(s *auditBatch, e Envelope, ev domain.InvitationResent) error {
+func auditResent(s *auditBatch, e recorded.Event, ev domain.InvitationResent) error {
 	email, was := contact(s, e, ev.InvitationID)
 	rememberContact(s, e, ev.InvitationID, email, &ev.ExpiresAt)
 	before := ""
@@ -151,11 +154,11 @@ func auditResent(s *auditBatch, e Envelope, ev domain.InvitationResent) error {
 		field: "expires_at", before: before, after: stamp(ev.ExpiresAt)})
 }
 
-func auditRevoked(s *auditBatch, e Envelope, ev domain.InvitationRevoked) error {
+func auditRevoked(s *auditBatch, e recorded.Event, ev domain.InvitationRevoked) error {
 	return auditInvitationClosed(s, e, ev.InvitationID, domain.InviteRevoked, "")
 }
 
-func auditDeclined(s *auditBatch, e Envelope, ev domain.InvitationDeclined) error {
+func auditDeclined(s *auditBatch, e recorded.Event, ev domain.InvitationDeclined) error {
 	return auditInvitationClosed(s, e, ev.InvitationID, domain.InviteDeclined, "")
 }
 
@@ -163,7 +166,7 @@ func auditDeclined(s *auditBatch, e Envelope, ev domain.InvitationDeclined) erro
 // that accepted it: they are the start of that membership's history. Rows
 // filed under the account already (an invitation accepted twice) stay as
 // they are.
-func auditAccepted(s *auditBatch, e Envelope, ev domain.InvitationAccepted) error {
+func auditAccepted(s *auditBatch, e recorded.Event, ev domain.InvitationAccepted) error {
 	filed := s.subjects.Under(e.PropertyID, ev.AccountID)
 	for _, st := range s.subjects.Under(e.PropertyID, ev.InvitationID) {
 		if !slices.ContainsFunc(filed, st.same) {
@@ -175,40 +178,40 @@ func auditAccepted(s *auditBatch, e Envelope, ev domain.InvitationAccepted) erro
 
 // auditInvitationClosed writes the row of an invitation leaving pending;
 // accountID, when set, is the account that accepted it.
-func auditInvitationClosed(s *auditBatch, e Envelope, invitationID string, to domain.InvitationStatus, accountID string) error {
+func auditInvitationClosed(s *auditBatch, e recorded.Event, invitationID string, to domain.InvitationStatus, accountID string) error {
 	email, _ := contact(s, e, invitationID)
 	return writeAudit(s, e, auditEntry{kind: SubjectInvitation, id: invitationID, email: email,
 		field: "status", before: string(domain.InvitePending), after: string(to), keys: []string{accountID}})
 }
 
-func auditJoined(s *auditBatch, e Envelope, ev domain.MemberJoined) error {
+func auditJoined(s *auditBatch, e recorded.Event, ev domain.MemberJoined) error {
 	rememberContact(s, e, ev.AccountID, ev.Email, nil)
 	return writeAudit(s, e, auditEntry{kind: SubjectMember, id: ev.AccountID, email: ev.Email,
 		field: "role", after: string(ev.Role)})
 }
 
-func auditRoleChanged(s *auditBatch, e Envelope, ev domain.MemberRoleChanged) error {
+func auditRoleChanged(s *auditBatch, e recorded.Event, ev domain.MemberRoleChanged) error {
 	return auditMember(s, e, ev.AccountID, "role", string(ev.From), string(ev.To))
 }
 
-func auditAccessDisabled(s *auditBatch, e Envelope, ev domain.MemberAccessDisabled) error {
+func auditAccessDisabled(s *auditBatch, e recorded.Event, ev domain.MemberAccessDisabled) error {
 	return auditMember(s, e, ev.AccountID, "status", string(domain.StatusEnabled), string(domain.StatusDisabled))
 }
 
-func auditAccessEnabled(s *auditBatch, e Envelope, ev domain.MemberAccessEnabled) error {
+func auditAccessEnabled(s *auditBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
 	return auditMember(s, e, ev.AccountID, "status", string(domain.StatusDisabled), string(domain.StatusEnabled))
 }
 
-func auditRemoved(s *auditBatch, e Envelope, ev domain.MemberRemoved) error {
+func auditRemoved(s *auditBatch, e recorded.Event, ev domain.MemberRemoved) error {
 	return auditMember(s, e, ev.AccountID, "", "", "")
 }
 
-func auditLeft(s *auditBatch, e Envelope, ev domain.MemberLeft) error {
+func auditLeft(s *auditBatch, e recorded.Event, ev domain.MemberLeft) error {
 	return auditMember(s, e, ev.AccountID, "", "", "")
 }
 
 // auditMember writes the row of an event about one member.
-func auditMember(s *auditBatch, e Envelope, accountID, field, before, after string) error {
+func auditMember(s *auditBatch, e recorded.Event, accountID, field, before, after string) error {
 	email, _ := contact(s, e, accountID)
 	return writeAudit(s, e, auditEntry{kind: SubjectMember, id: accountID, email: email,
 		field: field, before: before, after: after})
@@ -216,7 +219,7 @@ func auditMember(s *auditBatch, e Envelope, accountID, field, before, after stri
 
 // auditOwnershipTransferred names the new owner as the subject; the row is
 // in the previous owner's history too.
-func auditOwnershipTransferred(s *auditBatch, e Envelope, ev domain.OwnershipTransferred) error {
+func auditOwnershipTransferred(s *auditBatch, e recorded.Event, ev domain.OwnershipTransferred) error {
 	toEmail, _ := contact(s, e, ev.To)
 	fromEmail, _ := contact(s, e, ev.From)
 	return writeAudit(s, e, auditEntry{kind: SubjectMember, id: ev.To, email: toEmail,
@@ -224,7 +227,7 @@ func auditOwnershipTransferred(s *auditBatch, e Envelope, ev domain.OwnershipTra
 }
 
 // writeAudit adds the event's row and files it under its subject keys.
-func writeAudit(s *auditBatch, e Envelope, row auditEntry) error {
+func writeAudit(s *auditBatch, e recorded.Event, row auditEntry) error {
 	if s.rows.u.recording {
 		return nil // it reads nothing
 	}
@@ -234,7 +237,7 @@ func writeAudit(s *auditBatch, e Envelope, row auditEntry) error {
 	}
 	m, at := e.Meta, dbTime(e.At())
 	s.rows.Insert(auditRecord{PropertyID: e.PropertyID, Revision: int64(e.Revision), CommitPosition: commit, PreparePosition: prepare,
-		EventID: m.EventID, EventType: e.Type, OccurredAt: at, ActorID: m.ActorID, ActorEmail: normalEmail(m.ActorEmail),
+		EventID: m.EventID, EventType: e.Type, OccurredAt: at, ActorID: m.ActorID, ActorEmail: normalEmail(m.ActorEmail), ActorEmailVerified: m.ActorEmailVerified,
 		ClientIP: m.ClientIP, UserAgent: m.UserAgent, SubjectKind: row.kind, SubjectID: row.id, SubjectEmail: normalEmail(row.email),
 		ChangeField: row.field, BeforeValue: row.before, AfterValue: row.after,
 		CorrelationID: m.CorrelationID, CausationID: m.CausationID, CommandID: m.CommandID})
@@ -257,7 +260,7 @@ func writeAudit(s *auditBatch, e Envelope, row auditEntry) error {
 
 // rememberContact records the email of a member or invitee, and an
 // invitation's expiry when expires is not nil.
-func rememberContact(s *auditBatch, e Envelope, subjectID, email string, expires *time.Time) {
+func rememberContact(s *auditBatch, e recorded.Event, subjectID, email string, expires *time.Time) {
 	if expires != nil {
 		t := dbTime(*expires)
 		expires = &t
@@ -268,14 +271,16 @@ func rememberContact(s *auditBatch, e Envelope, subjectID, email string, expires
 // contact returns the email of a member or invitee and an invitation's
 // expiry as last recorded; both are empty for a subject never seen, which a
 // well-formed stream does not have.
-func contact(s *auditBatch, e Envelope, subjectID string) (string, *time.Time) {
+func contact(s *auditBatch, e recorded.Event, subjectID string) (string, *time.Time) {
 	c, _ := s.contacts.Get(rowKey{e.PropertyID, subjectID})
 	return c.Email, c.ExpiresAt
 }
 
-// normalEmail lower-cases and trims an email the way the domain stores
-// them, so filters compare like with like whatever a token carried.
-func normalEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// normalEmail is an email the way the domain stores them (domain.EmailKey),
+// so filters compare like with like whatever a token carried, and a claim
+// the domain refuses, such as one with a Kelvin sign, is never lower-cased
+// into someone else's address.
+func normalEmail(s string) string { return domain.EmailKey(s) }
 
 // stamp formats an instant for the before and after columns.
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

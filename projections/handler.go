@@ -8,6 +8,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
@@ -31,19 +32,29 @@ import (
 // When one event of a batch fails, the events before it are applied and
 // committed without it before Handle returns the error: the checkpoint, and
 // the lag, show where the projection is stuck, and the redelivery starts
-// at the failing event.
+// at the failing event. The error is then an *EventError naming the event;
+// StopOnPoison stops the projection there when the event itself is at fault.
+//
+// Events an operator skipped for this projection (projection_skips, see
+// SkipEvent) are passed over as if it did not handle them: the checkpoint
+// moves past them and nothing else happens.
 //
 // Handle is safe for concurrent use, though a subscription calls it for one
 // message at a time.
 type Handler struct {
-	pool *pgxpool.Pool
-	p    Projection
-	open Opener
-	log  zerolog.Logger
+	pool  *pgxpool.Pool
+	p     Projection
+	open  Opener
+	fence Fence
+	log   zerolog.Logger
 
 	mu    sync.Mutex
 	last  eventstore.Position // the checkpoint as this handler last knew it
 	known bool
+	// failing is the event the last call failed on, attempts how many
+	// calls in a row did.
+	failing  string
+	attempts int
 }
 
 // HandlerOption configures a Handler.
@@ -52,6 +63,27 @@ type HandlerOption func(*Handler)
 // WithOpener makes the handler open every batch with o, inside the batch's
 // transaction, before decoding it. Without it events are read as stored.
 func WithOpener(o Opener) HandlerOption { return func(h *Handler) { h.open = o } }
+
+// WithFence makes every transaction of the handler hold f first: it writes
+// only while f says its instance leads the projection, and fails with an
+// error wrapping ErrFenced once it does not. Without it the handler always
+// writes.
+func WithFence(f Fence) HandlerOption { return func(h *Handler) { h.fence = f } }
+
+// Fence is the lease a handler's writes depend on when many instances share
+// the projections (docs/ARCHITECTURE.md section 9).
+type Fence interface {
+	// Queue queues onto b, the first statements of a handler's
+	// transaction, the check that the lease is still this instance's,
+	// holding it until the transaction ends so that no other instance
+	// takes it over meanwhile. b's results fail with an error wrapping
+	// ErrFenced when the lease is gone.
+	Queue(b *pgx.Batch)
+}
+
+// ErrFenced is the failure of a write by an instance that no longer leads
+// the consumer: another one took it over, and goes on from the checkpoint.
+var ErrFenced = errors.New("this instance no longer leads the consumer")
 
 // NewHandler returns the handler of p writing to the database behind pool.
 func NewHandler(pool *pgxpool.Pool, p Projection, log zerolog.Logger, opts ...HandlerOption) *Handler {
@@ -64,7 +96,8 @@ func NewHandler(pool *pgxpool.Pool, p Projection, log zerolog.Logger, opts ...Ha
 
 // Handle applies the events msg carries. It returns an error (the message
 // is then Nacked and sent again) when msg is not a feed message, an event
-// cannot be opened or decoded, a reducer fails or the database does.
+// cannot be opened or decoded, a reducer fails or the database does; an
+// *EventError when it can tell which event failed.
 func (h *Handler) Handle(msg *message.Message) error {
 	recs, err := feed.Events(msg)
 	if err != nil {
@@ -72,8 +105,15 @@ func (h *Handler) Handle(msg *message.Message) error {
 	}
 	ctx := msg.Context()
 	err = h.apply(ctx, recs)
-	if err == nil || len(recs) == 1 {
-		return err
+	if err == nil {
+		h.failedOn("")
+		return nil
+	}
+	if errors.Is(err, ErrFenced) {
+		return err // the new leader applies the batch; nothing here may
+	}
+	if len(recs) == 1 {
+		return h.pin(recs[0], err)
 	}
 	if i := failedAt(err); i >= 0 {
 		if i > 0 {
@@ -85,7 +125,7 @@ func (h *Handler) Handle(msg *message.Message) error {
 				return errors.Join(err, perr)
 			}
 		}
-		return err
+		return h.pin(recs[i], err)
 	}
 	if ctx.Err() != nil {
 		return err
@@ -94,10 +134,32 @@ func (h *Handler) Handle(msg *message.Message) error {
 	// one event per transaction finds it, or gets past a passing fault.
 	for i := range recs {
 		if err := h.apply(ctx, recs[i:i+1]); err != nil {
-			return err
+			return h.pin(recs[i], err)
 		}
 	}
+	h.failedOn("")
 	return nil
+}
+
+// pin pins err on rec, counting the calls in a row that failed on it.
+func (h *Handler) pin(rec eventstore.RecordedEvent, err error) *EventError {
+	ee := newEventError(h.p.Name, rec, err)
+	ee.Attempts = h.failedOn(rec.ID)
+	return ee
+}
+
+// failedOn records that the last call failed on the event id ("": it
+// succeeded) and returns how many calls in a row failed on it.
+func (h *Handler) failedOn(id string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if id == "" || id != h.failing {
+		h.failing, h.attempts = id, 0
+	}
+	if id != "" {
+		h.attempts++
+	}
+	return h.attempts
 }
 
 // beginSQL opens every transaction of a handler. synchronous_commit off
@@ -127,14 +189,25 @@ func (h *Handler) apply(ctx context.Context, recs []eventstore.RecordedEvent) er
 	// Rollback after Commit does nothing; otherwise it discards the batch.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	// One round trip: make sure the row exists, relax the commit, lock.
+	// One round trip: make sure the row exists, relax the commit, lock,
+	// and read the events an operator skipped. A skip commits with the
+	// release of the failure it answers, so the batch a released runner
+	// applies next sees it.
 	b := &pgx.Batch{}
+	h.queueFence(b)
 	b.Queue(`INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, h.p.Name)
 	b.Queue(beginSQL)
 	b.Queue(planSQL)
 	var c, p int64
 	b.Queue(`SELECT commit_position, prepare_position FROM projection_checkpoints WHERE name = $1 FOR UPDATE`,
 		h.p.Name).QueryRow(func(row pgx.Row) error { return row.Scan(&c, &p) })
+	var skips skipSet
+	queueSkips(b, h.p.Name, func(id string) {
+		if skips == nil {
+			skips = skipSet{}
+		}
+		skips.add(h.p.Name, id)
+	})
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("%s: lock checkpoint: %w", h.p.Name, err)
 	}
@@ -151,7 +224,7 @@ func (h *Handler) apply(ctx context.Context, recs []eventstore.RecordedEvent) er
 	if err != nil {
 		return err
 	}
-	err = applyEvents(ctx, tx, false, h.open, []Projection{h.p}, recs[skip:], func(b *pgx.Batch) {
+	err = applyEvents(ctx, tx, false, h.open, []Projection{h.p}, recs[skip:], skips, func(b *pgx.Batch) {
 		b.Queue(sqlWriteCheckpoint, h.p.Name, pc, pp)
 	})
 	var ee *eventError
@@ -166,6 +239,13 @@ func (h *Handler) apply(ctx context.Context, recs []eventstore.RecordedEvent) er
 	}
 	h.set(lastPos)
 	return nil
+}
+
+// queueFence queues the fence's check first in b, when the handler has one.
+func (h *Handler) queueFence(b *pgx.Batch) {
+	if h.fence != nil {
+		h.fence.Queue(b)
+	}
 }
 
 // handlesAny reports whether p has a reducer for one of recs.
@@ -193,22 +273,15 @@ func (h *Handler) advance(ctx context.Context, pos eventstore.Position) error {
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	b := &pgx.Batch{}
+	h.queueFence(b)
 	b.Queue(beginSQL)
+	var tag pgconn.CommandTag
 	b.Queue(`INSERT INTO projection_checkpoints AS k (name, commit_position, prepare_position) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET commit_position = EXCLUDED.commit_position,
 			prepare_position = EXCLUDED.prepare_position, updated_at = now()
 		WHERE (k.commit_position, k.prepare_position) < (EXCLUDED.commit_position, EXCLUDED.prepare_position)`,
-		h.p.Name, c, pr)
-	br := tx.SendBatch(ctx, b)
-	if _, err := br.Exec(); err != nil {
-		_ = br.Close()
-		return fmt.Errorf("%s: %w", h.p.Name, err)
-	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+		h.p.Name, c, pr).Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("%s: advance checkpoint: %w", h.p.Name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/recorded"
 )
 
 // InvitationsName names the invitations projection and its checkpoint.
@@ -50,7 +51,7 @@ func newInvitationsBatch(u *unit) *invitationsBatch {
 	return &invitationsBatch{invitations: newTable(u, invitationsSpec)}
 }
 
-func invitationsInvited(s *invitationsBatch, e Envelope, ev domain.MemberInvited) error {
+func invitationsInvited(s *invitationsBatch, e recorded.Event, ev domain.MemberInvited) error {
 	at := dbTime(e.At())
 	s.invitations.Put(invitationRow{PropertyID: e.PropertyID, InvitationID: ev.InvitationID, Email: ev.Email,
 		Role: string(ev.Role), Status: string(domain.InvitePending), InvitedBy: ev.InvitedBy,
@@ -58,26 +59,26 @@ func invitationsInvited(s *invitationsBatch, e Envelope, ev domain.MemberInvited
 	return nil
 }
 
-func invitationsResent(s *invitationsBatch, e Envelope, ev domain.InvitationResent) error {
+func invitationsResent(s *invitationsBatch, e recorded.Event, ev domain.InvitationResent) error {
 	s.invitations.Update(rowKey{e.PropertyID, ev.InvitationID}, func(r *invitationRow) {
 		r.ExpiresAt, r.UpdatedAt = dbTime(ev.ExpiresAt), dbTime(e.At())
 	})
 	return nil
 }
 
-func invitationsRevoked(s *invitationsBatch, e Envelope, ev domain.InvitationRevoked) error {
+func invitationsRevoked(s *invitationsBatch, e recorded.Event, ev domain.InvitationRevoked) error {
 	return setInvitationStatus(s, e, ev.InvitationID, domain.InviteRevoked)
 }
 
-func invitationsDeclined(s *invitationsBatch, e Envelope, ev domain.InvitationDeclined) error {
+func invitationsDeclined(s *invitationsBatch, e recorded.Event, ev domain.InvitationDeclined) error {
 	return setInvitationStatus(s, e, ev.InvitationID, domain.InviteDeclined)
 }
 
-func invitationsAccepted(s *invitationsBatch, e Envelope, ev domain.InvitationAccepted) error {
+func invitationsAccepted(s *invitationsBatch, e recorded.Event, ev domain.InvitationAccepted) error {
 	return setInvitationStatus(s, e, ev.InvitationID, domain.InviteAccepted)
 }
 
-func setInvitationStatus(s *invitationsBatch, e Envelope, invitationID string, status domain.InvitationStatus) error {
+func setInvitationStatus(s *invitationsBatch, e recorded.Event, invitationID string, status domain.InvitationStatus) error {
 	s.invitations.Update(rowKey{e.PropertyID, invitationID}, func(r *invitationRow) {
 		r.Status, r.UpdatedAt = string(status), dbTime(e.At())
 	})

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/recorded"
 )
 
 // MembersName names the members projection and its checkpoint.
@@ -72,15 +73,15 @@ func newMembersBatch(u *unit) *membersBatch {
 	return &membersBatch{members: newTable(u, membersSpec), owners: newTable(u, membersOwnersSpec)}
 }
 
-func membersPropertyCreated(s *membersBatch, e Envelope, ev domain.PropertyCreated) error {
+func membersPropertyCreated(s *membersBatch, e recorded.Event, ev domain.PropertyCreated) error {
 	return membersSetOwner(s, e, ev.OwnerID)
 }
 
-func membersOwnershipTransferred(s *membersBatch, e Envelope, ev domain.OwnershipTransferred) error {
+func membersOwnershipTransferred(s *membersBatch, e recorded.Event, ev domain.OwnershipTransferred) error {
 	return membersSetOwner(s, e, ev.To)
 }
 
-func membersSetOwner(s *membersBatch, e Envelope, ownerID string) error {
+func membersSetOwner(s *membersBatch, e recorded.Event, ownerID string) error {
 	setOwner(s.owners, e, ownerID, func(accountID string, isOwner bool, at time.Time) {
 		s.members.Update(rowKey{e.PropertyID, accountID}, func(r *memberRow) {
 			if r.IsOwner != isOwner {
@@ -97,7 +98,7 @@ func membersSetOwner(s *membersBatch, e Envelope, ownerID string) error {
 // the last change of owner), so only those two rows can hold the wrong
 // one: this is the UPDATE of every row of the property whose flag is
 // wrong, without reading them all.
-func setOwner(owners *table[ownerRow], e Envelope, ownerID string, flag func(accountID string, isOwner bool, at time.Time)) {
+func setOwner(owners *table[ownerRow], e recorded.Event, ownerID string, flag func(accountID string, isOwner bool, at time.Time)) {
 	k := rowKey{a: e.PropertyID}
 	was, had := owners.Get(k)
 	owners.Put(ownerRow{PropertyID: e.PropertyID, OwnerID: ownerID})
@@ -111,7 +112,7 @@ func setOwner(owners *table[ownerRow], e Envelope, ownerID string, flag func(acc
 	flag(ownerID, true, at)
 }
 
-func membersJoined(s *membersBatch, e Envelope, ev domain.MemberJoined) error {
+func membersJoined(s *membersBatch, e recorded.Event, ev domain.MemberJoined) error {
 	owner, had := s.owners.Get(rowKey{a: e.PropertyID})
 	at := dbTime(e.At())
 	s.members.Put(memberRow{PropertyID: e.PropertyID, AccountID: ev.AccountID, Email: ev.Email, Role: string(ev.Role),
@@ -119,20 +120,20 @@ func membersJoined(s *membersBatch, e Envelope, ev domain.MemberJoined) error {
 	return nil
 }
 
-func membersRoleChanged(s *membersBatch, e Envelope, ev domain.MemberRoleChanged) error {
+func membersRoleChanged(s *membersBatch, e recorded.Event, ev domain.MemberRoleChanged) error {
 	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Role = string(ev.To) })
 }
 
-func membersAccessDisabled(s *membersBatch, e Envelope, ev domain.MemberAccessDisabled) error {
+func membersAccessDisabled(s *membersBatch, e recorded.Event, ev domain.MemberAccessDisabled) error {
 	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Status = string(domain.StatusDisabled) })
 }
 
-func membersAccessEnabled(s *membersBatch, e Envelope, ev domain.MemberAccessEnabled) error {
+func membersAccessEnabled(s *membersBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
 	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Status = string(domain.StatusEnabled) })
 }
 
 // updateMember changes one member's row with f and stamps it.
-func updateMember(s *membersBatch, e Envelope, accountID string, f func(*memberRow)) error {
+func updateMember(s *membersBatch, e recorded.Event, accountID string, f func(*memberRow)) error {
 	s.members.Update(rowKey{e.PropertyID, accountID}, func(r *memberRow) {
 		f(r)
 		r.UpdatedAt = dbTime(e.At())
@@ -140,12 +141,12 @@ func updateMember(s *membersBatch, e Envelope, accountID string, f func(*memberR
 	return nil
 }
 
-func membersRemoved(s *membersBatch, e Envelope, ev domain.MemberRemoved) error {
+func membersRemoved(s *membersBatch, e recorded.Event, ev domain.MemberRemoved) error {
 	s.members.Delete(rowKey{e.PropertyID, ev.AccountID})
 	return nil
 }
 
-func membersLeft(s *membersBatch, e Envelope, ev domain.MemberLeft) error {
+func membersLeft(s *membersBatch, e recorded.Event, ev domain.MemberLeft) error {
 	s.members.Delete(rowKey{e.PropertyID, ev.AccountID})
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/recorded"
 )
 
 // MyInvitationsName names the my_invitations projection and its checkpoint.
@@ -74,7 +75,7 @@ func newMyInvitationsBatch(u *unit) *myInvitationsBatch {
 	return &myInvitationsBatch{invitations: newTable(u, myInvitationsSpec), names: newTable(u, myInvitationsNamesSpec)}
 }
 
-func myInvitationsPropertyCreated(s *myInvitationsBatch, e Envelope, ev domain.PropertyCreated) error {
+func myInvitationsPropertyCreated(s *myInvitationsBatch, e recorded.Event, ev domain.PropertyCreated) error {
 	s.names.Put(nameRow{PropertyID: e.PropertyID, Name: ev.Name})
 	// A rename would take this path too: pending rows show the new name.
 	// At revision 0 no event of the property came before, so it has no
@@ -91,7 +92,7 @@ func myInvitationsPropertyCreated(s *myInvitationsBatch, e Envelope, ev domain.P
 	return nil
 }
 
-func myInvitationsInvited(s *myInvitationsBatch, e Envelope, ev domain.MemberInvited) error {
+func myInvitationsInvited(s *myInvitationsBatch, e recorded.Event, ev domain.MemberInvited) error {
 	name, _ := s.names.Get(rowKey{a: e.PropertyID})
 	s.invitations.Put(myInvitationRow{Email: ev.Email, PropertyID: e.PropertyID, InvitationID: ev.InvitationID,
 		PropertyName: name.Name, Role: string(ev.Role), InvitedBy: ev.InvitedBy, InvitedByEmail: inviterEmail(e, ev),
@@ -100,30 +101,31 @@ func myInvitationsInvited(s *myInvitationsBatch, e Envelope, ev domain.MemberInv
 }
 
 // inviterEmail is the inviter's email when the metadata's actor is the
-// inviter; the payload carries only its ID.
-func inviterEmail(e Envelope, ev domain.MemberInvited) string {
+// inviter (the payload carries only its ID) and their token verified it:
+// an unverified claim is never shown as who invited.
+func inviterEmail(e recorded.Event, ev domain.MemberInvited) string {
 	if e.Meta.ActorID != "" && e.Meta.ActorID != ev.InvitedBy {
 		return ""
 	}
-	return e.Meta.ActorEmail
+	return e.Meta.ShownActorEmail()
 }
 
-func myInvitationsResent(s *myInvitationsBatch, e Envelope, ev domain.InvitationResent) error {
+func myInvitationsResent(s *myInvitationsBatch, e recorded.Event, ev domain.InvitationResent) error {
 	s.invitations.Update(rowKey{e.PropertyID, ev.InvitationID}, func(r *myInvitationRow) { r.ExpiresAt = dbTime(ev.ExpiresAt) })
 	return nil
 }
 
-func myInvitationsRevoked(s *myInvitationsBatch, e Envelope, ev domain.InvitationRevoked) error {
+func myInvitationsRevoked(s *myInvitationsBatch, e recorded.Event, ev domain.InvitationRevoked) error {
 	s.invitations.Delete(rowKey{e.PropertyID, ev.InvitationID})
 	return nil
 }
 
-func myInvitationsDeclined(s *myInvitationsBatch, e Envelope, ev domain.InvitationDeclined) error {
+func myInvitationsDeclined(s *myInvitationsBatch, e recorded.Event, ev domain.InvitationDeclined) error {
 	s.invitations.Delete(rowKey{e.PropertyID, ev.InvitationID})
 	return nil
 }
 
-func myInvitationsAccepted(s *myInvitationsBatch, e Envelope, ev domain.InvitationAccepted) error {
+func myInvitationsAccepted(s *myInvitationsBatch, e recorded.Event, ev domain.InvitationAccepted) error {
 	s.invitations.Delete(rowKey{e.PropertyID, ev.InvitationID})
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/recorded"
 )
 
 // MyPropertiesName names the my_properties projection and its checkpoint.
@@ -73,7 +74,7 @@ func newMyPropertiesBatch(u *unit) *myPropertiesBatch {
 	return &myPropertiesBatch{mine: newTable(u, myPropertiesSpec), names: newTable(u, myPropertiesNamesSpec)}
 }
 
-func myPropertiesCreated(s *myPropertiesBatch, e Envelope, ev domain.PropertyCreated) error {
+func myPropertiesCreated(s *myPropertiesBatch, e recorded.Event, ev domain.PropertyCreated) error {
 	s.names.Put(propertyNameRow{PropertyID: e.PropertyID, Name: ev.Name, OwnerID: ev.OwnerID})
 	// At revision 0 no event of the property came before, so it has no
 	// member rows to rename.
@@ -86,7 +87,7 @@ func myPropertiesCreated(s *myPropertiesBatch, e Envelope, ev domain.PropertyCre
 	return nil
 }
 
-func myPropertiesJoined(s *myPropertiesBatch, e Envelope, ev domain.MemberJoined) error {
+func myPropertiesJoined(s *myPropertiesBatch, e recorded.Event, ev domain.MemberJoined) error {
 	n, had := s.names.Get(rowKey{a: e.PropertyID})
 	at := dbTime(e.At())
 	s.mine.Put(myPropertyRow{AccountID: ev.AccountID, PropertyID: e.PropertyID, PropertyName: n.Name,
@@ -95,20 +96,20 @@ func myPropertiesJoined(s *myPropertiesBatch, e Envelope, ev domain.MemberJoined
 	return nil
 }
 
-func myPropertiesRoleChanged(s *myPropertiesBatch, e Envelope, ev domain.MemberRoleChanged) error {
+func myPropertiesRoleChanged(s *myPropertiesBatch, e recorded.Event, ev domain.MemberRoleChanged) error {
 	return updateMyProperty(s, e, ev.AccountID, func(r *myPropertyRow) { r.Role = string(ev.To) })
 }
 
-func myPropertiesAccessDisabled(s *myPropertiesBatch, e Envelope, ev domain.MemberAccessDisabled) error {
+func myPropertiesAccessDisabled(s *myPropertiesBatch, e recorded.Event, ev domain.MemberAccessDisabled) error {
 	return updateMyProperty(s, e, ev.AccountID, func(r *myPropertyRow) { r.Status = string(domain.StatusDisabled) })
 }
 
-func myPropertiesAccessEnabled(s *myPropertiesBatch, e Envelope, ev domain.MemberAccessEnabled) error {
+func myPropertiesAccessEnabled(s *myPropertiesBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
 	return updateMyProperty(s, e, ev.AccountID, func(r *myPropertyRow) { r.Status = string(domain.StatusEnabled) })
 }
 
 // updateMyProperty changes one membership's row with f and stamps it.
-func updateMyProperty(s *myPropertiesBatch, e Envelope, accountID string, f func(*myPropertyRow)) error {
+func updateMyProperty(s *myPropertiesBatch, e recorded.Event, accountID string, f func(*myPropertyRow)) error {
 	s.mine.Update(rowKey{accountID, e.PropertyID}, func(r *myPropertyRow) {
 		f(r)
 		r.UpdatedAt = dbTime(e.At())
@@ -116,12 +117,12 @@ func updateMyProperty(s *myPropertiesBatch, e Envelope, accountID string, f func
 	return nil
 }
 
-func myPropertiesRemoved(s *myPropertiesBatch, e Envelope, ev domain.MemberRemoved) error {
+func myPropertiesRemoved(s *myPropertiesBatch, e recorded.Event, ev domain.MemberRemoved) error {
 	s.mine.Delete(rowKey{ev.AccountID, e.PropertyID})
 	return nil
 }
 
-func myPropertiesLeft(s *myPropertiesBatch, e Envelope, ev domain.MemberLeft) error {
+func myPropertiesLeft(s *myPropertiesBatch, e recorded.Event, ev domain.MemberLeft) error {
 	s.mine.Delete(rowKey{ev.AccountID, e.PropertyID})
 	return nil
 }
@@ -131,7 +132,7 @@ func myPropertiesLeft(s *myPropertiesBatch, e Envelope, ev domain.MemberLeft) er
 // owner, so only the previous owner's row and the new one's can change;
 // without it (a transfer before PropertyCreated) every row of the property
 // is checked.
-func myPropertiesOwnershipTransferred(s *myPropertiesBatch, e Envelope, ev domain.OwnershipTransferred) error {
+func myPropertiesOwnershipTransferred(s *myPropertiesBatch, e recorded.Event, ev domain.OwnershipTransferred) error {
 	at := dbTime(e.At())
 	flag := func(r *myPropertyRow) bool {
 		if want := r.AccountID == ev.To; r.IsOwner != want {

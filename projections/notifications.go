@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/recorded"
 )
 
 // NotificationsName names the notifications projection and its checkpoint.
@@ -91,7 +92,7 @@ func newNotificationsBatch(u *unit) *notificationsBatch {
 	return &notificationsBatch{notes: newInserts(u, notificationsSpec), names: newTable(u, notificationsNamesSpec)}
 }
 
-func notificationsPropertyCreated(s *notificationsBatch, e Envelope, ev domain.PropertyCreated) error {
+func notificationsPropertyCreated(s *notificationsBatch, e recorded.Event, ev domain.PropertyCreated) error {
 	s.names.Put(nameRow{PropertyID: e.PropertyID, Name: ev.Name})
 	return nil
 }
@@ -110,30 +111,30 @@ type RoleDetails struct {
 	To   domain.Role `json:"to"`
 }
 
-func notificationsInvited(s *notificationsBatch, e Envelope, ev domain.MemberInvited) error {
+func notificationsInvited(s *notificationsBatch, e recorded.Event, ev domain.MemberInvited) error {
 	return notify(s, e, "", ev.Email, NotificationInvitationReceived, InvitationDetails{
 		InvitationID: ev.InvitationID, Role: ev.Role, InvitedByEmail: inviterEmail(e, ev), ExpiresAt: ev.ExpiresAt})
 }
 
-func notificationsRoleChanged(s *notificationsBatch, e Envelope, ev domain.MemberRoleChanged) error {
+func notificationsRoleChanged(s *notificationsBatch, e recorded.Event, ev domain.MemberRoleChanged) error {
 	return notify(s, e, ev.AccountID, "", NotificationRoleChanged, RoleDetails{From: ev.From, To: ev.To})
 }
 
-func notificationsAccessDisabled(s *notificationsBatch, e Envelope, ev domain.MemberAccessDisabled) error {
+func notificationsAccessDisabled(s *notificationsBatch, e recorded.Event, ev domain.MemberAccessDisabled) error {
 	return notify(s, e, ev.AccountID, "", NotificationAccessDisabled, struct{}{})
 }
 
-func notificationsAccessEnabled(s *notificationsBatch, e Envelope, ev domain.MemberAccessEnabled) error {
+func notificationsAccessEnabled(s *notificationsBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
 	return notify(s, e, ev.AccountID, "", NotificationAccessEnabled, struct{}{})
 }
 
-func notificationsRemoved(s *notificationsBatch, e Envelope, ev domain.MemberRemoved) error {
+func notificationsRemoved(s *notificationsBatch, e recorded.Event, ev domain.MemberRemoved) error {
 	return notify(s, e, ev.AccountID, "", NotificationRemovedFromProperty, struct{}{})
 }
 
 // notify writes one notification to an account or, when accountID is
 // empty, to an email. Applying the same event again rewrites the same row.
-func notify(s *notificationsBatch, e Envelope, accountID, email, kind string, details any) error {
+func notify(s *notificationsBatch, e recorded.Event, accountID, email, kind string, details any) error {
 	name, _ := s.names.Get(rowKey{a: e.PropertyID})
 	if s.names.u.recording {
 		return nil // the name is all it reads
@@ -162,7 +163,7 @@ func nonEmpty(s string) *string {
 
 // eventKey identifies the event: its ID, or where it sits in its stream
 // when a writer left the ID out of the metadata. Both survive a rebuild.
-func eventKey(e Envelope) string {
+func eventKey(e recorded.Event) string {
 	if e.Meta.EventID != "" {
 		return e.Meta.EventID
 	}

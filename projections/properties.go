@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/recorded"
 )
 
 // PropertiesName names the properties projection and its checkpoint.
@@ -87,7 +88,7 @@ func newPropertiesBatch(u *unit) *propertiesBatch {
 
 // A second PropertyCreated renames and hands over the property but keeps
 // its creation time and counts.
-func propertyCreated(s *propertiesBatch, e Envelope, ev domain.PropertyCreated) error {
+func propertyCreated(s *propertiesBatch, e recorded.Event, ev domain.PropertyCreated) error {
 	at := dbTime(e.At())
 	if !s.props.Update(rowKey{a: e.PropertyID}, func(r *propertyRow) {
 		r.Name, r.OwnerID, r.Revision, r.UpdatedAt = ev.Name, ev.OwnerID, int64(e.Revision), at
@@ -99,13 +100,13 @@ func propertyCreated(s *propertiesBatch, e Envelope, ev domain.PropertyCreated) 
 }
 
 // touchProperty records that the property's stream moved on.
-func touchProperty(s *propertiesBatch, e Envelope) error {
+func touchProperty(s *propertiesBatch, e recorded.Event) error {
 	s.props.Update(rowKey{a: e.PropertyID}, func(r *propertyRow) { r.Revision, r.UpdatedAt = int64(e.Revision), dbTime(e.At()) })
 	return nil
 }
 
 // countProperty moves the revision and adds delta to the count count picks.
-func countProperty(s *propertiesBatch, e Envelope, count func(*propertyRow) *int32, delta int32) {
+func countProperty(s *propertiesBatch, e recorded.Event, count func(*propertyRow) *int32, delta int32) {
 	s.props.Update(rowKey{a: e.PropertyID}, func(r *propertyRow) {
 		r.Revision, r.UpdatedAt = int64(e.Revision), dbTime(e.At())
 		*count(r) += delta
@@ -123,49 +124,49 @@ func one(b bool) int32 {
 	return 0
 }
 
-func propertyInvited(s *propertiesBatch, e Envelope, ev domain.MemberInvited) error {
+func propertyInvited(s *propertiesBatch, e recorded.Event, ev domain.MemberInvited) error {
 	countProperty(s, e, pending, one(s.pending.Add(pairRow{e.PropertyID, ev.InvitationID})))
 	return nil
 }
 
-func propertyInvitationRevoked(s *propertiesBatch, e Envelope, ev domain.InvitationRevoked) error {
+func propertyInvitationRevoked(s *propertiesBatch, e recorded.Event, ev domain.InvitationRevoked) error {
 	return propertyInvitationClosed(s, e, ev.InvitationID)
 }
 
-func propertyInvitationDeclined(s *propertiesBatch, e Envelope, ev domain.InvitationDeclined) error {
+func propertyInvitationDeclined(s *propertiesBatch, e recorded.Event, ev domain.InvitationDeclined) error {
 	return propertyInvitationClosed(s, e, ev.InvitationID)
 }
 
-func propertyInvitationAccepted(s *propertiesBatch, e Envelope, ev domain.InvitationAccepted) error {
+func propertyInvitationAccepted(s *propertiesBatch, e recorded.Event, ev domain.InvitationAccepted) error {
 	return propertyInvitationClosed(s, e, ev.InvitationID)
 }
 
 // propertyInvitationClosed handles every way an invitation stops being pending.
-func propertyInvitationClosed(s *propertiesBatch, e Envelope, invitationID string) error {
+func propertyInvitationClosed(s *propertiesBatch, e recorded.Event, invitationID string) error {
 	countProperty(s, e, pending, -one(s.pending.Delete(rowKey{e.PropertyID, invitationID})))
 	return nil
 }
 
-func propertyMemberJoined(s *propertiesBatch, e Envelope, ev domain.MemberJoined) error {
+func propertyMemberJoined(s *propertiesBatch, e recorded.Event, ev domain.MemberJoined) error {
 	countProperty(s, e, members, one(s.members.Add(pairRow{e.PropertyID, ev.AccountID})))
 	return nil
 }
 
-func propertyMemberRemoved(s *propertiesBatch, e Envelope, ev domain.MemberRemoved) error {
+func propertyMemberRemoved(s *propertiesBatch, e recorded.Event, ev domain.MemberRemoved) error {
 	return propertyMemberGone(s, e, ev.AccountID)
 }
 
-func propertyMemberLeft(s *propertiesBatch, e Envelope, ev domain.MemberLeft) error {
+func propertyMemberLeft(s *propertiesBatch, e recorded.Event, ev domain.MemberLeft) error {
 	return propertyMemberGone(s, e, ev.AccountID)
 }
 
 // propertyMemberGone handles both a removal and a member leaving.
-func propertyMemberGone(s *propertiesBatch, e Envelope, accountID string) error {
+func propertyMemberGone(s *propertiesBatch, e recorded.Event, accountID string) error {
 	countProperty(s, e, members, -one(s.members.Delete(rowKey{e.PropertyID, accountID})))
 	return nil
 }
 
-func propertyOwnershipTransferred(s *propertiesBatch, e Envelope, ev domain.OwnershipTransferred) error {
+func propertyOwnershipTransferred(s *propertiesBatch, e recorded.Event, ev domain.OwnershipTransferred) error {
 	s.props.Update(rowKey{a: e.PropertyID}, func(r *propertyRow) {
 		r.OwnerID, r.Revision, r.UpdatedAt = ev.To, int64(e.Revision), dbTime(e.At())
 	})

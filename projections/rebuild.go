@@ -108,10 +108,18 @@ func Rebuild(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedReader
 // runner then finds its checkpoint moved and follows the feed from the new
 // one, so no event is applied twice or skipped.
 //
-// Any failure, a cancelled ctx included, leaves the live tables and the
-// checkpoint of every projection not yet switched over as they were; the
-// rebuild schemas are dropped on the way out (a schema left by a crash is
-// dropped by the next rebuild of its projection). It returns an error
+// The events an operator skipped for a projection (projection_skips, see
+// SkipEvent) before the rebuild began are passed over by that projection
+// alone, as its live runner does. A projection that meets an event it
+// cannot apply (see IsPoison) is given up, its live tables and checkpoint
+// left as they were, while the others go on and switch over: RebuildAll
+// then returns a *PartialRebuildError naming each projection given up and
+// its event, and the positions of the others (Start for those given up).
+//
+// Any other failure, a cancelled ctx included, leaves the live tables and
+// the checkpoint of every projection not yet switched over as they were;
+// the rebuild schemas are dropped on the way out (a schema left by a crash
+// is dropped by the next rebuild of its projection). It returns an error
 // wrapping ErrRebuildRunning when one of ps is being rebuilt already, and
 // the first database, feed or reducer error otherwise. Different
 // projections may be rebuilt concurrently.
@@ -168,6 +176,18 @@ func RebuildAll(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedRea
 			return nil, err
 		}
 	}
+	named := make([]string, len(ps))
+	for i, p := range ps {
+		named[i] = p.Name
+	}
+	skips, err := loadSkips(ctx, conn, named)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	for _, r := range rs {
+		r.skips = skips
+	}
+	gaveUp := &givenUp{log: cfg.Log, by: map[string]*EventError{}}
 	progress := func() {
 		if cfg.Progress != nil {
 			var done int64
@@ -178,25 +198,79 @@ func RebuildAll(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedRea
 		}
 	}
 	progress() // 0 of total: the replay starts now
-	if err := replay(ctx, pool, feed, rs, cfg, progress); err != nil {
+	if err := replay(ctx, pool, feed, rs, cfg, skips, gaveUp, progress); err != nil {
 		return nil, err
 	}
-	if err := finishCopies(ctx, pool, rs, cfg.Workers); err != nil {
+	if err := finishCopies(ctx, pool, gaveUp.others(rs), cfg.Workers); err != nil {
 		return nil, err
 	}
 	out := make([]eventstore.Position, len(rs))
 	for i, r := range rs {
-		if err := r.finish(ctx, progress); err != nil {
+		if gaveUp.has(r.p.Name) {
+			continue
+		}
+		err := r.finish(ctx, progress)
+		var ee *EventError
+		if errors.As(err, &ee) && ee.Poison() && ctx.Err() == nil {
+			gaveUp.add(ee)
+			continue
+		}
+		if err != nil {
 			return nil, err
 		}
 		out[i] = r.pos
 	}
-	return out, nil
+	return out, gaveUp.err(ps)
 }
 
 // finish catches r up with the feed and switches it over, trying again
-// while the switch-over cannot take its locks in time.
+// while the switch-over cannot take its locks in time. A failure an event
+// of the projection's own causes is an *EventError naming it.
 func (r *rebuilder) finish(ctx context.Context, progress func()) error {
+	err := r.catchUpAndSwitch(ctx, progress)
+	var ee *EventError
+	if err == nil || errors.As(err, &ee) || !IsPoison(err) || ctx.Err() != nil {
+		return err
+	}
+	found, lerr := r.locate(ctx)
+	if lerr != nil || found == nil {
+		return err
+	}
+	return fmt.Errorf("rebuild %s: %w", r.p.Name, found)
+}
+
+// locate finds the event after r.pos the projection cannot apply, in a
+// transaction rolled back afterwards (see locate), or nil when every event
+// applies one by one.
+func (r *rebuilder) locate(ctx context.Context) (*EventError, error) {
+	tx, err := r.conn.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := setSearchPath(ctx, tx, []*rebuilder{r}); err != nil {
+		return nil, err
+	}
+	for after := r.pos; ; {
+		batch, err := r.feed.ReadAll(ctx, after, r.cfg.BatchSize)
+		if err != nil {
+			return nil, err
+		}
+		found, err := locate(ctx, tx, false, r.cfg.Opener, []Projection{r.p}, batch, r.skips)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) > 0 {
+			return newEventError(r.p.Name, batch[found[0].index], found[0].err), nil
+		}
+		if len(batch) < r.cfg.BatchSize {
+			return nil, nil
+		}
+		after = batch[len(batch)-1].Position
+	}
+}
+
+func (r *rebuilder) catchUpAndSwitch(ctx context.Context, progress func()) error {
 	for attempt := 1; ; attempt++ {
 		if err := r.catchUp(ctx, progress); err != nil {
 			return err
@@ -262,6 +336,7 @@ type rebuilder struct {
 	// of each table while the feed is replayed, built again before the
 	// switch-over.
 	deferred map[string][]string
+	skips    skipSet
 	pos      eventstore.Position
 	done     int64
 	total    int64
@@ -371,9 +446,14 @@ func (r *rebuilder) switchOver(ctx context.Context) error {
 }
 
 // apply runs the projection over batch, which must come after r.pos, in
-// tx, as the live handler does.
+// tx, as the live handler does. An error an event caused is an *EventError.
 func (r *rebuilder) apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
-	if err := applyEvents(ctx, tx, false, r.cfg.Opener, []Projection{r.p}, batch, nil); err != nil {
+	err := applyEvents(ctx, tx, false, r.cfg.Opener, []Projection{r.p}, batch, r.skips, nil)
+	var ee *eventError
+	if errors.As(err, &ee) {
+		err = newEventError(r.p.Name, batch[ee.index], ee.err)
+	}
+	if err != nil {
 		return fmt.Errorf("rebuild %s: %w", r.p.Name, err)
 	}
 	return nil

@@ -22,6 +22,7 @@ import (
 	"github.com/rosterhq/roster/infra/eventstore/memory"
 	"github.com/rosterhq/roster/infra/eventstore/postgres"
 	"github.com/rosterhq/roster/infra/pgtest"
+	"github.com/rosterhq/roster/infra/recorded"
 	"github.com/rosterhq/roster/projections"
 	pt "github.com/rosterhq/roster/projections/projectiontest"
 	"github.com/rosterhq/roster/readmodels"
@@ -158,38 +159,21 @@ func answers(t testing.TB, pool *pgxpool.Pool, copies int) map[string]any {
 	for i, pid := range pids {
 		p, err := rm.Property(ctx, pid)
 		ask("Property "+pid, p, err)
-		var pages []readmodels.MemberPage
-		f := readmodels.MemberFilter{Limit: 1}
-		for {
-			page, err := rm.Members(ctx, pid, f)
-			if err != nil {
-				ask("Members pages "+pid, nil, err)
-				break
-			}
-			pages = append(pages, page)
-			if page.NextCursor == "" {
-				ask("Members pages "+pid, pages, nil)
-				break
-			}
-			f.Cursor = page.NextCursor
-		}
-		invs, err := rm.Invitations(ctx, pid, readmodels.InvitationStatusAll, nows[0])
-		ask("Invitations all "+pid, invs, err)
-		var trail []readmodels.AuditPage
-		af := readmodels.AuditFilter{Limit: 7}
-		for {
-			page, err := rm.Audit(ctx, pid, af)
-			if err != nil {
-				ask("Audit pages "+pid, nil, err)
-				break
-			}
-			trail = append(trail, page)
-			if page.NextCursor == "" {
-				ask("Audit pages "+pid, trail, nil)
-				break
-			}
-			af.Cursor = page.NextCursor
-		}
+		members, err := pagesOf(func(cursor string) (readmodels.MemberPage, string, error) {
+			page, err := rm.Members(ctx, pid, readmodels.MemberFilter{Limit: 1, Cursor: cursor})
+			return page, page.NextCursor, err
+		})
+		ask("Members pages "+pid, members, err)
+		invitations, err := pagesOf(func(cursor string) (readmodels.InvitationPage, string, error) {
+			page, err := rm.Invitations(ctx, pid, readmodels.InvitationFilter{Status: readmodels.InvitationStatusAll, Limit: 3, Cursor: cursor}, nows[0])
+			return page, page.NextCursor, err
+		})
+		ask("Invitations all pages "+pid, invitations, err)
+		trail, err := pagesOf(func(cursor string) (readmodels.AuditPage, string, error) {
+			page, err := rm.Audit(ctx, pid, readmodels.AuditFilter{Limit: 7, Cursor: cursor})
+			return page, page.NextCursor, err
+		})
+		ask("Audit pages "+pid, trail, err)
 		if i%25 != 0 && pid != "p-unknown" {
 			continue // the full matrix for a sample of properties
 		}
@@ -208,7 +192,7 @@ func answers(t testing.TB, pool *pgxpool.Pool, copies int) map[string]any {
 		}
 		for _, status := range []string{"", "pending", "expired", "accepted", "revoked", "declined", "all"} {
 			for _, now := range nows {
-				invs, err := rm.Invitations(ctx, pid, status, now)
+				invs, err := rm.Invitations(ctx, pid, readmodels.InvitationFilter{Status: status}, now)
 				ask(fmt.Sprintf("Invitations %s %q at %s", pid, status, now), invs, err)
 			}
 		}
@@ -225,12 +209,12 @@ func answers(t testing.TB, pool *pgxpool.Pool, copies int) map[string]any {
 		}
 	}
 	for _, acc := range accounts {
-		mine, err := rm.MyProperties(ctx, acc)
+		mine, err := rm.MyProperties(ctx, acc, "", 0)
 		ask("MyProperties "+acc, mine, err)
 	}
 	for _, email := range []string{pt.OwnerEmail, pt.AnnEmail, pt.BobEmail, pt.CatEmail, pt.DeeEmail, pt.FayEmail, pt.OtherEmail, pt.EveEmail} {
 		for _, now := range nows {
-			invs, err := rm.InvitationsForEmail(ctx, email, now)
+			invs, err := rm.InvitationsForEmail(ctx, email, "", 0, now)
 			ask(fmt.Sprintf("InvitationsForEmail %s at %s", email, now), invs, err)
 		}
 	}
@@ -239,31 +223,29 @@ func answers(t testing.TB, pool *pgxpool.Pool, copies int) map[string]any {
 	return out
 }
 
-// allTables lists the tables of every projection.
-func allTables() []string {
-	var out []string
-	for _, p := range projections.All() {
-		out = append(out, p.Tables...)
+// pagesOf reads every page of a list from the first: read answers the
+// page after cursor and the cursor of the next, "" on the last.
+func pagesOf[P any](read func(cursor string) (P, string, error)) ([]P, error) {
+	var pages []P
+	for cursor := ""; ; {
+		page, next, err := read(cursor)
+		if err != nil {
+			return nil, err
+		}
+		pages = append(pages, page)
+		if next == "" {
+			return pages, nil
+		}
+		cursor = next
 	}
-	return out
 }
 
-// tableRows returns every row of every projection table as JSON, sorted.
+// allTables lists the tables of every projection.
+func allTables() []string { return pt.Tables(projections.All()...) }
+
 func tableRows(t testing.TB, pool *pgxpool.Pool) map[string][]string {
 	t.Helper()
-	out := map[string][]string{}
-	for _, table := range allTables() {
-		r, err := pool.Query(context.Background(), `SELECT to_jsonb(x)::text FROM `+pgx.Identifier{table}.Sanitize()+` x ORDER BY 1`)
-		if err != nil {
-			t.Fatalf("read %s: %v", table, err)
-		}
-		rows, err := pgx.CollectRows(r, pgx.RowTo[string])
-		if err != nil {
-			t.Fatalf("read %s: %v", table, err)
-		}
-		out[table] = rows
-	}
-	return out
+	return pt.TableRows(t, pool, projections.All()...)
 }
 
 // layout describes the projection tables as the migrations made them:
@@ -483,7 +465,7 @@ func TestRebuildHandsOverToTheLiveRunner(t *testing.T) {
 	feed := &cappedFeed{store: store}
 	feed.upTo.Store(held.Commit)
 	logs := &logSink{}
-	pt.StartRunner(t, projections.NewRunner(pool, feed, zerolog.New(logs), ps...))
+	pt.Start(t, pool, feed, zerolog.New(logs), ps...)
 	pt.Wait(t, pool, held, pt.Names(ps...)...)
 
 	rebuilt := l.load(t, scriptCopies(10, 10))
@@ -532,7 +514,7 @@ func failAt(p projections.Projection, at eventstore.Position) projections.Projec
 	rs := map[string]projections.Reducer{}
 	for _, typ := range domain.EventTypes() {
 		inner := p.Reducers[typ]
-		rs[typ] = func(ctx context.Context, tx pgx.Tx, e projections.Envelope) error {
+		rs[typ] = func(ctx context.Context, tx pgx.Tx, e recorded.Event) error {
 			if e.Position == at {
 				return errInjected
 			}

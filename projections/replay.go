@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -20,6 +21,8 @@ type lane struct {
 	rs          []*rebuilder
 	ps          []Projection
 	part, parts uint32
+	skips       skipSet
+	gaveUp      *givenUp
 }
 
 // replay applies the whole feed, as it stands, to the copies of rs, and
@@ -32,8 +35,10 @@ type lane struct {
 // opened and decoded once. A projection without a set-wise form may read
 // across properties, so it gets a lane of its own with every event, in
 // feed order. The lanes apply a batch at the same time, each in its own
-// transaction, while the next batch is read.
-func replay(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedReader, rs []*rebuilder, cfg RebuildConfig, progress func()) error {
+// transaction, while the next batch is read. A projection that cannot apply
+// an event is given up (added to gaveUp) and the lanes go on without it.
+func replay(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedReader, rs []*rebuilder, cfg RebuildConfig,
+	skips skipSet, gaveUp *givenUp, progress func()) error {
 	var set, plain []*rebuilder
 	for _, r := range rs {
 		if r.p.folded() != nil {
@@ -52,7 +57,7 @@ func replay(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedReader,
 		lanes = append(lanes, &lane{rs: []*rebuilder{r}, parts: 1})
 	}
 	for _, l := range lanes {
-		l.pool = pool
+		l.pool, l.skips, l.gaveUp = pool, skips, gaveUp
 		for _, r := range l.rs {
 			l.ps = append(l.ps, r.p)
 		}
@@ -139,31 +144,86 @@ func streamHash(s string) uint32 {
 	return h
 }
 
-// apply applies recs to l's copies in one transaction.
+// apply applies recs to the copies of l's projections in one transaction.
+// When an event fails projections in a way that retrying cannot mend (see
+// IsPoison), they are given up and the others apply recs again without
+// them.
 func (l *lane) apply(ctx context.Context, open Opener, recs []eventstore.RecordedEvent) error {
+	for {
+		ps := make([]Projection, 0, len(l.ps))
+		for _, p := range l.ps {
+			if !l.gaveUp.has(p.Name) {
+				ps = append(ps, p)
+			}
+		}
+		if len(ps) == 0 {
+			return nil
+		}
+		err := l.applyTo(ctx, open, ps, recs)
+		if err == nil || !IsPoison(err) || ctx.Err() != nil {
+			return err
+		}
+		culprits, lerr := l.culprits(ctx, open, ps, recs, err)
+		if lerr != nil {
+			return errors.Join(err, lerr)
+		}
+		added := false
+		for _, c := range culprits {
+			added = l.gaveUp.add(newEventError(c.projection, recs[c.index], c.err)) || added
+		}
+		if !added {
+			return err
+		}
+	}
+}
+
+// culprits returns the projections of ps that cannot apply an event of
+// recs, which failed them with err: those err names, or, when it names
+// none, those locate finds in a transaction rolled back afterwards.
+func (l *lane) culprits(ctx context.Context, open Opener, ps []Projection, recs []eventstore.RecordedEvent, err error) ([]culprit, error) {
+	var ee *eventError
+	if errors.As(err, &ee) {
+		out := make([]culprit, len(ee.projections))
+		for i, name := range ee.projections {
+			out[i] = culprit{name, ee.index, ee.err}
+		}
+		return out, nil
+	}
 	tx, err := l.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("rebuild %s: begin batch: %w", l.names(), err)
+		return nil, fmt.Errorf("rebuild %s: begin: %w", names(ps), err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := setSearchPath(ctx, tx, l.rs); err != nil {
+		return nil, err
+	}
+	return locate(ctx, tx, true, open, ps, recs, l.skips)
+}
+
+func (l *lane) applyTo(ctx context.Context, open Opener, ps []Projection, recs []eventstore.RecordedEvent) error {
+	tx, err := l.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuild %s: begin batch: %w", names(ps), err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	if err := setSearchPath(ctx, tx, l.rs); err != nil {
 		return err
 	}
-	if err := applyEvents(ctx, tx, true, open, l.ps, recs, nil); err != nil {
-		return fmt.Errorf("rebuild %s: %w", l.names(), err)
+	if err := applyEvents(ctx, tx, true, open, ps, recs, l.skips, nil); err != nil {
+		return fmt.Errorf("rebuild %s: %w", names(ps), err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("rebuild %s: commit batch: %w", l.names(), err)
+		return fmt.Errorf("rebuild %s: commit batch: %w", names(ps), err)
 	}
 	return nil
 }
 
-func (l *lane) names() string {
-	names := make([]string, len(l.ps))
-	for i, p := range l.ps {
-		names[i] = p.Name
+func names(ps []Projection) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(out, ", ")
 }
 
 // finishCopies readies the copies for the switch-over, a table at a time

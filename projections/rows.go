@@ -129,7 +129,7 @@ func arrayType(field any, sqlType string) string {
 		return "bigint"
 	case *int32:
 		return "integer"
-	case *bool:
+	case *bool, **bool:
 		return "boolean"
 	case *time.Time, **time.Time:
 		return "timestamptz"
@@ -170,6 +170,12 @@ func columnArrays[R any](cols []column[R], rows []*R) []any {
 			a := make([]bool, len(rows))
 			for j, r := range rows {
 				a[j] = *c.field(r).(*bool)
+			}
+			out[i] = a
+		case **bool:
+			a := make([]*bool, len(rows))
+			for j, r := range rows {
+				a[j] = *c.field(r).(**bool)
 			}
 			out[i] = a
 		case *time.Time:
@@ -597,6 +603,8 @@ func fieldValue(field any) any {
 	case *int32:
 		return *p
 	case *bool:
+		return *p
+	case **bool:
 		return *p
 	case *time.Time:
 		return *p

@@ -12,16 +12,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/consumers"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/eventstore/memory"
 	"github.com/rosterhq/roster/infra/feed"
 	"github.com/rosterhq/roster/infra/pgtest"
+	"github.com/rosterhq/roster/infra/recorded"
 	"github.com/rosterhq/roster/projections"
 	pt "github.com/rosterhq/roster/projections/projectiontest"
 )
@@ -55,7 +58,7 @@ func createLedger(t testing.TB, pool *pgxpool.Pool) {
 func ledger(name string) projections.Projection {
 	rs := map[string]projections.Reducer{}
 	for _, typ := range domain.EventTypes() {
-		rs[typ] = func(ctx context.Context, tx pgx.Tx, e projections.Envelope) error {
+		rs[typ] = func(ctx context.Context, tx pgx.Tx, e recorded.Event) error {
 			_, err := tx.Exec(ctx, `INSERT INTO test_ledger VALUES ($1, $2, $3)`,
 				name, int64(e.Position.Commit), int64(e.Position.Prepare))
 			return err
@@ -108,7 +111,7 @@ func (f *fault) wrap(p projections.Projection) projections.Projection {
 	rs := map[string]projections.Reducer{}
 	for _, typ := range domain.EventTypes() {
 		inner := p.Reducers[typ]
-		rs[typ] = func(ctx context.Context, tx pgx.Tx, e projections.Envelope) error {
+		rs[typ] = func(ctx context.Context, tx pgx.Tx, e recorded.Event) error {
 			if e.Position == f.at && f.left.Add(-1) != -1 {
 				select {
 				case f.hits <- struct{}{}:
@@ -166,6 +169,22 @@ func waitHit(t testing.TB, f *fault) {
 	}
 }
 
+// quick returns the consumers of ps over feed, one instance, with the
+// redelivery backoff shortened, for a test that runs and stops them itself.
+func quick(t testing.TB, pool *pgxpool.Pool, feed projections.Feed, log zerolog.Logger, ps ...projections.Projection) *consumers.Consumers {
+	t.Helper()
+	c, err := consumers.New(consumers.Config{Pool: pool, Feed: feed, Log: log, Instance: "test-" + pt.NewID(),
+		NackBackoff: time.Millisecond, MaxNackBackoff: 5 * time.Millisecond,
+		Retry: middleware.Retry{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, Multiplier: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		c.AddProjection(p)
+	}
+	return c
+}
+
 func TestRunnerCrashMidBatch(t *testing.T) {
 	t.Parallel()
 	// The feed comes in batches of 4 events, each applied in one
@@ -194,9 +213,7 @@ func TestRunnerCrashMidBatch(t *testing.T) {
 			logs := &logSink{}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			r := projections.NewRunner(pool, feed, zerolog.New(logs),
-				faultLedger.wrap(ledger("ledger")), faultMembers.wrap(projections.Members()))
-			projections.SetBackoff(r, time.Millisecond, 5*time.Millisecond)
+			r := quick(t, pool, feed, zerolog.New(logs), faultLedger.wrap(ledger("ledger")), faultMembers.wrap(projections.Members()))
 			done := make(chan error, 1)
 			go func() { done <- r.Run(ctx) }()
 
@@ -306,66 +323,9 @@ func TestRunRefusesMisnamedProjections(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := projections.NewRunner(nil, nil, zerolog.Nop(), tt.ps...)
+			r := quick(t, pgtest.NewPool(t), memory.New(), zerolog.Nop(), tt.ps...)
 			if err := r.Run(context.Background()); err == nil {
 				t.Error("Run = nil, want an error")
-			}
-		})
-	}
-}
-
-func TestDecode(t *testing.T) {
-	t.Parallel()
-	at := pt.At(3)
-	meta, _ := json.Marshal(domain.Metadata{ActorID: pt.Ann, ActorEmail: pt.AnnEmail, OccurredAt: at, Schema: 1})
-	data, _ := json.Marshal(domain.MemberLeft{Schema: 1, AccountID: pt.Ann})
-	pos := eventstore.Position{Commit: 9, Prepare: 8}
-	rec := func(stream, typ string, data, meta []byte) eventstore.RecordedEvent {
-		return eventstore.RecordedEvent{ID: "e1", StreamID: stream, Revision: 4, Position: pos,
-			Type: typ, Data: data, Metadata: meta, RecordedAt: at.Add(time.Second)}
-	}
-	tests := []struct {
-		name    string
-		rec     eventstore.RecordedEvent
-		want    projections.Envelope
-		wantAt  time.Time
-		wantErr func(error) bool
-	}{
-		{"a property event gives its property ID, payload and metadata",
-			rec(domain.StreamName(pt.Acme), domain.TypeMemberLeft, data, meta),
-			projections.Envelope{Type: domain.TypeMemberLeft, Event: domain.MemberLeft{Schema: 1, AccountID: pt.Ann},
-				Meta:     domain.Metadata{ActorID: pt.Ann, ActorEmail: pt.AnnEmail, OccurredAt: at, Schema: 1},
-				StreamID: domain.StreamName(pt.Acme), PropertyID: pt.Acme, Revision: 4, Position: pos, RecordedAt: at.Add(time.Second)},
-			at, nil},
-		{"missing metadata leaves it empty, and the time is the recorded one",
-			rec(domain.StreamName(pt.Acme), domain.TypeMemberLeft, data, nil),
-			projections.Envelope{Type: domain.TypeMemberLeft, Event: domain.MemberLeft{Schema: 1, AccountID: pt.Ann},
-				StreamID: domain.StreamName(pt.Acme), PropertyID: pt.Acme, Revision: 4, Position: pos, RecordedAt: at.Add(time.Second)},
-			at.Add(time.Second), nil},
-		{"another stream is foreign", rec("account-1", domain.TypeMemberLeft, data, meta), projections.Envelope{}, time.Time{},
-			func(err error) bool { return errors.Is(err, projections.ErrForeignStream) }},
-		{"an unknown type is an error", rec(domain.StreamName(pt.Acme), "Nope", data, meta), projections.Envelope{}, time.Time{},
-			func(err error) bool { return err != nil && !errors.Is(err, projections.ErrForeignStream) }},
-		{"malformed metadata is an error", rec(domain.StreamName(pt.Acme), domain.TypeMemberLeft, data, []byte(`[1]`)),
-			projections.Envelope{}, time.Time{}, func(err error) bool { return err != nil }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := projections.Decode(tt.rec)
-			if tt.wantErr != nil {
-				if !tt.wantErr(err) {
-					t.Fatalf("Decode error = %v, not the one wanted", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Decode: %v", err)
-			}
-			if diff := cmp.Diff(tt.want, got, equalTimes); diff != "" {
-				t.Errorf("Decode (-want +got):\n%s", diff)
-			}
-			if !got.At().Equal(tt.wantAt) {
-				t.Errorf("At() = %v, want %v", got.At(), tt.wantAt)
 			}
 		})
 	}

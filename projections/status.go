@@ -37,6 +37,9 @@ type Status struct {
 	// Behind is how many events come after Checkpoint, or -1 when the
 	// store cannot tell.
 	Behind int64
+	// Stopped is where and why the projection stopped (see StopOnPoison),
+	// nil while it runs.
+	Stopped *Failure
 }
 
 // Statuses returns the status of each of ps, in their order. head may be
@@ -67,6 +70,10 @@ func Statuses(ctx context.Context, pool *pgxpool.Pool, head FeedHead, ps ...Proj
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}
 
+	stopped, err := Stopped(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
 	var end eventstore.Position
 	if head != nil {
 		if end, err = head.Head(ctx); err != nil {
@@ -77,6 +84,9 @@ func Statuses(ctx context.Context, pool *pgxpool.Pool, head FeedHead, ps ...Proj
 	for _, pr := range ps {
 		cp := cps[pr.Name] // missing: never ran, at Start
 		st := Status{Name: pr.Name, Checkpoint: cp.at, UpdatedAt: cp.updated, Head: end, HeadKnown: head != nil, Behind: -1}
+		if f, ok := stopped[pr.Name]; ok {
+			st.Stopped = &f
+		}
 		switch {
 		case head == nil:
 		case !cp.at.Less(end):

@@ -2,15 +2,20 @@ package readmodels
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/eventstore"
-	"github.com/rosterhq/roster/projections"
+	"github.com/rosterhq/roster/infra/recorded"
 )
 
 // StreamReader reads a property's stream from the event store, at most
@@ -39,24 +44,50 @@ type HistoryConfig struct {
 	// Now is the clock that tells a past moment from a future one; time.Now
 	// when nil.
 	Now func() time.Time
+	// Pool, when set, is the database that keeps snapshots of the fold
+	// (history_snapshots), so that an answer folds the events after the
+	// newest snapshot it may start from, not the whole stream. Without it
+	// every answer folds the stream from its first event.
+	Pool *pgxpool.Pool
+	// SnapshotEvery is how many events apart snapshots are written;
+	// DefaultSnapshotEvery when zero or less.
+	SnapshotEvery int
+	// Log hears of snapshots that could not be written: the answer is
+	// right all the same, only the next one is slower. Silent when unset.
+	Log zerolog.Logger
 }
 
 // History answers what a property looked like at a moment: its members,
 // one account's access, an access review. It is the one part of readmodels
 // that reads the event store rather than the tables: the tables keep only
 // the present, and a past moment can only be had by folding the events that
-// led up to it. It is safe for concurrent use.
+// led up to it. With a Pool it starts each fold from the newest snapshot of
+// the fold that the moment may use and writes new ones as it passes them
+// (section 8 of docs/ARCHITECTURE.md), so that, once they cover the
+// history, an answer costs the state it shows and at most SnapshotEvery
+// events, not the stream's length. It is safe for concurrent use.
 type History struct {
 	events StreamReader
 	opener Opener
 	now    func() time.Time
+	snaps  *snapshots
+	every  uint64
+	log    zerolog.Logger
+	// capturing holds the properties a fold is taking snapshots of.
+	capturing sync.Map
 }
 
 // NewHistory returns a History over c.Events.
 func NewHistory(c HistoryConfig) *History {
-	h := &History{events: c.Events, opener: c.Opener, now: c.Now}
+	h := &History{events: c.Events, opener: c.Opener, now: c.Now, every: DefaultSnapshotEvery, log: c.Log}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if c.Pool != nil {
+		h.snaps = &snapshots{pool: c.Pool}
+	}
+	if c.SnapshotEvery > 0 {
+		h.every = uint64(c.SnapshotEvery)
 	}
 	return h
 }
@@ -239,27 +270,74 @@ func compareMembers(emailA, accountA, emailB, accountB string) int {
 // fold reads pid's stream and applies the longest prefix of it whose events
 // all happened at or before at. A prefix, not every event up to at: should
 // clocks have let a later revision carry an earlier time, skipping the
-// event before it would fold a state that never existed.
+// event before it would fold a state that never existed. With snapshots, it
+// starts from the newest one whose events all happened by at, which is a
+// prefix of that prefix, and keeps a snapshot at each multiple of the
+// interval it passes.
 func (h *History) fold(ctx context.Context, pid string, at time.Time) (*past, error) {
 	at = at.UTC()
 	if now := h.now(); at.After(now) {
 		return nil, asOfError(at.Format(time.RFC3339Nano),
 			"is in the future (it is now "+now.UTC().Format(time.RFC3339)+"); the past only is on record")
 	}
-	s := newPast(pid, at)
+	var (
+		s       *past
+		checkID string // the ID the event before s must have, when s is a snapshot
+		epoch   int64
+		taken   []snapshot
+	)
+	// Only one fold of a property at a time, in this process, takes
+	// snapshots: the others would encode and send the same ones.
+	capture := false
+	if h.snaps != nil {
+		var err error
+		if s, checkID, epoch, err = h.snaps.start(ctx, pid, at); err != nil {
+			return nil, err
+		}
+		if _, busy := h.capturing.LoadOrStore(pid, true); !busy {
+			capture = true
+			defer h.capturing.Delete(pid)
+		}
+	}
+	if s == nil {
+		s = newPast(pid, at)
+	}
+	// From a snapshot a fold needs at most an interval of events; a longer
+	// page would open (decrypt) events it never folds.
+	page := historyPage
+	if h.snaps != nil {
+		page = int(min(uint64(historyPage), h.every+1))
+	}
+	base := s.p.Version
+	from := base
+	if checkID != "" {
+		from = base - 1
+	}
 	for done := false; !done; {
-		recs, err := h.events.ReadStreamPage(ctx, domain.StreamName(pid), s.p.Version, historyPage)
+		recs, err := h.events.ReadStreamPage(ctx, domain.StreamName(pid), from, page)
 		if err != nil {
 			return nil, fmt.Errorf("read the events of property %s: %w", pid, err)
+		}
+		done = len(recs) < page
+		if checkID != "" {
+			if len(recs) == 0 || recs[0].ID != checkID {
+				// The snapshots are of another history of this property
+				// (an in-memory store restarted): fold from the start.
+				if err := h.snaps.discard(ctx, pid); err != nil {
+					h.log.Warn().Err(err).Str("property_id", pid).Msg("history snapshots of another stream not deleted")
+				}
+				s, checkID, base, from, done = newPast(pid, at), "", 0, 0, false
+				continue
+			}
+			recs, checkID = recs[1:], ""
 		}
 		if h.opener != nil && len(recs) > 0 {
 			if err := h.opener.Open(ctx, recs); err != nil {
 				return nil, fmt.Errorf("open the events of property %s: %w", pid, err)
 			}
 		}
-		done = len(recs) < historyPage
 		for _, rec := range recs {
-			e, err := projections.Decode(rec)
+			e, err := recorded.Decode(rec)
 			if err != nil {
 				return nil, err
 			}
@@ -268,11 +346,30 @@ func (h *History) fold(ctx context.Context, pid string, at time.Time) (*past, er
 				break
 			}
 			s.apply(e)
+			if capture && s.p.Version%h.every == 0 && s.p.Version > base {
+				sn, err := s.capture(rec.ID)
+				if err != nil {
+					return nil, err
+				}
+				// The newest ones are kept: they serve the moments
+				// nearest this one, and a fold at an older moment
+				// writes those before it.
+				if len(taken) == maxSnapshotsPerFold {
+					taken = slices.Delete(taken, 0, 1)
+				}
+				taken = append(taken, sn)
+			}
 		}
+		from = s.p.Version
 	}
 	if !s.p.Exists() {
 		return nil, domain.Errorf(domain.KindNotFound, domain.CodePropertyNotFound,
 			"property %s did not exist at %s", pid, at.Format(time.RFC3339Nano))
+	}
+	if len(taken) > 0 {
+		if err := h.snaps.save(ctx, pid, epoch, taken); err != nil && !errors.Is(err, errForgotten) {
+			h.log.Warn().Err(err).Str("property_id", pid).Msg("history snapshots not written")
+		}
 	}
 	return s, nil
 }
@@ -285,6 +382,9 @@ type past struct {
 	p         *domain.Property
 	createdAt time.Time
 	updatedAt time.Time
+	// maxAt is the latest time of the events folded: a snapshot of this
+	// state may answer a moment from maxAt on.
+	maxAt time.Time
 	// ownerMoved is when ownership last moved to or from an account: the
 	// members read model counts that as a change to both rows.
 	ownerMoved map[string]time.Time
@@ -294,19 +394,27 @@ type past struct {
 	inviters map[string]ReviewActor
 	// lastChange is each member's last change of access since joining.
 	lastChange map[string]AccessChange
+	// awaiting are the invitations accepted whose join is still to come:
+	// the join names them, so a snapshot between the two must keep them.
+	awaiting map[string]bool
 }
 
 func newPast(pid string, at time.Time) *past {
 	return &past{at: at, p: domain.NewProperty(pid), ownerMoved: map[string]time.Time{},
-		joinedVia: map[string]string{}, inviters: map[string]ReviewActor{}, lastChange: map[string]AccessChange{}}
+		joinedVia: map[string]string{}, inviters: map[string]ReviewActor{}, lastChange: map[string]AccessChange{},
+		awaiting: map[string]bool{}}
 }
 
 // apply folds one event into the state and notes what the domain does not.
-func (s *past) apply(e projections.Envelope) {
+func (s *past) apply(e recorded.Event) {
 	at := e.At().UTC()
 	s.p.Apply(e.Event, at)
 	s.updatedAt = at
-	by := ReviewActor{AccountID: e.Meta.ActorID, Email: e.Meta.ActorEmail}
+	if at.After(s.maxAt) {
+		s.maxAt = at
+	}
+	// Only a verified email names who acted: anyone can claim any other.
+	by := ReviewActor{AccountID: e.Meta.ActorID, Email: e.Meta.ShownActorEmail()}
 	switch ev := e.Event.(type) {
 	case domain.PropertyCreated:
 		s.createdAt = at
@@ -316,10 +424,13 @@ func (s *past) apply(e projections.Envelope) {
 			inviter.Email = by.Email
 		}
 		s.inviters[ev.InvitationID] = inviter
+	case domain.InvitationAccepted:
+		s.awaiting[ev.InvitationID] = true
 	case domain.MemberJoined:
 		s.forget(ev.AccountID)
 		if ev.InvitationID != "" {
 			s.joinedVia[ev.AccountID] = ev.InvitationID
+			delete(s.awaiting, ev.InvitationID)
 		}
 	case domain.MemberRoleChanged:
 		s.changed(ev.AccountID, e.Type, by, at)

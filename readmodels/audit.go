@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/emailaddr"
 	"github.com/rosterhq/roster/infra/eventstore"
 )
 
@@ -81,7 +82,7 @@ type AuditFilter struct {
 	// To keeps entries that occurred before it (RFC 3339).
 	To string
 	// Actor keeps entries caused by this account ID or, when it holds an @,
-	// this email (compared ignoring case).
+	// this verified email (compared in its normal form).
 	Actor string
 	// Types keeps entries of these event types.
 	Types []string
@@ -112,7 +113,7 @@ type AuditPage struct {
 // order, a cursor this API did not give out, or a limit outside
 // 0..MaxAuditLimit.
 func (s *Store) Audit(ctx context.Context, pid string, f AuditFilter) (AuditPage, error) {
-	q, err := auditQuery(pid, f, true)
+	q, err := auditQuery(pid, f)
 	if err != nil {
 		return AuditPage{}, err
 	}
@@ -134,36 +135,38 @@ func (s *Store) Audit(ctx context.Context, pid string, f AuditFilter) (AuditPage
 	return page, nil
 }
 
+// exportPageRows is how many entries EachAudit reads per query. A
+// variable so that tests can walk many pages of a small trail.
+var exportPageRows = 500
+
 // EachAudit calls fn with every entry of the audit trail of pid that passes
-// f, in the order of Audit, reading them one by one from the database, so
-// a trail of any length is exported in constant memory. f.Cursor and
-// f.Limit page the trail and are ignored here. It returns the errors of
-// Audit before calling fn at all, so a caller can still answer with one; an
-// error from fn stops the export and is returned as is.
+// f, in the order of Audit, so a trail of any length is exported in
+// constant memory. It reads the trail in keyset pages of exportPageRows,
+// each its own query, and calls fn only once a page is read and its
+// connection is back in the pool: an export to a slow client waits on the
+// client, never while holding a connection that commands and other queries
+// need. Entries projected while an export runs appear in it when they sort
+// after the page last read. f.Cursor and f.Limit page the trail and are
+// ignored here. It returns the errors of Audit before calling fn at all, so
+// a caller can still answer with one; an error from fn stops the export and
+// is returned as is. It is safe for concurrent use.
 func (s *Store) EachAudit(ctx context.Context, pid string, f AuditFilter, fn func(AuditEntry) error) error {
-	f.Cursor, f.Limit = "", 0
-	q, err := auditQuery(pid, f, false)
-	if err != nil {
-		return err
-	}
-	rows, err := s.pool.Query(ctx, q.sql, q.args...)
-	if err != nil {
-		return fmt.Errorf("export audit of %s: %w", pid, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		e, err := scanAuditEntry(rows)
+	f.Cursor, f.Limit = "", exportPageRows
+	for {
+		page, err := s.Audit(ctx, pid, f)
 		if err != nil {
-			return fmt.Errorf("export audit of %s: %w", pid, err)
-		}
-		if err := fn(e); err != nil {
 			return err
 		}
+		for _, e := range page.Entries {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		f.Cursor = page.NextCursor
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("export audit of %s: %w", pid, err)
-	}
-	return nil
 }
 
 // query is a statement with its arguments and, for a page, its size.
@@ -176,7 +179,7 @@ type query struct {
 // auditQuery checks f and builds the statement that reads it. Every filter
 // and the page key are answered from an index whose last columns are
 // (occurred_at, revision), so a page reads only the rows it returns.
-func auditQuery(pid string, f AuditFilter, paged bool) (query, error) {
+func auditQuery(pid string, f AuditFilter) (query, error) {
 	args := []any{pid}
 	arg := func(v any) string {
 		args = append(args, v)
@@ -192,7 +195,8 @@ func auditQuery(pid string, f AuditFilter, paged bool) (query, error) {
 	}
 	if a := strings.TrimSpace(f.Actor); a != "" {
 		if strings.Contains(a, "@") {
-			where = append(where, "a.actor_email = "+arg(strings.ToLower(a)))
+			// An unverified email is not shown, so it finds nothing either.
+			where = append(where, "a.actor_email = "+arg(emailaddr.Key(a))+" AND a.actor_email_verified IS NOT FALSE")
 		} else {
 			where = append(where, "a.actor_id = "+arg(a))
 		}
@@ -235,19 +239,14 @@ func auditQuery(pid string, f AuditFilter, paged bool) (query, error) {
 			k, k, op, arg(time.UnixMicro(*key.At).UTC()), arg(int64(*key.Revision))))
 	}
 	order := ` ORDER BY ` + k + `.occurred_at` + dir + `, ` + k + `.revision` + dir
-	q := query{}
-	if paged {
-		q.limit = f.Limit
-		switch {
-		case q.limit == 0:
-			q.limit = DefaultAuditLimit
-		case q.limit < 0 || q.limit > MaxAuditLimit:
-			return query{}, invalid("limit", strconv.Itoa(f.Limit), fmt.Sprintf("is not between 1 and %d", MaxAuditLimit))
-		}
+	limit, err := pageLimit(f.Limit, DefaultAuditLimit, MaxAuditLimit)
+	if err != nil {
+		return query{}, err
 	}
+	q := query{limit: limit}
 	selectFrom := `SELECT ` + auditColumns + ` FROM ` + source + ` WHERE `
 	switch {
-	case len(types) > 1 && paged:
+	case len(types) > 1:
 		// One index scan cannot give several types in page order, so each
 		// type reads at most a page from the type index and the pages are
 		// merged: a page costs at most a page per type, however rare or
@@ -268,21 +267,18 @@ func auditQuery(pid string, f AuditFilter, paged bool) (query, error) {
 		default:
 			where = append(where, "a.event_type = ANY("+arg(types)+")")
 		}
-		q.sql = selectFrom + strings.Join(where, " AND ") + order
-		if paged {
-			// One row more than the page tells whether another page follows.
-			q.sql += ` LIMIT ` + arg(q.limit+1)
-		}
+		// One row more than the page tells whether another page follows.
+		q.sql = selectFrom + strings.Join(where, " AND ") + order + ` LIMIT ` + arg(q.limit+1)
 	}
 	q.args = args
 	return q, nil
 }
 
 // subjectKey is the rm_audit_subjects key of a member filter: emails are
-// stored lower-cased, IDs as they are.
+// stored in their normal form (domain.EmailKey), IDs as they are.
 func subjectKey(s string) string {
 	if strings.Contains(s, "@") {
-		return strings.ToLower(s)
+		return emailaddr.Key(s)
 	}
 	return s
 }
@@ -321,8 +317,13 @@ func parseTime(field, s string) (time.Time, error) {
 	return t, nil
 }
 
+// shownActorEmail is the actor's email as the audit shows it: only one the
+// token verified (see domain.Metadata.ShownActorEmail); rows of events from
+// before verification was recorded show theirs as they did.
+const shownActorEmail = `CASE WHEN a.actor_email_verified IS FALSE THEN '' ELSE a.actor_email END`
+
 const auditColumns = `a.occurred_at, a.event_type, a.revision, a.commit_position, a.prepare_position, a.event_id,
-	a.actor_id, a.actor_email, a.client_ip, a.user_agent, a.subject_kind, a.subject_id, a.subject_email,
+	a.actor_id, ` + shownActorEmail + `, a.client_ip, a.user_agent, a.subject_kind, a.subject_id, a.subject_email,
 	a.change_field, a.before_value, a.after_value, a.correlation_id, a.causation_id, a.command_id`
 
 func scanAuditEntry(row pgx.CollectableRow) (AuditEntry, error) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rosterhq/roster/domain"
 	pt "github.com/rosterhq/roster/projections/projectiontest"
@@ -240,6 +241,52 @@ func TestEachAudit(t *testing.T) {
 			t.Errorf("EachAudit = %v after %d calls; want stop after 1", err, n)
 		}
 	})
+}
+
+// TestEachAuditPagesAndHoldsNoConnection: an export reads the trail in
+// keyset pages and calls fn with no connection of its pool taken, so a
+// slow client holds none; the pages together are the trail, in every
+// order and filter. Not parallel: it shrinks the export's page.
+func TestEachAuditPagesAndHoldsNoConnection(t *testing.T) {
+	readmodels.SetExportPageRows(t, 3)
+	f := newFixture(t, pt.Script()...)
+	ctx := context.Background()
+	pool, err := pgxpool.NewWithConfig(ctx, f.pool.Config().Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	rm := readmodels.New(pool)
+	tests := []struct {
+		name   string
+		filter readmodels.AuditFilter
+	}{
+		{"the whole trail", readmodels.AuditFilter{}},
+		{"newest first", readmodels.AuditFilter{Order: "desc"}},
+		{"a member's entries", readmodels.AuditFilter{Member: pt.Ann}},
+		{"several types", readmodels.AuditFilter{Types: []string{domain.TypeMemberJoined, domain.TypeMemberRoleChanged}}},
+		{"one type of a member's, newest first", readmodels.AuditFilter{Member: pt.Ann, Order: "desc", Types: []string{domain.TypeMemberJoined}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, _ := auditPages(t, rm, pt.Acme, readmodels.AuditFilter{Member: tt.filter.Member, Order: tt.filter.Order,
+				Types: tt.filter.Types, Limit: readmodels.MaxAuditLimit})
+			var got []readmodels.AuditEntry
+			err := rm.EachAudit(ctx, pt.Acme, tt.filter, func(e readmodels.AuditEntry) error {
+				if n := pool.Stat().AcquiredConns(); n != 0 {
+					t.Errorf("entry %d handed over with %d connections taken, want 0", e.Revision, n)
+				}
+				got = append(got, e)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("export differs from one page of the trail (-page +export):\n%s", diff)
+			}
+		})
+	}
 }
 
 func TestAuditRejectsBadFilters(t *testing.T) {

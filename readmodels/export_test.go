@@ -13,3 +13,11 @@ func AuditCursor(at time.Time, revision uint64) string {
 	us := at.UnixMicro()
 	return encodeCursor(auditKey{At: &us, Revision: &revision})
 }
+
+// SetExportPageRows makes EachAudit read n entries per query until the
+// test ends. Tests that call it must not run in parallel.
+func SetExportPageRows(t interface{ Cleanup(func()) }, n int) {
+	was := exportPageRows
+	exportPageRows = n
+	t.Cleanup(func() { exportPageRows = was })
+}

@@ -3,6 +3,7 @@ package readmodels
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,34 +41,74 @@ type MyInvitation struct {
 // InvitationStatusAll is the Invitations filter that keeps every invitation.
 const InvitationStatusAll = "all"
 
-// Invitations returns the invitations of pid with the given status at time
-// now, newest first. Status "" means pending; "pending" keeps invitations not
-// yet expired and "expired" those whose expires_at is at or before now;
-// "accepted", "revoked" and "declined" keep those; "all" keeps every one. An
-// unknown property gives an empty list. Any other status returns a
-// *domain.Error of kind KindInvalid (CodeInvalidRequest) naming it.
-func (s *Store) Invitations(ctx context.Context, pid, status string, now time.Time) ([]Invitation, error) {
-	var cond string
+// Page sizes of Invitations and InvitationsForEmail.
+const (
+	DefaultInvitationLimit = 50
+	MaxInvitationLimit     = 200
+)
+
+// InvitationFilter selects and pages the invitations of a property. Every
+// field is optional.
+type InvitationFilter struct {
+	// Status is "" or "pending" (not yet expired), "expired" (pending past
+	// expires_at), "accepted", "revoked", "declined" or "all".
+	Status string
+	// Cursor continues after the page that returned it as NextCursor.
+	Cursor string
+	// Limit is the page size: 0 means DefaultInvitationLimit; at most
+	// MaxInvitationLimit.
+	Limit int
+}
+
+// InvitationPage is one page of a property's invitations.
+type InvitationPage struct {
+	Invitations []Invitation `json:"invitations"`
+	// NextCursor fetches the next page; it is empty on the last page.
+	NextCursor string `json:"next_cursor"`
+}
+
+// Invitations returns one page of the invitations of pid that pass f at
+// time now, newest first (by created_at, then invitation ID) and paged by
+// that key. An unknown property gives an empty page. It returns a
+// *domain.Error of kind KindInvalid (CodeInvalidRequest) naming the bad
+// value for an unknown status, a cursor this API did not give out, or a
+// limit outside 0..MaxInvitationLimit.
+func (s *Store) Invitations(ctx context.Context, pid string, f InvitationFilter, now time.Time) (InvitationPage, error) {
+	where := []string{"property_id = $1"}
 	args := []any{pid, now}
-	switch st := strings.ToLower(strings.TrimSpace(status)); st {
+	switch st := strings.ToLower(strings.TrimSpace(f.Status)); st {
 	case "", string(domain.InvitePending):
-		cond = `AND status = 'pending' AND expires_at > $2`
+		where = append(where, `status = 'pending' AND expires_at > $2`)
 	case string(domain.InviteExpired):
-		cond = `AND status = 'pending' AND expires_at <= $2`
+		where = append(where, `status = 'pending' AND expires_at <= $2`)
 	case string(domain.InviteAccepted), string(domain.InviteRevoked), string(domain.InviteDeclined):
-		cond = `AND status = $3`
 		args = append(args, st)
+		where = append(where, "status = $"+strconv.Itoa(len(args)))
 	case InvitationStatusAll:
 	default:
-		return nil, invalid("status", status, "is not one of pending, accepted, revoked, declined, expired, all")
+		return InvitationPage{}, invalid("status", f.Status, "is not one of pending, accepted, revoked, declined, expired, all")
 	}
+	if f.Cursor != "" {
+		key, err := decodeCursor[invitationKey](f.Cursor)
+		if err != nil || key.PropertyID != nil {
+			return InvitationPage{}, invalid("cursor", f.Cursor, "is not a cursor this API gave out")
+		}
+		args = append(args, time.UnixMicro(*key.At).UTC(), *key.ID)
+		where = append(where, fmt.Sprintf("(created_at, invitation_id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	limit, err := pageLimit(f.Limit, DefaultInvitationLimit, MaxInvitationLimit)
+	if err != nil {
+		return InvitationPage{}, err
+	}
+	// One row more than the page tells whether another page follows.
+	args = append(args, limit+1)
 	rows, err := s.pool.Query(ctx, `SELECT invitation_id, email, role,
 		CASE WHEN status = 'pending' AND expires_at <= $2 THEN 'expired' ELSE status END,
 		invited_by, created_at, expires_at, updated_at
-		FROM rm_invitations WHERE property_id = $1 `+cond+`
-		ORDER BY created_at DESC, invitation_id DESC`, args...)
+		FROM rm_invitations WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY created_at DESC, invitation_id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
-		return nil, fmt.Errorf("read invitations of %s: %w", pid, err)
+		return InvitationPage{}, fmt.Errorf("read invitations of %s: %w", pid, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Invitation, error) {
 		var (
@@ -80,22 +121,63 @@ func (s *Store) Invitations(ctx context.Context, pid, status string, now time.Ti
 		return inv, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read invitations of %s: %w", pid, err)
+		return InvitationPage{}, fmt.Errorf("read invitations of %s: %w", pid, err)
 	}
-	return out, nil
+	page := InvitationPage{Invitations: out}
+	if len(out) > limit {
+		page.Invitations = out[:limit]
+		last := page.Invitations[limit-1]
+		page.NextCursor = encodeCursor(newInvitationKey(last.CreatedAt, "", last.ID))
+	}
+	return page, nil
 }
 
-// InvitationsForEmail returns the invitations addressed to email that are
-// pending and not expired at time now, newest first. The email is compared
-// trimmed and lower-cased, as the domain stores it.
-func (s *Store) InvitationsForEmail(ctx context.Context, email string, now time.Time) ([]MyInvitation, error) {
+// MyInvitationPage is one page of the invitations addressed to an email.
+type MyInvitationPage struct {
+	Invitations []MyInvitation `json:"invitations"`
+	// NextCursor fetches the next page; it is empty on the last page.
+	NextCursor string `json:"next_cursor"`
+}
+
+// InvitationsForEmail returns one page of the invitations addressed to
+// email that are pending and not expired at time now, newest first (then
+// by property ID, then newest invitation ID) and paged by that key. The
+// email is compared in its normal form (domain.NormalizeEmail), as the
+// domain stores it; an address the domain refuses (a Kelvin sign for a k,
+// a NUL) has none. cursor continues after the page that returned it;
+// limit 0 means DefaultInvitationLimit. It returns a *domain.Error of kind
+// KindInvalid (CodeInvalidRequest) for a cursor this API did not give out
+// or a limit outside 0..MaxInvitationLimit.
+func (s *Store) InvitationsForEmail(ctx context.Context, email, cursor string, limit int, now time.Time) (MyInvitationPage, error) {
+	limit, err := pageLimit(limit, DefaultInvitationLimit, MaxInvitationLimit)
+	if err != nil {
+		return MyInvitationPage{}, err
+	}
+	var after *invitationKey
+	if cursor != "" {
+		key, err := decodeCursor[invitationKey](cursor)
+		if err != nil || key.PropertyID == nil {
+			return MyInvitationPage{}, invalid("cursor", cursor, "is not a cursor this API gave out")
+		}
+		after = &key
+	}
+	email, err = domain.NormalizeEmail(email)
+	if err != nil {
+		return MyInvitationPage{Invitations: []MyInvitation{}}, nil
+	}
+	where, args := `email = $1 AND expires_at > $2`, []any{email, now}
+	if after != nil {
+		// The order mixes directions, so the key is compared part by part.
+		args = append(args, time.UnixMicro(*after.At).UTC(), *after.PropertyID, *after.ID)
+		where += ` AND (created_at < $3 OR (created_at = $3 AND (property_id > $4 OR (property_id = $4 AND invitation_id < $5))))`
+	}
+	args = append(args, limit+1)
 	rows, err := s.pool.Query(ctx, `SELECT invitation_id, property_id, property_name, role,
 		invited_by, invited_by_email, created_at, expires_at
-		FROM rm_my_invitations WHERE email = $1 AND expires_at > $2
-		ORDER BY created_at DESC, property_id, invitation_id DESC`,
-		strings.ToLower(strings.TrimSpace(email)), now)
+		FROM rm_my_invitations WHERE `+where+`
+		ORDER BY created_at DESC, property_id, invitation_id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
-		return nil, fmt.Errorf("read invitations for an email: %w", err)
+		return MyInvitationPage{}, fmt.Errorf("read invitations for an email: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (MyInvitation, error) {
 		var (
@@ -109,7 +191,40 @@ func (s *Store) InvitationsForEmail(ctx context.Context, email string, now time.
 		return inv, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read invitations for an email: %w", err)
+		return MyInvitationPage{}, fmt.Errorf("read invitations for an email: %w", err)
 	}
-	return out, nil
+	page := MyInvitationPage{Invitations: out}
+	if len(out) > limit {
+		page.Invitations = out[:limit]
+		last := page.Invitations[limit-1]
+		page.NextCursor = encodeCursor(newInvitationKey(last.CreatedAt, last.PropertyID, last.ID))
+	}
+	return page, nil
+}
+
+// invitationKey is the sort key of the last invitation of a page, which
+// the opaque cursor carries as base64url JSON: the creation time in Unix
+// microseconds (what PostgreSQL keeps), the property for a page of
+// InvitationsForEmail, and the invitation ID.
+type invitationKey struct {
+	At         *int64  `json:"t"`
+	PropertyID *string `json:"p,omitempty"`
+	ID         *string `json:"i"`
+}
+
+func newInvitationKey(created time.Time, pid, id string) invitationKey {
+	at := created.UnixMicro()
+	k := invitationKey{At: &at, ID: &id}
+	if pid != "" {
+		k.PropertyID = &pid
+	}
+	return k
+}
+
+// check refuses an invitation cursor that lacks its time or ID.
+func (k invitationKey) check() error {
+	if k.At == nil || k.ID == nil {
+		return fmt.Errorf("cursor lacks its time or invitation id")
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package readmodels_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -59,17 +60,17 @@ func TestInvitations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := f.rm.Invitations(context.Background(), tt.pid, tt.status, tt.now)
+			got, err := f.rm.Invitations(context.Background(), tt.pid, readmodels.InvitationFilter{Status: tt.status}, tt.now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(readmodels.InvitationPage{Invitations: tt.want}, got); diff != "" {
 				t.Errorf("Invitations (-want +got):\n%s", diff)
 			}
 		})
 	}
 	t.Run("an unknown status is refused", func(t *testing.T) {
-		_, err := f.rm.Invitations(context.Background(), pt.Acme, "open", soon)
+		_, err := f.rm.Invitations(context.Background(), pt.Acme, readmodels.InvitationFilter{Status: "open"}, soon)
 		wantError(t, err, domain.KindInvalid, domain.CodeInvalidRequest, "open")
 	})
 }
@@ -100,12 +101,44 @@ func TestInvitationsForEmail(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := f.rm.InvitationsForEmail(context.Background(), tt.email, tt.now)
+			got, err := f.rm.InvitationsForEmail(context.Background(), tt.email, "", 0, tt.now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(readmodels.MyInvitationPage{Invitations: tt.want}, got); diff != "" {
 				t.Errorf("InvitationsForEmail (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestInvitationsForEmailMatchNoLookAlike: the email is compared in its
+// normal form, so a spelling the domain refuses (lower-casing would turn
+// the Kelvin sign into a k) finds nobody's invitations.
+func TestInvitationsForEmailMatchNoLookAlike(t *testing.T) {
+	t.Parallel()
+	kate := pt.Step{PropertyID: pt.Beta, ActorID: pt.Other, ActorEmail: pt.OtherEmail, Event: domain.MemberInvited{Schema: 1,
+		InvitationID: "inv-kate", Email: "kate@example.com", Role: domain.RoleAgent, InvitedBy: pt.Other,
+		ExpiresAt: pt.At(26).Add(pt.InviteTTL), TokenNonce: "nonce-kate"}}
+	f := newFixture(t, append(pt.Script(), kate)...)
+	for _, tt := range []struct {
+		name, email string
+		want        int
+	}{
+		{"the invitee's own address", "KATE@example.com", 1},
+		{"a Kelvin sign for the k", "\u212Aate@example.com", 0},
+		{"a Kelvin sign in capitals", "\u212AATE@EXAMPLE.COM", 0},
+		{"a fullwidth k", "\uFF4Bate@example.com", 0},
+		{"a trailing dot", "kate@example.com.", 0},
+		{"a NUL", "kate@example.com\x00", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := f.rm.InvitationsForEmail(context.Background(), tt.email, "", 0, pt.At(27))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Invitations) != tt.want {
+				t.Errorf("InvitationsForEmail(%q) = %v, want %d invitations", tt.email, got, tt.want)
 			}
 		})
 	}
@@ -121,12 +154,12 @@ func TestMyInvitationsAppearAndDisappear(t *testing.T) {
 		return pt.Step{PropertyID: pid, ActorID: pt.Other, ActorEmail: pt.OtherEmail, Event: e}
 	}
 	ids := func() []string {
-		got, err := f.rm.InvitationsForEmail(context.Background(), pt.AnnEmail, pt.At(30))
+		got, err := f.rm.InvitationsForEmail(context.Background(), pt.AnnEmail, "", 0, pt.At(30))
 		if err != nil {
 			t.Fatal(err)
 		}
 		out := []string{}
-		for _, inv := range got {
+		for _, inv := range got.Invitations {
 			out = append(out, inv.PropertyName+"/"+inv.ID)
 		}
 		return out
@@ -156,5 +189,161 @@ func TestMyInvitationsAppearAndDisappear(t *testing.T) {
 		if diff := cmp.Diff(s.want, ids()); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", s.name, diff)
 		}
+	}
+}
+
+// pagingSteps are seven properties of Other, four of them named alike,
+// each inviting Ann, and twelve more invitations in the first.
+func pagingSteps() []pt.Step {
+	var steps []pt.Step
+	by := func(pid string, e domain.Event) pt.Step {
+		return pt.Step{PropertyID: pid, ActorID: pt.Other, ActorEmail: pt.OtherEmail, Event: e}
+	}
+	invite := func(pid, id, email string) pt.Step {
+		return by(pid, domain.MemberInvited{Schema: 1, InvitationID: id, Email: email, Role: domain.RoleAgent,
+			InvitedBy: pt.Other, ExpiresAt: pt.At(100).Add(pt.InviteTTL), TokenNonce: "nonce-" + id})
+	}
+	for i := range 7 {
+		pid, name := fmt.Sprintf("p-page-%d", i), fmt.Sprintf("Page %d", i)
+		if i%2 == 0 {
+			name = "Same name" // a tie the property ID breaks
+		}
+		steps = append(steps, by(pid, domain.PropertyCreated{Schema: 1, PropertyID: pid, Name: name, OwnerID: pt.Other}),
+			by(pid, domain.MemberJoined{Schema: 1, AccountID: pt.Other, Email: pt.OtherEmail, Role: domain.RoleAdmin}),
+			invite(pid, fmt.Sprintf("inv-ann-%d", i), pt.AnnEmail))
+	}
+	for i := range 12 {
+		steps = append(steps, invite("p-page-0", fmt.Sprintf("inv-page-%02d", i), fmt.Sprintf("page%02d@example.com", i)))
+	}
+	return steps
+}
+
+// walkPages reads every page from the first, failing after 100.
+func walkPages[T any](t *testing.T, page func(cursor string) ([]T, string, error)) (all []T, pages int) {
+	t.Helper()
+	cursor := ""
+	for pages = 1; pages <= 100; pages++ {
+		items, next, err := page(cursor)
+		if err != nil {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		all = append(all, items...)
+		if next == "" {
+			return all, pages
+		}
+		cursor = next
+	}
+	t.Fatal("more than 100 pages")
+	return nil, 0
+}
+
+// TestInvitationListsPageByCursor: walking a list page by page gives every
+// row once, in the order of one page holding them all, ties included.
+func TestInvitationListsPageByCursor(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, append(pt.Script(), pagingSteps()...)...)
+	ctx, now := context.Background(), pt.At(100)
+	props := func(limit int) func(string) ([]readmodels.Invitation, string, error) {
+		return func(cursor string) ([]readmodels.Invitation, string, error) {
+			p, err := f.rm.Invitations(ctx, "p-page-0", readmodels.InvitationFilter{Status: "all", Cursor: cursor, Limit: limit}, now)
+			return p.Invitations, p.NextCursor, err
+		}
+	}
+	mine := func(limit int) func(string) ([]readmodels.MyInvitation, string, error) {
+		return func(cursor string) ([]readmodels.MyInvitation, string, error) {
+			p, err := f.rm.InvitationsForEmail(ctx, pt.AnnEmail, cursor, limit, now)
+			return p.Invitations, p.NextCursor, err
+		}
+	}
+	owned := func(limit int) func(string) ([]readmodels.MyProperty, string, error) {
+		return func(cursor string) ([]readmodels.MyProperty, string, error) {
+			p, err := f.rm.MyProperties(ctx, pt.Other, cursor, limit)
+			return p.Properties, p.NextCursor, err
+		}
+	}
+	tests := []struct {
+		name      string
+		walk      func(t *testing.T) (paged, whole any, pages, rows int)
+		wantPages int
+		wantRows  int
+	}{
+		{"a property's invitations, five a page", func(t *testing.T) (any, any, int, int) {
+			paged, pages := walkPages(t, props(5))
+			whole, _ := walkPages(t, props(readmodels.MaxInvitationLimit))
+			return paged, whole, pages, len(paged)
+		}, 3, 13},
+		{"the invitations to an email, two a page", func(t *testing.T) (any, any, int, int) {
+			paged, pages := walkPages(t, mine(2))
+			whole, _ := walkPages(t, mine(readmodels.MaxInvitationLimit))
+			return paged, whole, pages, len(paged)
+		}, 4, 8},
+		{"an account's properties, two a page", func(t *testing.T) (any, any, int, int) {
+			paged, pages := walkPages(t, owned(2))
+			whole, _ := walkPages(t, owned(readmodels.MaxMyPropertyLimit))
+			return paged, whole, pages, len(paged)
+		}, 4, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			paged, whole, pages, rows := tt.walk(t)
+			if diff := cmp.Diff(whole, paged); diff != "" {
+				t.Errorf("pages differ from one page of all (-one +pages):\n%s", diff)
+			}
+			if pages != tt.wantPages || rows != tt.wantRows {
+				t.Errorf("%d rows in %d pages, want %d in %d", rows, pages, tt.wantRows, tt.wantPages)
+			}
+		})
+	}
+}
+
+// TestInvitationListsRefuseBadPages: a limit out of range or a cursor this
+// API did not give out for that list is refused, naming the value.
+func TestInvitationListsRefuseBadPages(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, append(pt.Script(), pagingSteps()...)...)
+	ctx, now := context.Background(), pt.At(100)
+	first, err := f.rm.Invitations(ctx, "p-page-0", readmodels.InvitationFilter{Limit: 1}, now)
+	if err != nil || first.NextCursor == "" {
+		t.Fatalf("first page %+v, %v; want one with a cursor", first, err)
+	}
+	mine, err := f.rm.InvitationsForEmail(ctx, pt.AnnEmail, "", 1, now)
+	if err != nil || mine.NextCursor == "" {
+		t.Fatalf("first page %+v, %v; want one with a cursor", mine, err)
+	}
+	member := readmodels.MemberCursor(pt.AnnEmail, pt.Ann)
+	props := func(cursor string, limit int) error {
+		_, err := f.rm.Invitations(ctx, "p-page-0", readmodels.InvitationFilter{Cursor: cursor, Limit: limit}, now)
+		return err
+	}
+	toMe := func(cursor string, limit int) error {
+		_, err := f.rm.InvitationsForEmail(ctx, pt.AnnEmail, cursor, limit, now)
+		return err
+	}
+	owned := func(cursor string, limit int) error {
+		_, err := f.rm.MyProperties(ctx, pt.Other, cursor, limit)
+		return err
+	}
+	tests := []struct {
+		name   string
+		list   func(cursor string, limit int) error
+		cursor string
+		limit  int
+		value  string
+	}{
+		{"a negative limit", props, "", -1, "-1"},
+		{"a limit above the most", props, "", 201, "201"},
+		{"a cursor that is no base64", props, "not a cursor!", 0, "not a cursor!"},
+		{"a member cursor for invitations", props, member, 0, member},
+		{"an email's cursor for a property's invitations", props, mine.NextCursor, 0, mine.NextCursor},
+		{"a property's cursor for an email's invitations", toMe, first.NextCursor, 0, first.NextCursor},
+		{"a limit above the most for an email", toMe, "", 201, "201"},
+		{"a member cursor for properties", owned, member, 0, member},
+		{"an invitation cursor for properties", owned, first.NextCursor, 0, first.NextCursor},
+		{"a negative limit for properties", owned, "", -5, "-5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantError(t, tt.list(tt.cursor, tt.limit), domain.KindInvalid, domain.CodeInvalidRequest, tt.value)
+		})
 	}
 }

@@ -122,12 +122,9 @@ func (s *Store) Members(ctx context.Context, pid string, f MemberFilter) (Member
 		args = append(args, key.Email, key.AccountID)
 		where = append(where, fmt.Sprintf("(email, account_id) > ($%d, $%d)", len(args)-1, len(args)))
 	}
-	limit := f.Limit
-	switch {
-	case limit == 0:
-		limit = DefaultMemberLimit
-	case limit < 0 || limit > MaxMemberLimit:
-		return MemberPage{}, invalid("limit", strconv.Itoa(f.Limit), fmt.Sprintf("is not between 1 and %d", MaxMemberLimit))
+	limit, err := pageLimit(f.Limit, DefaultMemberLimit, MaxMemberLimit)
+	if err != nil {
+		return MemberPage{}, err
 	}
 	// One row more than the page tells whether another page follows.
 	args = append(args, limit+1)

@@ -31,11 +31,11 @@ func TestMyProperties(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := f.rm.MyProperties(context.Background(), tt.acc)
+			got, err := f.rm.MyProperties(context.Background(), tt.acc, "", 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(readmodels.MyPropertyPage{Properties: tt.want}, got); diff != "" {
 				t.Errorf("MyProperties (-want +got):\n%s", diff)
 			}
 		})

@@ -81,3 +81,46 @@ func TestWaitForNeedsEveryProjection(t *testing.T) {
 		t.Errorf("Position (-want +got):\n%s", diff)
 	}
 }
+
+// TestWaitForDoesNotWaitOnAStoppedProjection: when the only projection short
+// of the position is stopped at an event it cannot apply, WaitFor answers
+// not reached at once rather than holding the request for its bound.
+func TestWaitForDoesNotWaitOnAStoppedProjection(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	store := memory.New()
+	last := pt.NewHistory(t, store).Add(pt.Script()...)
+	all := projections.All()
+	running, idle := all[:len(all)-1], all[len(all)-1]
+	pt.Start(t, pool, store, zerolog.Nop(), running...)
+	pt.Wait(t, pool, last, pt.Names(running...)...)
+	if _, err := pool.Exec(context.Background(), `INSERT INTO projection_failures
+		(projection, event_id, stream_id, event_type, commit_position, prepare_position, error, attempts)
+		VALUES ($1, 'e1', 'property-x', 'MemberJoined', 1, 1, 'a value it cannot hold', 6)`, idle.Name); err != nil {
+		t.Fatal(err)
+	}
+
+	rm := readmodels.New(pool)
+	// The context ends long before the bound: a WaitFor that waited would
+	// answer its error instead.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	reached, err := rm.WaitFor(ctx, last, time.Hour)
+	if err != nil || reached {
+		t.Errorf("WaitFor with %s stopped = %v, %v; want false, nil", idle.Name, reached, err)
+	}
+	// A position past the feed, which the running projections are short of
+	// too, is not reached.
+	reached, err = rm.WaitFor(context.Background(), eventstore.Position{Commit: last.Commit + 1, Prepare: last.Prepare + 1}, 30*time.Millisecond)
+	if err != nil || reached {
+		t.Errorf("WaitFor past the feed = %v, %v; want false, nil", reached, err)
+	}
+	// Those running projections are waited for: with a bound of an hour,
+	// the context ending first is what ends the wait.
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	reached, err = rm.WaitFor(short, eventstore.Position{Commit: last.Commit + 1, Prepare: last.Prepare + 1}, time.Hour)
+	if !errors.Is(err, context.DeadlineExceeded) || reached {
+		t.Errorf("WaitFor past the feed with running projections behind = %v, %v; want false, %v", reached, err, context.DeadlineExceeded)
+	}
+}

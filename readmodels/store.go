@@ -1,7 +1,15 @@
 // Package readmodels answers the queries of the HTTP API from the tables the
-// projections write. It reads PostgreSQL only, never the event store: what it
-// shows is as fresh as the projections' checkpoints, and WaitFor lets a
+// projections write. Store reads PostgreSQL only, never the event store: what
+// it shows is as fresh as the projections' checkpoints, and WaitFor lets a
 // caller wait for its own change to arrive.
+//
+// History answers about the past, which no table keeps, by folding a
+// property's events. It starts from a snapshot of that same fold, kept in
+// PostgreSQL every few hundred events (history_snapshots), rather than from
+// history tables with validity intervals: a snapshot is the fold's own
+// state, so an answer from one is the full fold's by construction, and as a
+// cache of the events it can be deleted at any time, which forgetting a
+// person does (docs/ARCHITECTURE.md, section 8).
 package readmodels
 
 import (

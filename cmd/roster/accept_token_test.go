@@ -12,8 +12,8 @@ import (
 
 // TestInviteeAcceptsWithTheEmailedToken follows the admin's invitation
 // through the emailed-token route: only the current token of a pending
-// invitation, presented by its verified invitee, makes a member (DESIGN
-// invariants 5, 6 and 7).
+// invitation, presented by its verified invitee, makes a member
+// (docs/ARCHITECTURE.md, invariants 5, 6 and 7).
 func TestInviteeAcceptsWithTheEmailedToken(t *testing.T) {
 	t.Parallel()
 	app := startApp(t)

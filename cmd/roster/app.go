@@ -18,17 +18,20 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rosterhq/roster/commands"
-	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/accessindex"
 	"github.com/rosterhq/roster/infra/auth"
 	"github.com/rosterhq/roster/infra/broker"
 	"github.com/rosterhq/roster/infra/chain"
 	"github.com/rosterhq/roster/infra/config"
+	"github.com/rosterhq/roster/infra/consumers"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/eventstore/esdb"
 	"github.com/rosterhq/roster/infra/eventstore/memory"
 	"github.com/rosterhq/roster/infra/eventstore/postgres"
 	"github.com/rosterhq/roster/infra/feed"
 	"github.com/rosterhq/roster/infra/httpapi"
+	"github.com/rosterhq/roster/infra/invitetoken"
+	"github.com/rosterhq/roster/infra/mail"
 	"github.com/rosterhq/roster/infra/privacy"
 	"github.com/rosterhq/roster/migrations"
 	"github.com/rosterhq/roster/projections"
@@ -41,18 +44,27 @@ type App struct {
 	log       zerolog.Logger
 	pool      *pgxpool.Pool
 	store     eventStore
-	consumers *Consumers
+	consumers *consumers.Consumers
 	handler   http.Handler
 	vault     *privacy.Vault
 	commands  commands.Handlers
 	// closers are the consumers' own connections, closed before the pool.
 	closers []io.Closer
+	// mail sends the invitation mails the consumers record.
+	mail *mail.Dispatcher
+	// index answers the access-check API; every instance keeps its own.
+	index *accessindex.Index
 }
 
 // NewApp connects to PostgreSQL, applies the migrations and wires every part.
 // Errors name the part that failed; nothing is left open on error.
 func NewApp(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, error) {
-	pool, err := openPool(ctx, cfg.PGURL)
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = consumers.DefaultInstance()
+	}
+	// The instance's sessions carry its ID, so an operator (or a test)
+	// tells whose they are in pg_stat_activity.
+	pool, err := openPoolAs(ctx, cfg.PGURL, "roster "+cfg.InstanceID)
 	if err != nil {
 		return nil, err
 	}
@@ -72,41 +84,55 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := auth.NewVerifier(ctx, auth.VerifierConfig{Secret: []byte(cfg.JWTSecret), JWKSURL: cfg.JWKSURL,
-		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: 30 * time.Second})
+	signIn, jwksURL, err := dashboardSignIn(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := auth.NewVerifier(ctx, auth.VerifierConfig{Secret: []byte(cfg.JWTSecret), JWKSURL: jwksURL,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: 30 * time.Second, MaxLifetime: cfg.JWTMaxLifetime})
 	if err != nil {
 		return nil, fmt.Errorf("token verification: %w", err)
+	}
+	page, err := dashboardPage(signIn)
+	if err != nil {
+		return nil, err
 	}
 	// Personal fields of events are sealed under a key per person; the
 	// vault's keys live in PostgreSQL whichever store holds the events.
 	vault := privacy.NewVault(pool, privacy.WithLogger(log))
 	handlers := commands.New(commands.Config{
-		Store: store, InviteTTL: cfg.InviteTTL, Tokens: commands.NewTokens(cfg.InvitationKey()), Vault: vault,
+		Store: store, InviteTTL: cfg.InviteTTL, Tokens: invitetoken.New(cfg.InvitationKey()), Vault: vault,
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	consumers, err := NewConsumers(pool, store, log, reg)
+	subs, err := consumers.New(consumers.Config{Pool: pool, Feed: store, Log: log, Registerer: reg,
+		Instance: cfg.InstanceID, LeaseTTL: cfg.LeaseTTL})
 	if err != nil {
 		return nil, err
+	}
+	// The stopped projections are read from the database: every instance
+	// tells the same, whichever leads them.
+	if err := reg.Register(&stoppedMetrics{pool: pool, projections: subs.ProjectionNames}); err != nil {
+		return nil, fmt.Errorf("register projection metrics: %w", err)
 	}
 	// Projections open sealed personal fields inside their own transaction,
 	// so a forget cannot scrub while a batch still writes plaintext.
-	consumers.SetOpener(vault)
+	subs.SetOpener(vault)
 	for _, p := range projections.All() {
-		consumers.AddProjection(p)
+		subs.AddProjection(p)
 	}
-	mailer, _, err := newMailConsumer(cfg, pool, log)
+	mailer, err := newMailer(cfg, pool, log)
 	if err != nil {
 		return nil, err
 	}
-	consumers.AddPersistent("mail", mailer.Handle)
+	subs.AddPersistent("mail", mailer.consumer.Handle)
 	var closers []io.Closer
 	if cfg.BrokerURL != "" {
 		fwd, err := broker.NewForwarder(broker.Config{URL: cfg.BrokerURL}, feed.Logger(log))
 		if err != nil {
 			return nil, fmt.Errorf("broker: %w", err)
 		}
-		consumers.Add("broker", fwd.Handle, true)
+		subs.Add("broker", fwd.Handle, true)
 		closers = append(closers, fwd)
 	}
 	auditKey, err := cfg.AuditKey()
@@ -119,6 +145,15 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 			return nil, fmt.Errorf("audit signing key: %w", err)
 		}
 	}
+	// Snapshots of the fold keep as-of answers and reviews from replaying
+	// whole streams (section 8 of docs/ARCHITECTURE.md).
+	history := readmodels.NewHistory(readmodels.HistoryConfig{Events: store, Opener: vault, Pool: pool,
+		Log: log.With().Str("component", "history").Logger()})
+	rm := readmodels.New(pool)
+	index, err := newAccessIndex(cfg, rm, store, log, reg)
+	if err != nil {
+		return nil, err
+	}
 	api := httpapi.New(httpapi.Config{
 		// The chain covers events as stored, sealed: the auditor reads the
 		// store itself, never through the vault.
@@ -127,22 +162,21 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 			// A consumer's lag can take long to count on a big backlog;
 			// memory and the other metrics must still be served then.
 			ErrorHandling: promhttp.ContinueOnError}),
-		Commands: handlers,
-		Reads:    readmodels.New(pool),
-		History:  readmodels.NewHistory(readmodels.HistoryConfig{Events: store, Opener: vault}),
-		Privacy:  httpapi.PrivacyConfig{Forgetter: vault, Operators: cfg.Operators},
-		Authenticate: func(ctx context.Context, raw string) (domain.Actor, error) {
-			c, err := verifier.Verify(ctx, raw)
-			if err != nil {
-				return domain.Actor{}, err
-			}
-			return domain.Actor{AccountID: c.Subject, Email: c.Email, EmailVerified: c.EmailVerified}, nil
-		},
-		Ready: readiness(pool, store),
-		Log:   log,
+		Commands:     handlers,
+		Reads:        rm,
+		History:      history,
+		Privacy:      httpapi.PrivacyConfig{Forgetter: vault, Operators: cfg.Operators},
+		Authenticate: personAuthenticator(verifier, cfg.CheckScope),
+		Checks:       checkAPI(cfg, verifier, index, rm),
+		Ready:        readiness(pool, store),
+		Detail:       []httpapi.Detailer{stoppedDetail{pool: pool}},
+		Log:          log,
+		SignIn:       signIn,
+		Dashboard:    page,
+		LongReads:    httpapi.LongReadLimits{PerCaller: cfg.LongReadsPerCaller, Total: cfg.LongReadsTotal},
 	})
-	return &App{log: log, pool: pool, store: store, handler: api, consumers: consumers, closers: closers,
-		vault: vault, commands: handlers}, nil
+	return &App{log: log, pool: pool, store: store, handler: api, consumers: subs, closers: closers,
+		vault: vault, commands: handlers, mail: mailer.dispatcher, index: index}, nil
 }
 
 // Handler is the HTTP API.
@@ -150,7 +184,7 @@ func (a *App) Handler() http.Handler { return a.handler }
 
 // Consumers is the router of the feed's consumers, for plugging in more
 // with Add before Run.
-func (a *App) Consumers() *Consumers { return a.consumers }
+func (a *App) Consumers() *consumers.Consumers { return a.consumers }
 
 // Run serves the API on ln and runs the feed's consumers (the projectors
 // among them) until ctx ends, then shuts the server down gracefully and
@@ -160,6 +194,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.consumers.Run(ctx) })
+	g.Go(func() error { return a.mail.Run(ctx) })
+	g.Go(func() error { return a.index.Run(ctx) })
 	// A forget in any process destroys a key; the states the command side
 	// keeps may hold that person's data in the clear, so they go too.
 	g.Go(func() error { return a.vault.Watch(ctx, a.commands.Flush) })
@@ -195,11 +231,11 @@ func (a *App) Close() {
 }
 
 // readiness lists what /readyz asks: PostgreSQL, and the event store when it
-// is a server of its own that can be asked.
-func readiness(pool *pgxpool.Pool, store eventStore) []httpapi.Pinger {
-	ready := []httpapi.Pinger{pool}
+// is a server of its own that can be asked (EventStoreDB).
+func readiness(pool *pgxpool.Pool, store eventStore) []httpapi.Dependency {
+	ready := []httpapi.Dependency{{Name: "postgresql", Pinger: pool}}
 	if p, ok := store.(httpapi.Pinger); ok {
-		ready = append(ready, p)
+		ready = append(ready, httpapi.Dependency{Name: "eventstoredb", Pinger: p})
 	}
 	return ready
 }
@@ -237,9 +273,18 @@ func openEventStore(cfg config.Config, pool *pgxpool.Pool) (eventStore, error) {
 const defaultPoolSize = 40
 
 func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	return openPoolAs(ctx, url, "roster")
+}
+
+// openPoolAs is openPool whose sessions are named app (application_name)
+// unless the URL names them.
+func openPoolAs(ctx context.Context, url, app string) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgresql: %w", err)
+	}
+	if _, ok := pc.ConnConfig.RuntimeParams["application_name"]; !ok {
+		pc.ConnConfig.RuntimeParams["application_name"] = app
 	}
 	// pgxpool's default, the number of CPUs (at least 4), starves the API
 	// under concurrent commands: every projection, consumer and request

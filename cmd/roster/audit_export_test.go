@@ -14,30 +14,33 @@ import (
 )
 
 // rawGet is a GET as u that waits for pos and returns the answer unparsed:
-// an export is no JSON object.
+// an export is no JSON object. Like read, it asks again while the answer
+// is stale.
 func rawGet(t *testing.T, app *testApp, path string, u user, pos string, headers map[string]string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, app.base+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+u.Token)
-	req.Header.Set("Roster-Min-Position", pos)
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := app.http.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: read body: %v", path, err)
-	}
-	if resp.Header.Get("Roster-Consistency") == "stale" {
-		t.Fatalf("GET %s: the read side did not reach position %s", path, pos)
-	}
+	var (
+		resp *http.Response
+		body []byte
+	)
+	untilFresh(t, path, pos, func() http.Header {
+		req, err := http.NewRequest(http.MethodGet, app.base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+u.Token)
+		req.Header.Set("Roster-Min-Position", pos)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		if resp, err = app.http.Do(req); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		if body, err = io.ReadAll(resp.Body); err != nil {
+			t.Fatalf("GET %s: read body: %v", path, err)
+		}
+		return resp.Header
+	})
 	return resp, body
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/rosterhq/roster/infra/chain"
 	"github.com/rosterhq/roster/infra/config"
 	"github.com/rosterhq/roster/infra/eventstore/postgres"
+	"github.com/rosterhq/roster/infra/invitetoken"
 	"github.com/rosterhq/roster/infra/pgtest"
 )
 
@@ -35,7 +36,7 @@ func TestAuditCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	handlers := commands.New(commands.Config{Store: postgres.New(pool), Tokens: commands.NewTokens([]byte(testSecret))})
+	handlers := commands.New(commands.Config{Store: postgres.New(pool), Tokens: invitetoken.New([]byte(testSecret))})
 	owner := commands.Meta{Actor: domain.Actor{AccountID: "acc-owner", Email: "owner@example.com", EmailVerified: true}}
 	var pids []string
 	for _, name := range []string{"Alpha", "Beta"} {

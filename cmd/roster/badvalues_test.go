@@ -56,7 +56,7 @@ func TestBadValuesOnEveryCommandRouteWriteNothing(t *testing.T) {
 		{name: "invite: an email of the wrong JSON type is malformed", method: "POST", path: p + "/invitations", token: o, body: `{"email":5,"role":"agent"}`, status: 400, code: "malformed_json", detail: "email"},
 		{name: "invite: invitations of the wrong JSON type are malformed", method: "POST", path: p + "/invitations", token: o, body: `{"invitations":{"email":"x@example.com"}}`, status: 400, code: "malformed_json", detail: "invitations"},
 		{name: "invite: an agent is forbidden", method: "POST", path: p + "/invitations", token: ag, body: row{"email": "new@example.com", "role": "agent"}, status: 403, code: "forbidden"},
-		{name: "invite: an outsider is forbidden", method: "POST", path: p + "/invitations", token: out, body: row{"email": "new@example.com", "role": "agent"}, status: 403, code: "forbidden"},
+		{name: "invite: an outsider is told the property does not exist", method: "POST", path: p + "/invitations", token: out, body: row{"email": "new@example.com", "role": "agent"}, status: 404, code: "property_not_found"},
 		{name: "invite: an unknown property is not found", method: "POST", path: unknownP + "/invitations", token: o, body: row{"email": "new@example.com", "role": "agent"}, status: 404, code: "property_not_found"},
 		{name: "invite: a property ID that is no UUID is not found", method: "POST", path: "/v1/properties/acme/invitations", token: o, body: row{"email": "new@example.com", "role": "agent"}, status: 404, code: "property_not_found"},
 
@@ -64,12 +64,12 @@ func TestBadValuesOnEveryCommandRouteWriteNothing(t *testing.T) {
 		{name: "resend: an invitation ID that is no UUID is not found", method: "POST", path: p + "/invitations/abc/resend", token: o, status: 404, code: "invitation_not_found"},
 		{name: "resend: an unknown property is not found", method: "POST", path: unknownP + "/invitations/" + f.pendingIID + "/resend", token: o, status: 404, code: "property_not_found"},
 		{name: "resend: an agent is forbidden", method: "POST", path: inv + "/resend", token: ag, status: 403, code: "forbidden"},
-		{name: "resend: an outsider is forbidden", method: "POST", path: inv + "/resend", token: out, status: 403, code: "forbidden"},
+		{name: "resend: an outsider is told the property does not exist", method: "POST", path: inv + "/resend", token: out, status: 404, code: "property_not_found"},
 
 		{name: "revoke one: an unknown invitation is not found", method: "DELETE", path: p + "/invitations/" + unknownID, token: o, status: 404, code: "invitation_not_found"},
 		{name: "revoke one: an unknown property is not found", method: "DELETE", path: unknownP + "/invitations/" + f.pendingIID, token: o, status: 404, code: "property_not_found"},
 		{name: "revoke one: an agent is forbidden", method: "DELETE", path: inv, token: ag, status: 403, code: "forbidden"},
-		{name: "revoke one: an outsider is forbidden", method: "DELETE", path: inv, token: out, status: 403, code: "forbidden"},
+		{name: "revoke one: an outsider is told the property does not exist", method: "DELETE", path: inv, token: out, status: 404, code: "property_not_found"},
 
 		{name: "revoke selection: no IDs revoke nothing", method: "POST", path: p + "/invitations/revoke", token: o, body: `{"ids":[]}`, status: 422, code: "no_invitations"},
 		{name: "revoke selection: a missing list revokes nothing", method: "POST", path: p + "/invitations/revoke", token: o, body: `{}`, status: 422, code: "no_invitations"},
@@ -77,6 +77,7 @@ func TestBadValuesOnEveryCommandRouteWriteNothing(t *testing.T) {
 		{name: "revoke selection: one unknown ID revokes none", method: "POST", path: p + "/invitations/revoke", token: o, body: map[string]any{"ids": []string{f.pendingIID, unknownID}}, status: 404, code: "invitation_not_found", detail: unknownID},
 		{name: "revoke selection: 101 IDs are too many", method: "POST", path: p + "/invitations/revoke", token: o, body: map[string]any{"ids": ids}, status: 422, code: "too_many_invitations"},
 		{name: "revoke selection: an agent is forbidden", method: "POST", path: p + "/invitations/revoke", token: ag, body: map[string]any{"ids": []string{f.pendingIID}}, status: 403, code: "forbidden"},
+		{name: "revoke selection: an outsider is told the property does not exist", method: "POST", path: p + "/invitations/revoke", token: out, body: map[string]any{"ids": []string{f.pendingIID}}, status: 404, code: "property_not_found"},
 
 		{name: "accept by token: a missing token is invalid", method: "POST", path: "/v1/invitations/accept", token: in, body: `{}`, status: 422, code: "invalid_request", detail: "token"},
 		{name: "accept by token: a token of the wrong JSON type is malformed", method: "POST", path: "/v1/invitations/accept", token: in, body: `{"token":5}`, status: 400, code: "malformed_json", detail: "token"},
@@ -88,8 +89,9 @@ func TestBadValuesOnEveryCommandRouteWriteNothing(t *testing.T) {
 	}
 	for _, verb := range []string{"accept", "decline"} {
 		reqs = append(reqs,
-			badRequest{name: verb + ": an unknown invitation is not found", method: "POST", path: p + "/invitations/" + unknownID + "/" + verb, token: in, status: 404, code: "invitation_not_found"},
-			badRequest{name: verb + ": an invitation ID that is no UUID is not found", method: "POST", path: p + "/invitations/x/" + verb, token: in, status: 404, code: "invitation_not_found"},
+			badRequest{name: verb + ": an unknown invitation is, to an outsider, an unknown property", method: "POST", path: p + "/invitations/" + unknownID + "/" + verb, token: in, status: 404, code: "property_not_found"},
+			badRequest{name: verb + ": an unknown invitation is not found, for a member", method: "POST", path: p + "/invitations/" + unknownID + "/" + verb, token: ag, status: 404, code: "invitation_not_found"},
+			badRequest{name: verb + ": an invitation ID that is no UUID is, to an outsider, an unknown property", method: "POST", path: p + "/invitations/x/" + verb, token: in, status: 404, code: "property_not_found"},
 			badRequest{name: verb + ": an unknown property is not found", method: "POST", path: unknownP + "/invitations/" + f.pendingIID + "/" + verb, token: in, status: 404, code: "property_not_found"},
 			badRequest{name: verb + ": the owner is not the invitee", method: "POST", path: inv + "/" + verb, token: o, status: 403, code: "not_invitee"},
 			badRequest{name: verb + ": an outsider is not the invitee", method: "POST", path: inv + "/" + verb, token: out, status: 403, code: "not_invitee"},
@@ -115,11 +117,11 @@ func memberBadValues(f *fixture) []badRequest {
 		{name: "change role: a role of the wrong JSON type is malformed", method: "PUT", path: agentPath + "/role", token: o, body: `{"role":["admin"]}`, status: 400, code: "malformed_json", detail: "role"},
 		{name: "change role: an account ID that is no UUID is not a member", method: "PUT", path: p + "/members/nobody/role", token: o, body: row{"role": "admin"}, status: 404, code: "member_not_found"},
 		{name: "change role: an agent is forbidden", method: "PUT", path: agentPath + "/role", token: ag, body: row{"role": "admin"}, status: 403, code: "forbidden"},
-		{name: "change role: an outsider is forbidden", method: "PUT", path: agentPath + "/role", token: out, body: row{"role": "admin"}, status: 403, code: "forbidden"},
+		{name: "change role: an outsider is told the property does not exist", method: "PUT", path: agentPath + "/role", token: out, body: row{"role": "admin"}, status: 404, code: "property_not_found"},
 		{name: "change role: the last admin cannot be demoted", method: "PUT", path: ownerPath + "/role", token: o, body: row{"role": "agent"}, status: 409, code: "last_admin"},
 		{name: "change role: an unknown property is not found", method: "PUT", path: unknownP + "/members/" + f.agent.ID + "/role", token: o, body: row{"role": "admin"}, status: 404, code: "property_not_found"},
 
-		{name: "leave: an outsider is no member", method: "POST", path: p + "/leave", token: out, status: 403, code: "forbidden"},
+		{name: "leave: an outsider is told the property does not exist", method: "POST", path: p + "/leave", token: out, status: 404, code: "property_not_found"},
 		{name: "leave: the owner cannot leave", method: "POST", path: p + "/leave", token: o, status: 409, code: "owner_cannot_leave"},
 		{name: "leave: an unknown property is not found", method: "POST", path: unknownP + "/leave", token: ag, status: 404, code: "property_not_found"},
 
@@ -130,6 +132,7 @@ func memberBadValues(f *fixture) []badRequest {
 		{name: "transfer ownership: an agent cannot become owner", method: "POST", path: p + "/ownership", token: o, body: row{"account_id": f.agent.ID}, status: 409, code: "new_owner_not_admin"},
 		{name: "transfer ownership: the owner already owns it", method: "POST", path: p + "/ownership", token: o, body: row{"account_id": f.owner.ID}, status: 409, code: "already_owner"},
 		{name: "transfer ownership: an agent is forbidden", method: "POST", path: p + "/ownership", token: ag, body: row{"account_id": f.agent.ID}, status: 403, code: "forbidden"},
+		{name: "transfer ownership: an outsider is told the property does not exist", method: "POST", path: p + "/ownership", token: out, body: row{"account_id": f.agent.ID}, status: 404, code: "property_not_found"},
 		{name: "transfer ownership: an unknown property is not found", method: "POST", path: unknownP + "/ownership", token: o, body: row{"account_id": f.agent.ID}, status: 404, code: "property_not_found"},
 	}
 	for _, rt := range []struct{ name, method, suffix string }{
@@ -140,7 +143,7 @@ func memberBadValues(f *fixture) []badRequest {
 			badRequest{name: rt.name + ": an account ID that is no UUID is not a member", method: rt.method, path: p + "/members/nobody" + rt.suffix, token: o, status: 404, code: "member_not_found"},
 			badRequest{name: rt.name + ": an unknown property is not found", method: rt.method, path: unknownP + "/members/" + f.agent.ID + rt.suffix, token: o, status: 404, code: "property_not_found"},
 			badRequest{name: rt.name + ": an agent is forbidden", method: rt.method, path: agentPath + rt.suffix, token: ag, status: 403, code: "forbidden"},
-			badRequest{name: rt.name + ": an outsider is forbidden", method: rt.method, path: agentPath + rt.suffix, token: out, status: 403, code: "forbidden"},
+			badRequest{name: rt.name + ": an outsider is told the property does not exist", method: rt.method, path: agentPath + rt.suffix, token: out, status: 404, code: "property_not_found"},
 		)
 	}
 	return append(reqs,

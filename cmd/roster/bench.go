@@ -44,7 +44,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs := flag.NewFlagSet("roster bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: roster bench [flags]\n\nDrives a running Roster with the load scenarios of issue 6 (%s) and\nwrites bench.json and bench.md.\n\nflags:\n",
+		fmt.Fprintf(stderr, "usage: roster bench [flags]\n\nDrives a running Roster with the load scenarios of docs/PERFORMANCE.md (%s) and\nwrites bench.json and bench.md.\n\nflags:\n",
 			strings.Join(loadgen.AllScenarios, ", "))
 		fs.PrintDefaults()
 	}
@@ -52,7 +52,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	baseURL := fs.String("url", "", "the server's base URL (default http:// and ROSTER_HTTP_ADDR, else "+config.DefaultHTTPAddr+")")
 	out := fs.String("out", filepath.Join(".roster", "bench"), "directory for bench.json and bench.md")
 	scenarios := fs.String("scenarios", strings.Join(loadgen.AllScenarios, ","), "comma-separated scenarios to run")
-	scale := fs.Float64("scale", 1, "multiplies every data-set size and the default duration (1: issue 6's sizes)")
+	scale := fs.Float64("scale", 1, "multiplies every data-set size and the default duration (1: the sizes of docs/PERFORMANCE.md)")
 	duration := fs.Duration("duration", 0, "how long each timed scenario measures (default 20s times -scale, at least 500ms)")
 	clients := fs.Int("clients", loadgen.DefaultClients, "concurrent clients of spread, hot and the insert baseline")
 	pid := fs.Int("server-pid", 0, "the server's process ID, to read its memory from /proc (default: sample GET /metrics)")

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +33,11 @@ func TestBenchChildProcess(t *testing.T) {
 	if os.Getenv(benchChildEnv) != "1" {
 		t.Skip("only runs as the bench's child process")
 	}
-	os.Exit(run(context.Background(), flag.Args(), os.Getenv, os.Stdout, os.Stderr))
+	// As main does: SIGTERM stops a child `roster serve` gracefully.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, flag.Args(), os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 func testSelf(ctx context.Context, args ...string) (*exec.Cmd, error) {
@@ -71,6 +77,11 @@ var wantFigures = map[string]map[string]bool{
 	loadgen.Read: {"requests/s (paced)": true, "member page p50": false, "member page p95": false, "member page p99": true,
 		"permission check p50": false, "permission check p95": false, "permission check p99": true,
 		"errors": false, "server peak RSS": true},
+	loadgen.Check: {"single checks/s": true, "single check p50": false, "single check p99": true,
+		"bulk check items/s": true, "bulk check of 100 p50": false, "bulk check of 100 p99": false,
+		"paced checks/s": true, "paced check p50": false, "paced check p99": true,
+		"check at a command's position p50": false, "check at a command's position p99": false,
+		"checks at a command's position answered wrong": true, "errors": false, "server peak RSS": true},
 	loadgen.Rebuild: {"events replayed": false, "wall time": false, "events/s (all projections)": true,
 		"rebuild process peak RSS": false, "errors": false, "server peak RSS": true},
 }
@@ -84,7 +95,7 @@ func TestBench(t *testing.T) {
 	if e2eStore != config.EventStorePostgres {
 		t.Skipf("the bench measures the postgres event store; this pass is %s", e2eStore)
 	}
-	app := startApp(t)
+	app := startApp(t, "ROSTER_CHECK_SERVICES", loadgen.CheckService)
 	env := map[string]string{"ROSTER_PG_URL": app.pgURL, "ROSTER_JWT_SECRET": testSecret, "ROSTER_EVENT_STORE": "postgres"}
 	out := t.TempDir()
 

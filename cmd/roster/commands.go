@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/rosterhq/roster/infra/auth"
 	"github.com/rosterhq/roster/infra/config"
+	"github.com/rosterhq/roster/infra/emailaddr"
 	"github.com/rosterhq/roster/infra/logging"
 	"github.com/rosterhq/roster/migrations"
 )
@@ -45,16 +47,21 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	app, err := NewApp(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer app.Close()
+	// Listening first gives the address (a port chosen with ":0" too) that
+	// invitation mail links to by default.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
+	cfg.HTTPAddr = ln.Addr().String()
+	app, err := NewApp(ctx, cfg, log)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer app.Close()
 	fmt.Fprintf(stdout, "roster: serving on http://%s (event store: %s)\n", ln.Addr(), cfg.EventStore)
+	fmt.Fprintf(stdout, "roster: the dashboard is at %s\n", cfg.DashboardURL())
 	if cfg.DebugAddr != "" {
 		stop, err := serveProfiles(cfg.DebugAddr)
 		if err != nil {
@@ -89,19 +96,39 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("roster token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	sub := fs.String("sub", "", "account ID (the sub claim); required")
+	sub := fs.String("sub", "", "account ID (the sub claim); by default the account the dashboard's development sign-in gives the email")
 	email := fs.String("email", "", "email address (the email claim); required")
 	unverified := fs.Bool("unverified", false, "mark the email as not verified")
+	service := fs.String("service", "", "mint a service's client-credentials token for the access-check API instead: client_id NAME, no email")
+	scope := fs.String("scope", orDefault(getenv("ROSTER_CHECK_SCOPE"), config.DefaultCheckScope), "scope of a -service token (env ROSTER_CHECK_SCOPE)")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	secret := fs.String("jwt-secret", getenv("ROSTER_JWT_SECRET"), "HS256 secret (env ROSTER_JWT_SECRET)")
 	issuer := fs.String("jwt-issuer", orDefault(getenv("ROSTER_JWT_ISSUER"), config.DefaultJWTIssuer), "iss claim (env ROSTER_JWT_ISSUER)")
 	audience := fs.String("jwt-audience", orDefault(getenv("ROSTER_JWT_AUDIENCE"), config.DefaultJWTAudience), "aud claim (env ROSTER_JWT_AUDIENCE)")
+	maxLifetime := fs.String("jwt-max-lifetime", orDefault(getenv("ROSTER_JWT_MAX_LIFETIME"), config.DefaultJWTMaxLifetime.String()),
+		"longest lifetime the server accepts (env ROSTER_JWT_MAX_LIFETIME)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	var problems []error
-	if *sub == "" {
-		problems = append(problems, errors.New("-sub is required"))
+	// A token the server would refuse is no use to anyone: say so now
+	// rather than with a 401 later.
+	if max, err := time.ParseDuration(strings.TrimSpace(*maxLifetime)); err != nil || max <= 0 {
+		problems = append(problems, fmt.Errorf("ROSTER_JWT_MAX_LIFETIME (or -jwt-max-lifetime) %q is not a positive duration", *maxLifetime))
+	} else if *ttl > max {
+		problems = append(problems, fmt.Errorf("-ttl %s is longer than the %s a token may live (ROSTER_JWT_MAX_LIFETIME): the server would refuse it", *ttl, max))
+	}
+	if *service != "" {
+		return serviceToken(stdout, problems, *secret, *issuer, *audience, *service, *scope, *email, *ttl)
+	}
+	if *sub == "" && *email != "" {
+		// The same account the page's development sign-in gives, so a
+		// property made with this token shows when signing in there.
+		normal, err := emailaddr.Normalize(*email)
+		if err != nil {
+			problems = append(problems, err)
+		}
+		*sub = auth.DevAccountID(normal)
 	}
 	if *email == "" {
 		problems = append(problems, errors.New("-email is required"))
@@ -131,7 +158,7 @@ func orDefault(v, def string) string {
 }
 
 // serveProfiles serves Go's profiles on addr, apart from the API, so memory
-// and CPU can be measured on a running server (issue 6's bounds).
+// and CPU can be measured on a running server (the bounds of docs/PERFORMANCE.md).
 func serveProfiles(addr string) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

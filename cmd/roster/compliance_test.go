@@ -16,7 +16,8 @@ import (
 	"github.com/rosterhq/roster/infra/privacy"
 )
 
-// TestForgetThenRebuildThenVerify is issue 7's whole promise through the real
+// TestForgetThenRebuildThenVerify is the erasure promise (docs/ARCHITECTURE.md,
+// section 7) through the real
 // App: personal data never reaches the event store in the clear; after the
 // operator forgets a person, every answer shows her erased; a full rebuild
 // of the read models from the events gives the same answers; and the hash

@@ -2,10 +2,12 @@ package main
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/rosterhq/roster/infra/eventstore"
 )
 
@@ -140,12 +142,23 @@ func (a *testApp) members(t *testing.T, pid, token, pos string) []member {
 	return page.Members
 }
 
-// invitations lists the invitations of pid with status, as seen by token at pos.
+// invitations lists the invitations of pid with status, as seen by token at
+// pos, every page of them.
 func (a *testApp) invitations(t *testing.T, pid, status, token, pos string) []invitation {
 	t.Helper()
-	var list struct{ Invitations []invitation }
-	a.read(t, "/v1/properties/"+pid+"/invitations?status="+status, token, pos).want(t, http.StatusOK).into(t, &list)
-	return list.Invitations
+	var all []invitation
+	for cursor := ""; ; {
+		var page struct {
+			Invitations []invitation
+			NextCursor  string `json:"next_cursor"`
+		}
+		a.read(t, "/v1/properties/"+pid+"/invitations?limit=200&status="+status+"&cursor="+url.QueryEscape(cursor), token, pos).
+			want(t, http.StatusOK).into(t, &page)
+		all = append(all, page.Invitations...)
+		if cursor = page.NextCursor; cursor == "" {
+			return all
+		}
+	}
 }
 
 // property reads pid as token at pos.

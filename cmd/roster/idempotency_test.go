@@ -11,8 +11,8 @@ import (
 
 // TestIdempotencyKeys: the same command sent twice with the same key has one
 // effect and one answer; a key reused for another request is refused, and is
-// never answered with another request's result or an internal error (DESIGN
-// invariant 10).
+// never answered with another request's result or an internal error
+// (docs/ARCHITECTURE.md, invariant 10).
 func TestIdempotencyKeys(t *testing.T) {
 	t.Parallel()
 	app := startApp(t)

@@ -12,10 +12,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
-	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/infra/config"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/feed"
+	"github.com/rosterhq/roster/infra/invitetoken"
 	"github.com/rosterhq/roster/infra/logging"
 	"github.com/rosterhq/roster/infra/mail"
 	"github.com/rosterhq/roster/infra/privacy"
@@ -33,7 +33,7 @@ Run 'roster mail <command> -h' for the flags of a command.
 // newDeliverer is the mail ledger over pool with the configured sender:
 // SMTP when ROSTER_SMTP_URL is set, the log otherwise.
 func newDeliverer(cfg config.Config, pool *pgxpool.Pool, log zerolog.Logger) (*mail.Deliverer, error) {
-	var snd mail.Sender = mail.NewLogSender(log, cfg.AcceptURL)
+	var snd mail.Sender = mail.NewLogSender(log, cfg.AcceptPage())
 	if cfg.SMTPURL != "" {
 		sc, err := mail.ParseSMTPURL(cfg.SMTPURL)
 		if err != nil {
@@ -43,23 +43,35 @@ func newDeliverer(cfg config.Config, pool *pgxpool.Pool, log zerolog.Logger) (*m
 			return nil, err
 		}
 	}
-	return mail.NewDeliverer(mail.DelivererConfig{Pool: pool, Sender: snd})
+	return mail.NewDeliverer(mail.DelivererConfig{Pool: pool, Sender: snd, Lease: cfg.MailLease})
 }
 
-// newMailConsumer is the consumer of the feed that mails invitees, for
-// Consumers.Add("mail", c.Handle, true).
-func newMailConsumer(cfg config.Config, pool *pgxpool.Pool, log zerolog.Logger) (*mail.Consumer, *mail.Deliverer, error) {
+// mailer is a process's invitation mail: the consumer of the feed that
+// records the mails in the ledger, for Consumers.AddPersistent("mail",
+// consumer.Handle), the ledger, and the pool that sends from it, to Run
+// beside the consumers.
+type mailer struct {
+	consumer   *mail.Consumer
+	deliverer  *mail.Deliverer
+	dispatcher *mail.Dispatcher
+}
+
+func newMailer(cfg config.Config, pool *pgxpool.Pool, log zerolog.Logger) (*mailer, error) {
 	d, err := newDeliverer(cfg, pool, log)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mail: %w", err)
+		return nil, fmt.Errorf("mail: %w", err)
 	}
 	c, err := mail.NewConsumer(mail.ConsumerConfig{Pool: pool, Deliverer: d,
-		Tokens: commands.NewTokens(cfg.InvitationKey()), AcceptURL: cfg.AcceptURL, Log: log,
+		Tokens: invitetoken.New(cfg.InvitationKey()), AcceptURL: cfg.AcceptPage(), Log: log,
 		Opener: privacy.NewVault(pool, privacy.WithLogger(log))})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return c, d, nil
+	p, err := mail.NewDispatcher(mail.DispatcherConfig{Consumer: c, Deliverer: d, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	return &mailer{consumer: c, deliverer: d, dispatcher: p}, nil
 }
 
 func mailCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -129,7 +141,8 @@ func mailStatusCmd(ctx context.Context, args []string, getenv func(string) strin
 
 // mailRetryCmd re-queues a failed mail and sends it at once: the ledger
 // keeps no body (it would hold the token), so the mail is written again
-// from its event, read from the feed.
+// from its event, which the ledger keeps, or, for a mail recorded before it
+// did, which is read from the feed.
 func mailRetryCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("roster mail retry", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -154,28 +167,24 @@ func mailRetryCmd(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer pool.Close()
-	store, err := openEventStore(cfg, pool)
+	m, err := newMailer(cfg, pool, log)
 	if err != nil {
 		return err
 	}
-	if c, ok := store.(io.Closer); ok {
-		defer c.Close()
-	}
-	consumer, d, err := newMailConsumer(cfg, pool, log)
-	if err != nil {
+	if err := m.deliverer.Retry(ctx, eventID); err != nil {
 		return err
 	}
-	if err := d.Retry(ctx, eventID); err != nil {
-		return err
+	err = m.dispatcher.Send(ctx, eventID)
+	if errors.Is(err, mail.ErrNotQueued) {
+		err = recordFromFeed(ctx, cfg, pool, m, eventID)
+		if err == nil {
+			err = m.dispatcher.Send(ctx, eventID)
+		}
 	}
-	rec, err := findEvent(ctx, store, eventID)
-	if err != nil {
-		return fmt.Errorf("mail of event %s is re-queued but not sent: %w", eventID, err)
-	}
-	if err := consumer.Handle(feed.ToMessage(rec)); err != nil {
+	if err != nil && !mail.Permanent(err) {
 		return fmt.Errorf("mail of event %s is re-queued but not sent yet: %w", eventID, err)
 	}
-	e, err := d.Entry(ctx, eventID)
+	e, err := m.deliverer.Entry(ctx, eventID)
 	if err != nil {
 		return err
 	}
@@ -184,6 +193,24 @@ func mailRetryCmd(ctx context.Context, args []string, getenv func(string) string
 		return fmt.Errorf("mail of event %s failed again: %s", eventID, e.LastError)
 	}
 	return nil
+}
+
+// recordFromFeed records the mail of eventID in the ledger again from the
+// feed's copy of its event, for a mail recorded before the ledger kept
+// events.
+func recordFromFeed(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, m *mailer, eventID string) error {
+	store, err := openEventStore(cfg, pool)
+	if err != nil {
+		return err
+	}
+	if c, ok := store.(io.Closer); ok {
+		defer c.Close()
+	}
+	rec, err := findEvent(ctx, store, eventID)
+	if err != nil {
+		return err
+	}
+	return m.consumer.Handle(feed.ToMessage(rec))
 }
 
 // findEvent reads the feed from its start for the event id. An operator's

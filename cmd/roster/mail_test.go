@@ -12,8 +12,9 @@ import (
 )
 
 // mailSettled waits until the mail consumer has handled every event of the
-// feed: mail is sent after the command, by the consumer. The minute is a
-// guard against a hang, not a measure of speed.
+// feed and the mails it recorded are sent: mail is recorded after the
+// command, by the consumer, and sent after that, by the dispatcher. The
+// minute is a guard against a hang, not a measure of speed.
 func (a *testApp) mailSettled(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -42,11 +43,25 @@ func (a *testApp) mailSettled(t *testing.T) {
 		err := a.app.pool.QueryRow(ctx, `SELECT commit_position, prepare_position FROM consumer_checkpoints WHERE name = 'mail'`).
 			Scan(&commit, &prepare)
 		if err == nil && !(eventstore.Position{Commit: uint64(commit), Prepare: uint64(prepare)}).Less(head) {
-			return
+			break
 		}
 		select {
 		case <-ctx.Done():
 			t.Fatalf("the mail consumer did not reach %s (last error: %v)", head, err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	for {
+		// A mail waiting for its backoff is not waited for.
+		var open int
+		err := a.app.pool.QueryRow(ctx, `SELECT count(*) FROM mail_ledger
+			WHERE status = 'sending' OR (status = 'pending' AND coalesce(next_attempt_at <= now(), true))`).Scan(&open)
+		if err == nil && open == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d mails recorded and not sent (last error: %v)", open, err)
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

@@ -23,8 +23,9 @@ const usage = `usage: roster <command> [flags]
 commands:
   serve     serve the HTTP API and run the projections
   migrate   apply the SQL migrations to ROSTER_PG_URL
-  projections status|rebuild
-            show how far each projection lags the feed, or rebuild read models from the events
+  projections status|rebuild|skip|retry|skips
+            show how far each projection lags the feed and where one stopped, rebuild read
+            models from the events, or let a stopped projection pass over an event or retry it
   mail status|retry EVENT_ID
             count pending, sent and failed invitation mails, or send a failed one again
   privacy forget --email ADDR

@@ -36,12 +36,12 @@ func TestNotificationsTellAMemberAboutChangesToTheirAccess(t *testing.T) {
 	a := startApp(t)
 	owner, ann := a.user(t, "owner"), a.user(t, "ann")
 	pid := a.createProperty(t, owner, "Acme Support").PropertyID
-	pos := a.join(t, owner, pid, "agent", ann)
+	a.join(t, owner, pid, "agent", ann)
 	base := "/v1/properties/" + pid + "/members/" + ann.ID
 	a.command(t, http.MethodPut, base+"/role", owner.Token, map[string]string{"role": "admin"}, nil, http.StatusOK)
 	a.command(t, http.MethodPost, base+"/disable", owner.Token, nil, nil, http.StatusOK)
 	a.command(t, http.MethodPost, base+"/enable", owner.Token, nil, nil, http.StatusOK)
-	pos = a.command(t, http.MethodDelete, base, owner.Token, nil, nil, http.StatusOK).Position
+	pos := a.command(t, http.MethodDelete, base, owner.Token, nil, nil, http.StatusOK).Position
 
 	got := a.notifications(t, ann, "", pos)
 	var kinds []string

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/rosterhq/roster/infra/config"
+	"github.com/rosterhq/roster/infra/consumers"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/logging"
 	"github.com/rosterhq/roster/infra/privacy"
@@ -29,8 +31,14 @@ import (
 const projectionsUsage = `usage: roster projections <command> [flags]
 
 commands:
-  status              each projection's checkpoint, the head of the feed and how far behind it is
+  status              each projection's checkpoint, the head of the feed, how far behind it is,
+                      which instance leads it and since when (and the same of the other consumers),
+                      and where a stopped one stopped and why
   rebuild [NAME...]   replay every event into fresh tables and switch over (all projections when no NAME)
+  skip NAME EVENT_ID  make projection NAME pass over the event for good, live and in every rebuild
+                      (-reason required); a projection stopped at it resumes within seconds
+  retry NAME          make stopped projection NAME try its event again, once its cause is fixed
+  skips               the events skipped, by whom, when and why
 
 Run 'roster projections <command> -h' for the flags of a command.
 `
@@ -49,6 +57,12 @@ func projectionsCmd(ctx context.Context, args []string, getenv func(string) stri
 		return statusCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "rebuild":
 		return rebuildCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "skip":
+		return skipCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "retry":
+		return retryCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "skips":
+		return skipsCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, projectionsUsage)
 		return nil
@@ -130,16 +144,61 @@ func statusCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return writeStatusJSON(stdout, sts)
+	ls, err := leadersOf(ctx, pool, head)
+	if err != nil {
+		return err
 	}
-	return writeStatusTable(stdout, sts)
+	if *asJSON {
+		return writeStatusJSON(stdout, sts, ls)
+	}
+	return writeStatusTable(stdout, sts, ls)
+}
+
+// leader is who leads a consumer, and how far behind its stored
+// checkpoint is (-1: the store cannot tell).
+type leader struct {
+	consumers.Leader
+	Behind int64
+}
+
+// leadersOf reads the leases of the consumers, by name.
+func leadersOf(ctx context.Context, pool *pgxpool.Pool, head projections.FeedHead) (map[string]leader, error) {
+	ls, err := consumers.Leaders(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]leader, len(ls))
+	for _, l := range ls {
+		lead := leader{Leader: l, Behind: -1}
+		if head != nil {
+			if lead.Behind, err = head.CountAfter(ctx, l.Checkpoint); err != nil {
+				return nil, err
+			}
+		}
+		out[l.Consumer] = lead
+	}
+	return out, nil
+}
+
+// others returns the consumers of ls that are no projection, by name.
+func others(ls map[string]leader) []leader {
+	var out []leader
+	for name, l := range ls {
+		if !slices.Contains(projectionNames(), name) {
+			out = append(out, l)
+		}
+	}
+	slices.SortFunc(out, func(a, b leader) int { return strings.Compare(a.Consumer, b.Consumer) })
+	return out
 }
 
 // statusJSON is the shape of `status -json`. Unknown values are null.
 type statusJSON struct {
 	Head        *string           `json:"head"`
 	Projections []projectionState `json:"projections"`
+	// Consumers are the feed's other consumers that ever ran (mail,
+	// broker).
+	Consumers []consumerState `json:"consumers"`
 }
 
 type projectionState struct {
@@ -147,12 +206,64 @@ type projectionState struct {
 	Checkpoint string     `json:"checkpoint"`
 	UpdatedAt  *time.Time `json:"updated_at"`
 	Behind     *int64     `json:"behind"`
+	// Stopped is null while the projection runs.
+	Stopped *stoppedState `json:"stopped"`
+	// Leader is null while no instance leads the projection.
+	Leader *leaderState `json:"leader"`
 }
 
-func writeStatusJSON(w io.Writer, sts []projections.Status) error {
-	out := statusJSON{Projections: []projectionState{}}
+// consumerState is where a consumer other than a projection stands.
+type consumerState struct {
+	Name       string       `json:"name"`
+	Checkpoint string       `json:"checkpoint"`
+	Behind     *int64       `json:"behind"`
+	Leader     *leaderState `json:"leader"`
+}
+
+// leaderState is the instance leading a consumer, since when, and the
+// epoch of its lease.
+type leaderState struct {
+	Instance string    `json:"instance"`
+	Since    time.Time `json:"since"`
+	Epoch    int64     `json:"epoch"`
+}
+
+// leaderOf returns the leader of l for JSON, nil when none leads.
+func leaderOf(l leader, ok bool) *leaderState {
+	if !ok || l.Instance == "" {
+		return nil
+	}
+	return &leaderState{Instance: l.Instance, Since: l.Since, Epoch: l.Epoch}
+}
+
+// leaderCells are the LEADER and SINCE cells of a table row.
+func leaderCells(l leader, ok bool) (string, string) {
+	if !ok || l.Instance == "" {
+		return "none", "-"
+	}
+	return printable(l.Instance), l.Since.Format(time.RFC3339)
+}
+
+// stoppedState is where and why a projection stopped.
+type stoppedState struct {
+	EventID   string    `json:"event_id"`
+	EventType string    `json:"event_type"`
+	Stream    string    `json:"stream"`
+	Position  string    `json:"position"`
+	Error     string    `json:"error"`
+	Attempts  int       `json:"attempts"`
+	Since     time.Time `json:"since"`
+}
+
+func writeStatusJSON(w io.Writer, sts []projections.Status, ls map[string]leader) error {
+	out := statusJSON{Projections: []projectionState{}, Consumers: []consumerState{}}
 	for _, st := range sts {
-		ps := projectionState{Name: st.Name, Checkpoint: st.Checkpoint.String()}
+		l, ok := ls[st.Name]
+		ps := projectionState{Name: st.Name, Checkpoint: st.Checkpoint.String(), Leader: leaderOf(l, ok)}
+		if f := st.Stopped; f != nil {
+			ps.Stopped = &stoppedState{EventID: f.EventID, EventType: f.EventType, Stream: f.StreamID, Position: f.Position.String(),
+				Error: f.Error, Attempts: f.Attempts, Since: f.FirstFailedAt}
+		}
 		if !st.UpdatedAt.IsZero() {
 			ps.UpdatedAt = &st.UpdatedAt
 		}
@@ -165,16 +276,26 @@ func writeStatusJSON(w io.Writer, sts []projections.Status) error {
 		}
 		out.Projections = append(out.Projections, ps)
 	}
+	for _, l := range others(ls) {
+		cs := consumerState{Name: l.Consumer, Checkpoint: l.Checkpoint.String(), Leader: leaderOf(l, true)}
+		if l.Behind >= 0 {
+			cs.Behind = &l.Behind
+		}
+		out.Consumers = append(out.Consumers, cs)
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
 
-func writeStatusTable(w io.Writer, sts []projections.Status) error {
+// writeStatusTable prints a row per projection, then one per other
+// consumer, then, for each stopped projection, where and why it stopped
+// and the ways out.
+func writeStatusTable(w io.Writer, sts []projections.Status, ls map[string]leader) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROJECTION\tCHECKPOINT\tHEAD\tBEHIND\tUPDATED")
+	fmt.Fprintln(tw, "PROJECTION\tCHECKPOINT\tHEAD\tBEHIND\tSTATE\tUPDATED\tLEADER\tSINCE")
 	for _, st := range sts {
-		head, behind, updated := "unknown", "unknown", "never"
+		head, behind, updated, state := "unknown", "unknown", "never", "running"
 		if st.HeadKnown {
 			head = st.Head.String()
 		}
@@ -184,9 +305,50 @@ func writeStatusTable(w io.Writer, sts []projections.Status) error {
 		if !st.UpdatedAt.IsZero() {
 			updated = st.UpdatedAt.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Name, st.Checkpoint, head, behind, updated)
+		if st.Stopped != nil {
+			state = "stopped"
+		}
+		l, ok := ls[st.Name]
+		lead, since := leaderCells(l, ok)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Name, st.Checkpoint, head, behind, state, updated, lead, since)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if more := others(ls); len(more) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CONSUMER\tCHECKPOINT\tBEHIND\tLEADER\tSINCE")
+		for _, l := range more {
+			behind := "unknown"
+			if l.Behind >= 0 {
+				behind = fmt.Sprint(l.Behind)
+			}
+			lead, since := leaderCells(l, true)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(l.Consumer), l.Checkpoint, behind, lead, since)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, st := range sts {
+		if f := st.Stopped; f != nil {
+			fmt.Fprintf(w, "\n%s %s\n  skip it with `roster projections skip %s %s -reason TEXT`, or fix the cause and run `roster projections retry %s`\n",
+				st.Name, printable(f.Summary()), st.Name, f.EventID, st.Name)
+		}
+	}
+	return nil
+}
+
+// printable replaces the control characters of s, which an event's data
+// may carry into an error and which would garble or steer a terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -235,16 +397,31 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 		// write them, so a forget meanwhile scrubs the copies too.
 		Opener: privacy.NewVault(pool, privacy.WithLogger(log)),
 	})
-	report.finish(err)
-	if err != nil {
+	var partial *projections.PartialRebuildError
+	if err != nil && !errors.As(err, &partial) {
+		report.finish(err)
 		return err
 	}
+	report.finish(nil)
 	took := time.Since(start)
 	for i, p := range chosen {
+		if partial != nil && partial.GaveUp(p.Name) {
+			continue
+		}
 		fmt.Fprintf(stdout, "rebuilt %s: %d events in %s (%.0f events/s), checkpoint %s\n",
 			p.Name, report.done, took.Round(time.Millisecond), float64(report.done)/max(took.Seconds(), 1e-9), pos[i])
 	}
-	return nil
+	if partial == nil {
+		return nil
+	}
+	// The others were rebuilt: each projection given up is left as it was,
+	// and says which event to skip for its next rebuild to get past.
+	for _, f := range partial.Failed {
+		fmt.Fprintf(stdout, "not rebuilt %s: it cannot apply event %s (%s in %s at %s): %s\n"+
+			"  skip it with `roster projections skip %s %s -reason TEXT` and rebuild %s again\n",
+			f.Projection, f.EventID, f.EventType, printable(f.StreamID), f.Position, printable(f.Err.Error()), f.Projection, f.EventID, f.Projection)
+	}
+	return fmt.Errorf("%d of %d projections not rebuilt", len(partial.Failed), len(chosen))
 }
 
 // chooseProjections returns the projections named, in the order given, or

@@ -148,19 +148,19 @@ func TestProjectionsCommands(t *testing.T) {
 		}
 	})
 
-	t.Run("status prints a table of checkpoint, head, distance and time", func(t *testing.T) {
+	t.Run("status prints a table of checkpoint, head, distance, state, time and leader", func(t *testing.T) {
 		res := roster(env, "projections", "status")
 		if res.code != 0 {
 			t.Fatalf("status exit %d: %s", res.code, res.stderr)
 		}
 		lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
-		if got := strings.Fields(lines[0]); !cmp.Equal(got, []string{"PROJECTION", "CHECKPOINT", "HEAD", "BEHIND", "UPDATED"}) {
+		if got := strings.Fields(lines[0]); !cmp.Equal(got, []string{"PROJECTION", "CHECKPOINT", "HEAD", "BEHIND", "STATE", "UPDATED", "LEADER", "SINCE"}) {
 			t.Errorf("header = %q", lines[0])
 		}
 		if len(lines) != len(projections.All())+1 {
 			t.Fatalf("status printed %d lines, want a header and one per projection:\n%s", len(lines), res.stdout)
 		}
-		row := regexp.MustCompile(`^(\S+) +` + regexp.QuoteMeta(last.String()) + ` +` + regexp.QuoteMeta(last.String()) + ` +0 +\d{4}-\d\d-\d\dT\S+$`)
+		row := regexp.MustCompile(`^(\S+) +` + regexp.QuoteMeta(last.String()) + ` +` + regexp.QuoteMeta(last.String()) + ` +0 +running +\d{4}-\d\d-\d\dT\S+ +none +-$`)
 		for i, p := range projections.All() {
 			if m := row.FindStringSubmatch(lines[i+1]); m == nil || m[1] != p.Name {
 				t.Errorf("row %d = %q, want %s at the head", i+1, lines[i+1], p.Name)

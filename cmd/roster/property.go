@@ -73,7 +73,7 @@ func propertyShowCmd(ctx context.Context, args []string, getenv func(string) str
 	}
 	// The vault's keys are in PostgreSQL whichever store holds the events;
 	// values written before sealing existed open as they are.
-	snap, err := readmodels.NewHistory(readmodels.HistoryConfig{Events: events, Opener: privacy.NewVault(pool)}).
+	snap, err := readmodels.NewHistory(readmodels.HistoryConfig{Events: events, Opener: privacy.NewVault(pool), Pool: pool}).
 		Snapshot(ctx, id, at)
 	if err != nil {
 		return err

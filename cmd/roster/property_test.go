@@ -202,9 +202,9 @@ func TestAsOfAndTheAccessReviewThroughTheAPI(t *testing.T) {
 	owner, agent, outsider := app.user(t, "owner"), app.user(t, "agent"), app.user(t, "outsider")
 	pid := app.createProperty(t, owner, "Acme").PropertyID
 	app.join(t, owner, pid, "agent", agent)
-	pos := app.command(t, http.MethodPost, "/v1/properties/"+pid+"/members/"+agent.ID+"/disable", owner.Token, nil, nil, http.StatusOK).Position
+	app.command(t, http.MethodPost, "/v1/properties/"+pid+"/members/"+agent.ID+"/disable", owner.Token, nil, nil, http.StatusOK)
 	app.invite(t, owner, pid, map[string]string{"email": "dee@example.com", "role": "admin"})
-	pos = app.command(t, http.MethodPost, "/v1/properties/"+pid+"/members/"+agent.ID+"/enable", owner.Token, nil, nil, http.StatusOK).Position
+	pos := app.command(t, http.MethodPost, "/v1/properties/"+pid+"/members/"+agent.ID+"/enable", owner.Token, nil, nil, http.StatusOK).Position
 
 	past := app
 	props := "/v1/properties/" + pid

@@ -178,7 +178,7 @@ func TestInvitationQueriesFilterByStatus(t *testing.T) {
 }
 
 // TestOnlyEnabledMembersReadAProperty: outsiders, disabled members and
-// unknown properties all look the same, 404 (DESIGN section 5).
+// unknown properties all look the same, 404 (docs/ARCHITECTURE.md, invariant 1).
 func TestOnlyEnabledMembersReadAProperty(t *testing.T) {
 	t.Parallel()
 	tm := newTeam(t)

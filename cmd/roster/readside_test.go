@@ -125,10 +125,10 @@ func auditTypesOf(es []auditView) []string {
 	return out
 }
 
-// TestReadSideAnswersTheQuestionsOfIssue3: from the API alone, a user can
+// TestReadSideAnswersWhoMayDoWhatAndSince: from the API alone, a user can
 // tell who is a member now, what changed and who did it, what an account
 // may do here, and which properties they are in.
-func TestReadSideAnswersTheQuestionsOfIssue3(t *testing.T) {
+func TestReadSideAnswersWhoMayDoWhatAndSince(t *testing.T) {
 	t.Parallel()
 	tm := newAuditedTeam(t)
 	app := tm.app

@@ -8,7 +8,7 @@ import (
 )
 
 // TestMyInvitationsNeedAVerifiedEmail: anyone can claim an address, so an
-// unverified one sees no invitations (DESIGN invariant 5).
+// unverified one sees no invitations (docs/ARCHITECTURE.md, invariant 5).
 func TestMyInvitationsNeedAVerifiedEmail(t *testing.T) {
 	t.Parallel()
 	app := startApp(t)

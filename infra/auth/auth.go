@@ -4,7 +4,11 @@
 // Two kinds of keys are supported, and a Verifier may hold both: an HS256
 // secret for development, and the RS256/ES256 public keys an identity
 // provider publishes at a JWKS URL for production. Every token must carry
-// the configured issuer and audience, an expiry, a subject and an email.
+// the configured issuer and audience, an issue time and an expiry no
+// further apart than the maximum lifetime, a subject and an email. Claims
+// are read strictly: JSON numbers and booleans only where RFC 7519 and
+// OpenID Connect say so, and the text claims bounded and storable (see
+// ClaimError).
 package auth
 
 import (
@@ -31,6 +35,11 @@ const (
 	DefaultIssuer   = "roster"
 	DefaultAudience = "roster"
 )
+
+// DefaultMaxLifetime is the longest a token may be valid (exp - iat) when
+// the configuration does not say: a day, as identity providers' access
+// tokens are hours long and a stolen one should not outlive that.
+const DefaultMaxLifetime = 24 * time.Hour
 
 // minSecretLen is the shortest HS256 secret accepted: RFC 7518 section 3.2
 // asks for a key at least as long as the hash output (256 bits).
@@ -73,6 +82,9 @@ type VerifierConfig struct {
 	// Leeway tolerates clock skew between the token's issuer and this server
 	// when checking exp, nbf and iat. Zero means none.
 	Leeway time.Duration
+	// MaxLifetime bounds exp - iat: a token valid for longer is refused,
+	// however recently it was issued. DefaultMaxLifetime when zero.
+	MaxLifetime time.Duration
 	// HTTPClient fetches the JWKS; http.DefaultClient when nil.
 	HTTPClient *http.Client
 	// OnJWKSRefreshError, when set, receives the errors of background JWKS
@@ -93,6 +105,9 @@ func (c *VerifierConfig) setDefaults() {
 	if c.HTTPClient == nil {
 		c.HTTPClient = http.DefaultClient
 	}
+	if c.MaxLifetime == 0 {
+		c.MaxLifetime = DefaultMaxLifetime
+	}
 }
 
 // Validate reports every problem of the configuration at once.
@@ -107,14 +122,18 @@ func (c VerifierConfig) Validate() error {
 	if c.Leeway < 0 {
 		errs = append(errs, fmt.Errorf("auth: negative leeway %s", c.Leeway))
 	}
+	if c.MaxLifetime < 0 {
+		errs = append(errs, fmt.Errorf("auth: negative maximum lifetime %s", c.MaxLifetime))
+	}
 	return errors.Join(errs...)
 }
 
 // Verifier checks bearer tokens. It is safe for concurrent use.
 type Verifier struct {
-	secret []byte
-	jwks   keyfunc.Keyfunc // nil without a JWKS URL
-	parser *jwt.Parser
+	secret      []byte
+	jwks        keyfunc.Keyfunc // nil without a JWKS URL
+	parser      *jwt.Parser
+	maxLifetime time.Duration
 }
 
 // NewVerifier returns a Verifier for cfg. With a JWKS URL it fetches the key
@@ -125,7 +144,7 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{secret: slices.Clone(cfg.Secret)}
+	v := &Verifier{secret: slices.Clone(cfg.Secret), maxLifetime: cfg.MaxLifetime}
 
 	var methods []string
 	if len(cfg.Secret) > 0 {
@@ -167,22 +186,34 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 // Verify checks rawToken (without the "Bearer " prefix) and returns its
 // claims. Every error wraps ErrUnauthenticated and, where the JWT library
 // found the problem, its own sentinel too (jwt.ErrTokenExpired,
-// jwt.ErrTokenInvalidIssuer, jwt.ErrTokenSignatureInvalid...).
+// jwt.ErrTokenInvalidIssuer, jwt.ErrTokenSignatureInvalid...); a claim of
+// the wrong type, over its bound or not storable wraps a *ClaimError
+// naming it, and a missing sub, email or iat jwt.ErrTokenRequiredClaimMissing.
 func (v *Verifier) Verify(ctx context.Context, rawToken string) (Claims, error) {
 	if rawToken == "" {
 		return Claims{}, fmt.Errorf("%w: no token", ErrUnauthenticated)
+	}
+	if len(rawToken) > maxTokenBytes {
+		return Claims{}, fmt.Errorf("%w: the token is %d bytes, longer than %d", ErrUnauthenticated, len(rawToken), maxTokenBytes)
 	}
 	var tc tokenClaims
 	if _, err := v.parser.ParseWithClaims(rawToken, &tc, v.keyFor(ctx)); err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
-	if tc.Subject == "" {
-		return Claims{}, fmt.Errorf("%w: %w: sub", ErrUnauthenticated, jwt.ErrTokenRequiredClaimMissing)
+	for _, c := range []struct {
+		name    string
+		missing bool
+	}{{"sub", tc.Subject == ""}, {"email", tc.Email == ""}, {"iat", tc.IssuedAt == nil}} {
+		if c.missing {
+			return Claims{}, fmt.Errorf("%w: %w: %s", ErrUnauthenticated, jwt.ErrTokenRequiredClaimMissing, c.name)
+		}
 	}
-	if tc.Email == "" {
-		return Claims{}, fmt.Errorf("%w: %w: email", ErrUnauthenticated, jwt.ErrTokenRequiredClaimMissing)
+	// The parser has checked that exp is present and iat not in the future.
+	if life := tc.ExpiresAt.Sub(tc.IssuedAt.Time); life > v.maxLifetime {
+		return Claims{}, fmt.Errorf("%w: %w", ErrUnauthenticated, &ClaimError{Claim: "exp",
+			Reason: fmt.Sprintf("is %s after iat, longer than the %s a token may live", life, v.maxLifetime)})
 	}
-	return Claims{Subject: tc.Subject, Email: tc.Email, EmailVerified: bool(tc.EmailVerified)}, nil
+	return Claims{Subject: tc.Subject, Email: tc.Email, EmailVerified: tc.EmailVerified}, nil
 }
 
 // keyFor picks the key by the token's algorithm family, so a token can never

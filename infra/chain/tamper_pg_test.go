@@ -15,6 +15,7 @@ import (
 	"github.com/rosterhq/roster/infra/chain"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/eventstore/postgres"
+	"github.com/rosterhq/roster/infra/invitetoken"
 	"github.com/rosterhq/roster/infra/pgtest"
 )
 
@@ -40,7 +41,7 @@ func newPGHistory(t *testing.T) *pgHistory {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	h := &pgHistory{pool: pool, store: postgres.New(pool), ids: map[string]int{}}
-	handlers := commands.New(commands.Config{Store: h.store, Tokens: commands.NewTokens([]byte("chain-test-invitation-key-32-bytes!"))})
+	handlers := commands.New(commands.Config{Store: h.store, Tokens: invitetoken.New([]byte("chain-test-invitation-key-32-bytes!"))})
 	res, err := handlers.CreateProperty.Handle(ctx, commands.Meta{Actor: owner}, commands.CreateProperty{Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +232,7 @@ func TestLegacyEventsThenCommandsVerify(t *testing.T) {
 	if _, err := store.Append(ctx, domain.StreamName(pid), eventstore.NoStream(), legacy); err != nil {
 		t.Fatal(err)
 	}
-	handlers := commands.New(commands.Config{Store: store, Tokens: commands.NewTokens([]byte("chain-test-invitation-key-32-bytes!"))})
+	handlers := commands.New(commands.Config{Store: store, Tokens: invitetoken.New([]byte("chain-test-invitation-key-32-bytes!"))})
 	for _, email := range []string{"a@example.com", "b@example.com"} {
 		if _, err := handlers.Invite.Handle(ctx, commands.Meta{Actor: owner},
 			commands.Invite{PropertyID: pid, Rows: []commands.InviteRow{{Email: email, Role: "agent"}}}); err != nil {

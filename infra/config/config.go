@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"flag"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -27,8 +28,19 @@ const (
 	DefaultJWTIssuer   = "roster"
 	DefaultJWTAudience = "roster"
 	DefaultInviteTTL   = 168 * time.Hour
-	DefaultLogLevel    = "info"
-	DefaultLogFormat   = "json"
+	// DefaultJWTMaxLifetime is auth.DefaultMaxLifetime, repeated so the
+	// configuration does not import the verifier.
+	DefaultJWTMaxLifetime = 24 * time.Hour
+	DefaultLogLevel       = "info"
+	DefaultLogFormat      = "json"
+	// DefaultLongReadsPerCaller and DefaultLongReadsTotal are
+	// httpapi.DefaultLongReadsPerCaller and httpapi.DefaultLongReadsTotal,
+	// repeated so the configuration does not import the API.
+	DefaultLongReadsPerCaller = 2
+	DefaultLongReadsTotal     = 8
+	// DefaultLeaseTTL is consumers.DefaultLeaseTTL, repeated so the
+	// configuration does not import the consumers.
+	DefaultLeaseTTL = 3 * time.Second
 )
 
 // inviteKeyLabel is the message the invitation key is derived under from the
@@ -60,6 +72,10 @@ type Config struct {
 	// JWTAudience is the value the aud claim of every token must contain
 	// (ROSTER_JWT_AUDIENCE).
 	JWTAudience string
+	// JWTMaxLifetime is the longest a token may be valid, exp - iat: a
+	// longer-lived token is refused however recently it was issued
+	// (ROSTER_JWT_MAX_LIFETIME).
+	JWTMaxLifetime time.Duration
 	// InviteTTL is how long an invitation stays valid (ROSTER_INVITE_TTL).
 	InviteTTL time.Duration
 	// InviteKey is the server key invitation tokens are derived under
@@ -98,6 +114,62 @@ type Config struct {
 	// (/debug/pprof/) apart from the API (ROSTER_DEBUG_ADDR). Keep it on
 	// loopback: profiles show the server's memory.
 	DebugAddr string
+	// DevLogin lets the dashboard sign anyone in by typing an email: the
+	// server mints a short-lived development token for it
+	// (ROSTER_DEV_LOGIN). Validate refuses it beside a JWKS or an OIDC
+	// issuer and on an address other than loopback.
+	DevLogin bool
+	// OIDCIssuer is the identity provider the dashboard signs people in
+	// with, OpenID Connect authorization code with PKCE
+	// (ROSTER_OIDC_ISSUER). Its ID tokens are the bearer tokens, so they
+	// are verified against the provider's discovered JWKS (unless JWKSURL
+	// names one), with JWTIssuer defaulting to it.
+	OIDCIssuer string
+	// OIDCClientID is the dashboard's client at the provider
+	// (ROSTER_OIDC_CLIENT_ID): the aud of its ID tokens, so JWTAudience
+	// defaults to it.
+	OIDCClientID string
+	// CheckServices are the services allowed the access-check API: the
+	// client_id (else sub) of their tokens (ROSTER_CHECK_SERVICES). Empty
+	// allows none.
+	CheckServices []string
+	// CheckScope is the scope a service's token must carry
+	// (ROSTER_CHECK_SCOPE).
+	CheckScope string
+	// CheckMaxStaleness is how old an access check without at_least may be
+	// (ROSTER_CHECK_MAX_STALENESS).
+	CheckMaxStaleness time.Duration
+	// CheckIndexSize bounds the access index's entries
+	// (ROSTER_CHECK_INDEX_SIZE).
+	CheckIndexSize int
+	// LongReadsPerCaller is how many long reads (audit exports, as_of
+	// queries, access reviews) one account may run at once; more are
+	// answered 429 (ROSTER_LONG_READS_PER_CALLER). Zero takes the default.
+	LongReadsPerCaller int
+	// LongReadsTotal is how many long reads the server runs at once,
+	// whoever asks (ROSTER_LONG_READS_TOTAL). Keep it well below the
+	// database pool's size, so that commands and short queries always
+	// find a connection. Zero takes the default.
+	LongReadsTotal int
+
+	// InstanceID names this process in the leases of the feed's consumers
+	// (ROSTER_INSTANCE_ID); empty means the host name and the process ID.
+	// Each running instance needs its own.
+	InstanceID string
+	// LeaseTTL is how long a consumer's lease outlives its last renewal
+	// (ROSTER_LEASE_TTL): a consumer whose leader stalls or dies silently
+	// is taken over by another instance about that long after, plus a
+	// third of it.
+	LeaseTTL time.Duration
+	// MailLease is how long an attempt to send an invitation mail holds
+	// it (ROSTER_MAIL_LEASE): a mail still being sent after it belonged to
+	// an instance that died mid-send, and is sent again. Zero takes the
+	// mail ledger's default, 5 minutes.
+	MailLease time.Duration
+
+	// issuerGiven and audienceGiven record that ROSTER_JWT_ISSUER and
+	// ROSTER_JWT_AUDIENCE were set, rather than defaulted.
+	issuerGiven, audienceGiven bool
 
 	// parseErrs keeps the values that could not be parsed, by variable, so
 	// Validate reports them with everything else unless a flag has since
@@ -146,13 +218,10 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 		}
 		usage += ")"
 		fs.Func(FlagName(s.env), usage, func(v string) error {
-			var err error
-			if v = strings.TrimSpace(v); v == "" {
-				err = s.parse(c, "")
-				c.setDefaults()
-			} else {
-				err = s.parse(c, v)
-			}
+			// Defaults are applied again after every flag: some follow
+			// other settings (the token issuer follows the OIDC issuer).
+			err := s.parse(c, strings.TrimSpace(v))
+			c.setDefaults()
 			if err != nil {
 				return err
 			}
@@ -179,14 +248,24 @@ func (c *Config) setDefaults() {
 	if c.EventStore == "" {
 		c.EventStore = DefaultEventStore
 	}
-	if c.JWTIssuer == "" {
-		c.JWTIssuer = DefaultJWTIssuer
+	// The dashboard's ID tokens are the bearer tokens: they carry the
+	// provider as iss and the dashboard's client as aud. Unless given, the
+	// expected ones follow the OIDC settings, also when a flag sets those
+	// after the environment was read.
+	if !c.issuerGiven {
+		c.JWTIssuer = orDefault(c.OIDCIssuer, DefaultJWTIssuer)
 	}
-	if c.JWTAudience == "" {
-		c.JWTAudience = DefaultJWTAudience
+	if !c.audienceGiven {
+		c.JWTAudience = orDefault(c.OIDCClientID, DefaultJWTAudience)
+	}
+	if c.JWTMaxLifetime == 0 {
+		c.JWTMaxLifetime = DefaultJWTMaxLifetime
 	}
 	if c.InviteTTL == 0 {
 		c.InviteTTL = DefaultInviteTTL
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = DefaultLeaseTTL
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = DefaultLogLevel
@@ -194,6 +273,19 @@ func (c *Config) setDefaults() {
 	if c.LogFormat == "" {
 		c.LogFormat = DefaultLogFormat
 	}
+	if c.LongReadsPerCaller == 0 {
+		c.LongReadsPerCaller = DefaultLongReadsPerCaller
+	}
+	if c.LongReadsTotal == 0 {
+		c.LongReadsTotal = DefaultLongReadsTotal
+	}
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 // set parses v into the field of s, remembering a parse failure for Validate.
@@ -236,7 +328,7 @@ func (c Config) Redacted() Config {
 	if c.AuditSigningKey != "" {
 		c.AuditSigningKey = mask
 	}
-	for _, p := range []*string{&c.PGURL, &c.ESDBURL, &c.SMTPURL, &c.BrokerURL, &c.JWKSURL, &c.AcceptURL} {
+	for _, p := range []*string{&c.PGURL, &c.ESDBURL, &c.SMTPURL, &c.BrokerURL, &c.JWKSURL, &c.AcceptURL, &c.OIDCIssuer} {
 		if *p == "" {
 			continue
 		}
@@ -248,4 +340,32 @@ func (c Config) Redacted() Config {
 	}
 	c.parseErrs = nil
 	return c
+}
+
+// DashboardURL is the address of the dashboard on the server's own
+// address, HTTPAddr: an address on every interface is reached through
+// 127.0.0.1. Serve sets HTTPAddr to the address it listens on, so a port
+// chosen by the system (":0") is the one given. Empty when HTTPAddr is no
+// host:port.
+func (c Config) DashboardURL() string {
+	host, port, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return (&url.URL{Scheme: "http", Host: net.JoinHostPort(host, port), Path: "/"}).String()
+}
+
+// AcceptPage is the page invitation mail links to: AcceptURL when set, else
+// the dashboard's /accept page (see DashboardURL).
+func (c Config) AcceptPage() string {
+	if c.AcceptURL != "" {
+		return c.AcceptURL
+	}
+	if base := c.DashboardURL(); base != "" {
+		return base + "accept"
+	}
+	return ""
 }

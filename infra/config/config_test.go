@@ -23,15 +23,20 @@ func env(m map[string]string) func(string) string {
 // defaults is the configuration with only the development secret set.
 func defaults() Config {
 	return Config{
-		HTTPAddr:    "127.0.0.1:8080",
-		PGURL:       "postgres://postgres@127.0.0.1:5432/roster",
-		EventStore:  "postgres",
-		JWTSecret:   devSecret,
-		JWTIssuer:   "roster",
-		JWTAudience: "roster",
-		InviteTTL:   168 * time.Hour,
-		LogLevel:    "info",
-		LogFormat:   "json",
+		HTTPAddr:       "127.0.0.1:8080",
+		PGURL:          "postgres://postgres@127.0.0.1:5432/roster",
+		EventStore:     "postgres",
+		JWTSecret:      devSecret,
+		JWTIssuer:      "roster",
+		JWTAudience:    "roster",
+		JWTMaxLifetime: 24 * time.Hour,
+		InviteTTL:      168 * time.Hour,
+		LeaseTTL:       3 * time.Second,
+		LogLevel:       "info",
+		LogFormat:      "json",
+
+		LongReadsPerCaller: 2,
+		LongReadsTotal:     8,
 	}
 }
 
@@ -49,39 +54,53 @@ func TestLoad(t *testing.T) {
 		{
 			name: "every variable is read, trimmed, kinds lower-cased",
 			env: map[string]string{
-				"ROSTER_HTTP_ADDR":    ":9090",
-				"ROSTER_PG_URL":       "postgresql://app:pw@db.internal:5432/roster?sslmode=require",
-				"ROSTER_EVENT_STORE":  " ESDB ",
-				"ROSTER_ESDB_URL":     "esdb://admin:changeit@esdb:2113?tls=false",
-				"ROSTER_JWT_SECRET":   "",
-				"ROSTER_JWKS_URL":     "https://id.example.com/.well-known/jwks.json",
-				"ROSTER_JWT_ISSUER":   "https://id.example.com/",
-				"ROSTER_JWT_AUDIENCE": "roster-api",
-				"ROSTER_INVITE_TTL":   "72h",
-				"ROSTER_INVITE_KEY":   "fedcba9876543210fedcba9876543210",
-				"ROSTER_SMTP_URL":     "smtps://mailer:pw@smtp.example.com:465",
-				"ROSTER_MAIL_FROM":    "Roster <no-reply@example.com>",
-				"ROSTER_ACCEPT_URL":   "https://app.example.com/invitations/accept",
-				"ROSTER_BROKER_URL":   "nats://nats:4222",
-				"ROSTER_LOG_LEVEL":    "Debug",
-				"ROSTER_LOG_FORMAT":   "console",
+				"ROSTER_HTTP_ADDR":        ":9090",
+				"ROSTER_PG_URL":           "postgresql://app:pw@db.internal:5432/roster?sslmode=require",
+				"ROSTER_EVENT_STORE":      " ESDB ",
+				"ROSTER_ESDB_URL":         "esdb://admin:changeit@esdb:2113?tls=false",
+				"ROSTER_JWT_SECRET":       "",
+				"ROSTER_JWKS_URL":         "https://id.example.com/.well-known/jwks.json",
+				"ROSTER_JWT_ISSUER":       "https://id.example.com/",
+				"ROSTER_JWT_AUDIENCE":     "roster-api",
+				"ROSTER_JWT_MAX_LIFETIME": "90m",
+				"ROSTER_INVITE_TTL":       "72h",
+				"ROSTER_INVITE_KEY":       "fedcba9876543210fedcba9876543210",
+				"ROSTER_SMTP_URL":         "smtps://mailer:pw@smtp.example.com:465",
+				"ROSTER_MAIL_FROM":        "Roster <no-reply@example.com>",
+				"ROSTER_ACCEPT_URL":       "https://app.example.com/invitations/accept",
+				"ROSTER_BROKER_URL":       "nats://nats:4222",
+				"ROSTER_LOG_LEVEL":        "Debug",
+				"ROSTER_LOG_FORMAT":       "console",
+				"ROSTER_INSTANCE_ID":      "api-2",
+				"ROSTER_LEASE_TTL":        "10s",
+				"ROSTER_MAIL_LEASE":       "2m",
+
+				"ROSTER_LONG_READS_PER_CALLER": "3",
+				"ROSTER_LONG_READS_TOTAL":      "12",
 			},
 			want: Config{
-				HTTPAddr:    ":9090",
-				PGURL:       "postgresql://app:pw@db.internal:5432/roster?sslmode=require",
-				EventStore:  "esdb",
-				ESDBURL:     "esdb://admin:changeit@esdb:2113?tls=false",
-				JWKSURL:     "https://id.example.com/.well-known/jwks.json",
-				JWTIssuer:   "https://id.example.com/",
-				JWTAudience: "roster-api",
-				InviteTTL:   72 * time.Hour,
-				InviteKey:   "fedcba9876543210fedcba9876543210",
-				SMTPURL:     "smtps://mailer:pw@smtp.example.com:465",
-				MailFrom:    "Roster <no-reply@example.com>",
-				AcceptURL:   "https://app.example.com/invitations/accept",
-				BrokerURL:   "nats://nats:4222",
-				LogLevel:    "debug",
-				LogFormat:   "console",
+				HTTPAddr:       ":9090",
+				PGURL:          "postgresql://app:pw@db.internal:5432/roster?sslmode=require",
+				EventStore:     "esdb",
+				ESDBURL:        "esdb://admin:changeit@esdb:2113?tls=false",
+				JWKSURL:        "https://id.example.com/.well-known/jwks.json",
+				JWTIssuer:      "https://id.example.com/",
+				JWTAudience:    "roster-api",
+				JWTMaxLifetime: 90 * time.Minute,
+				InviteTTL:      72 * time.Hour,
+				InviteKey:      "fedcba9876543210fedcba9876543210",
+				SMTPURL:        "smtps://mailer:pw@smtp.example.com:465",
+				MailFrom:       "Roster <no-reply@example.com>",
+				AcceptURL:      "https://app.example.com/invitations/accept",
+				BrokerURL:      "nats://nats:4222",
+				LogLevel:       "debug",
+				LogFormat:      "console",
+				InstanceID:     "api-2",
+				LeaseTTL:       10 * time.Second,
+				MailLease:      2 * time.Minute,
+
+				LongReadsPerCaller: 3,
+				LongReadsTotal:     12,
 			},
 		},
 		{
@@ -143,6 +162,36 @@ func TestLoadRefuses(t *testing.T) {
 			name: "a negative invitation lifetime",
 			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_INVITE_TTL": "-1h"},
 			want: []string{"ROSTER_INVITE_TTL: -1h0m0s is not a positive duration"},
+		},
+		{
+			name: "a lease too short for its heartbeat",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_LEASE_TTL": "100ms"},
+			want: []string{"ROSTER_LEASE_TTL: 100ms is not between 300ms and 1h"},
+		},
+		{
+			name: "a lease that is no duration",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_LEASE_TTL": "long"},
+			want: []string{`ROSTER_LEASE_TTL: time: invalid duration "long"`},
+		},
+		{
+			name: "a negative mail lease",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_MAIL_LEASE": "-1s"},
+			want: []string{"ROSTER_MAIL_LEASE: -1s is negative"},
+		},
+		{
+			name: "an instance ID with a control character",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_INSTANCE_ID": "api\n2"},
+			want: []string{"ROSTER_INSTANCE_ID: must be at most 200 bytes without control characters"},
+		},
+		{
+			name: "a token lifetime that is not positive",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_JWT_MAX_LIFETIME": "-5m"},
+			want: []string{"ROSTER_JWT_MAX_LIFETIME: -5m0s is not a positive duration"},
+		},
+		{
+			name: "a token lifetime that is no duration",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_JWT_MAX_LIFETIME": "a day"},
+			want: []string{`ROSTER_JWT_MAX_LIFETIME: time: invalid duration "a day"`},
 		},
 		{
 			name: "SMTP without a sender",
@@ -310,9 +359,10 @@ func TestEveryVariableHasAFlag(t *testing.T) {
 	var got []string
 	fs.VisitAll(func(f *flag.Flag) { got = append(got, f.Name) })
 	want := []string{
-		"accept-url", "audit-signing-key", "broker-url", "debug-addr", "esdb-url", "event-store", "http-addr", "invite-key", "invite-ttl",
-		"jwks-url", "jwt-audience", "jwt-issuer", "jwt-secret", "log-format", "log-level", "mail-from",
-		"operators", "pg-url", "smtp-url",
+		"accept-url", "audit-signing-key", "broker-url", "check-index-size", "check-max-staleness", "check-scope", "check-services", "debug-addr", "dev-login", "esdb-url", "event-store", "http-addr", "instance-id", "invite-key", "invite-ttl",
+		"jwks-url", "jwt-audience", "jwt-issuer", "jwt-max-lifetime", "jwt-secret", "lease-ttl", "log-format", "log-level",
+		"long-reads-per-caller", "long-reads-total", "mail-from", "mail-lease",
+		"oidc-client-id", "oidc-issuer", "operators", "pg-url", "smtp-url",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("flags (-want +got):\n%s", diff)
@@ -452,6 +502,38 @@ func TestDebugAddr(t *testing.T) {
 			}
 			if err != nil || c.DebugAddr != tt.value {
 				t.Fatalf("Load = %q, %v; want %q", c.DebugAddr, err, tt.value)
+			}
+		})
+	}
+}
+
+func TestLongReads(t *testing.T) {
+	tests := []struct {
+		name, perCaller, total string
+		want                   [2]int
+		wantErr                string
+	}{
+		{"unset takes the defaults", "", "", [2]int{2, 8}, ""},
+		{"both given", "1", "4", [2]int{1, 4}, ""},
+		{"per account equal to the total", "5", "5", [2]int{5, 5}, ""},
+		{"zero takes the default, as for every setting", "0", "0", [2]int{2, 8}, ""},
+		{"a negative bound per account is refused", "-1", "", [2]int{}, "ROSTER_LONG_READS_PER_CALLER: -1 is not at least 1"},
+		{"a negative total is refused", "", "-3", [2]int{}, "ROSTER_LONG_READS_TOTAL: -3 is not at least 1"},
+		{"no number is refused", "two", "", [2]int{}, `ROSTER_LONG_READS_PER_CALLER: "two" is not a whole number`},
+		{"per account above the total is refused", "9", "4", [2]int{}, "ROSTER_LONG_READS_PER_CALLER: 9 is more than ROSTER_LONG_READS_TOTAL (4)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"ROSTER_JWT_SECRET": devSecret,
+				"ROSTER_LONG_READS_PER_CALLER": tt.perCaller, "ROSTER_LONG_READS_TOTAL": tt.total}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Load error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if got := [2]int{c.LongReadsPerCaller, c.LongReadsTotal}; err != nil || got != tt.want {
+				t.Fatalf("Load = %v, %v; want %v", got, err, tt.want)
 			}
 		})
 	}

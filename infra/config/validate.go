@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/rosterhq/roster/infra/logging"
 )
@@ -69,7 +71,7 @@ func (c Config) Validate() error {
 		}
 	}
 
-	if c.JWTSecret == "" && c.JWKSURL == "" {
+	if c.JWTSecret == "" && c.JWKSURL == "" && c.OIDCIssuer == "" {
 		add("ROSTER_JWT_SECRET", "neither it nor ROSTER_JWKS_URL is set; set the secret for development tokens or the JWKS URL of the identity provider")
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < minKeyLen {
@@ -87,9 +89,26 @@ func (c Config) Validate() error {
 		add("ROSTER_JWT_AUDIENCE", "is empty")
 	}
 
+	if _, failed := c.parseErrs["ROSTER_JWT_MAX_LIFETIME"]; !failed && c.JWTMaxLifetime <= 0 {
+		add("ROSTER_JWT_MAX_LIFETIME", "%s is not a positive duration", c.JWTMaxLifetime)
+	}
+	c.validateSignIn(add)
+
 	if _, failed := c.parseErrs["ROSTER_INVITE_TTL"]; !failed && c.InviteTTL <= 0 {
 		add("ROSTER_INVITE_TTL", "%s is not a positive duration", c.InviteTTL)
 	}
+	// Below 300ms a heartbeat (a third of the lease) would race the
+	// database's own round trips under load.
+	if _, failed := c.parseErrs["ROSTER_LEASE_TTL"]; !failed && (c.LeaseTTL < 300*time.Millisecond || c.LeaseTTL > time.Hour) {
+		add("ROSTER_LEASE_TTL", "%s is not between 300ms and 1h", c.LeaseTTL)
+	}
+	if _, failed := c.parseErrs["ROSTER_MAIL_LEASE"]; !failed && c.MailLease < 0 {
+		add("ROSTER_MAIL_LEASE", "%s is negative", c.MailLease)
+	}
+	if strings.ContainsFunc(c.InstanceID, unicode.IsControl) || len(c.InstanceID) > 200 {
+		add("ROSTER_INSTANCE_ID", "must be at most 200 bytes without control characters")
+	}
+	c.validateLongReads(add)
 	switch {
 	case c.InviteKey == "" && c.JWTSecret == "":
 		add("ROSTER_INVITE_KEY", "is required when ROSTER_JWT_SECRET is not set (it is derived from that secret otherwise)")
@@ -135,6 +154,56 @@ func (c Config) Validate() error {
 		errs = append(errs, problems[s.env]...)
 	}
 	return errors.Join(errs...)
+}
+
+// validateSignIn checks how the dashboard signs people in: development
+// sign-in only where nobody else can reach it and no real identity
+// provider is trusted, and OpenID Connect with settings its ID tokens can
+// pass.
+func (c Config) validateSignIn(add func(env, format string, args ...any)) {
+	if c.DevLogin {
+		if c.JWTSecret == "" {
+			add("ROSTER_DEV_LOGIN", "needs ROSTER_JWT_SECRET to sign the development tokens")
+		}
+		if c.JWKSURL != "" {
+			add("ROSTER_DEV_LOGIN", "is refused with ROSTER_JWKS_URL: anyone could sign in as anybody beside real accounts")
+		}
+		if c.OIDCIssuer != "" {
+			add("ROSTER_DEV_LOGIN", "is refused with ROSTER_OIDC_ISSUER: anyone could sign in as anybody beside real accounts")
+		}
+		if host, _, err := net.SplitHostPort(c.HTTPAddr); err == nil && !isLoopbackHost(host) {
+			add("ROSTER_DEV_LOGIN", "is refused on ROSTER_HTTP_ADDR %q: development sign-in listens on loopback only (127.0.0.1, ::1 or localhost)", c.HTTPAddr)
+		}
+	}
+	switch {
+	case c.OIDCIssuer == "" && c.OIDCClientID != "":
+		add("ROSTER_OIDC_ISSUER", "is required with ROSTER_OIDC_CLIENT_ID")
+	case c.OIDCIssuer != "" && c.OIDCClientID == "":
+		add("ROSTER_OIDC_CLIENT_ID", "is required with ROSTER_OIDC_ISSUER")
+	}
+	if c.OIDCIssuer == "" {
+		return
+	}
+	if err := checkURL(c.OIDCIssuer, "https", "http"); err != nil {
+		add("ROSTER_OIDC_ISSUER", "%v", err)
+	} else if u, _ := url.Parse(c.OIDCIssuer); strings.EqualFold(u.Scheme, "http") && !isLoopbackHost(u.Hostname()) {
+		add("ROSTER_OIDC_ISSUER", "%s is plain http on another machine: ID tokens and keys must come over https (http is for loopback only)", u.Redacted())
+	}
+	if c.JWTIssuer != c.OIDCIssuer {
+		add("ROSTER_JWT_ISSUER", "is %q but the ID tokens of ROSTER_OIDC_ISSUER carry iss %q: leave it unset or make them equal", c.JWTIssuer, c.OIDCIssuer)
+	}
+	if c.OIDCClientID != "" && c.JWTAudience != c.OIDCClientID {
+		add("ROSTER_JWT_AUDIENCE", "is %q but the ID tokens of ROSTER_OIDC_CLIENT_ID carry aud %q: leave it unset or make them equal", c.JWTAudience, c.OIDCClientID)
+	}
+}
+
+// isLoopbackHost reports whether host names this machine only.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // checkURL reports whether raw is an absolute URL with one of schemes and a
@@ -195,4 +264,22 @@ func ParseAuditSigningKey(v string) (ed25519.PrivateKey, error) {
 	}
 	return nil, fmt.Errorf("decodes to %d bytes; want base64 of a %d-byte Ed25519 seed or a %d-byte private key (try: openssl rand -base64 32)",
 		len(raw), ed25519.SeedSize, ed25519.PrivateKeySize)
+}
+
+// validateLongReads refuses bounds of long reads below one, and a bound per
+// account above the total, which could never be reached and is likely two
+// values swapped.
+func (c Config) validateLongReads(add func(env, format string, args ...any)) {
+	_, perFailed := c.parseErrs["ROSTER_LONG_READS_PER_CALLER"]
+	_, totalFailed := c.parseErrs["ROSTER_LONG_READS_TOTAL"]
+	if !perFailed && c.LongReadsPerCaller < 1 {
+		add("ROSTER_LONG_READS_PER_CALLER", "%d is not at least 1", c.LongReadsPerCaller)
+	}
+	if !totalFailed && c.LongReadsTotal < 1 {
+		add("ROSTER_LONG_READS_TOTAL", "%d is not at least 1", c.LongReadsTotal)
+	}
+	if !perFailed && !totalFailed && c.LongReadsTotal >= 1 && c.LongReadsPerCaller > c.LongReadsTotal {
+		add("ROSTER_LONG_READS_PER_CALLER", "%d is more than ROSTER_LONG_READS_TOTAL (%d), so it could never be reached",
+			c.LongReadsPerCaller, c.LongReadsTotal)
+	}
 }

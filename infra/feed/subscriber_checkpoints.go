@@ -41,17 +41,27 @@ func (c *PGCheckpoints) Load(ctx context.Context, consumer string) (eventstore.P
 // Save moves consumer's checkpoint to pos; it never moves one backwards,
 // so two subscriptions of one consumer cannot undo each other's progress.
 func (c *PGCheckpoints) Save(ctx context.Context, consumer string, pos eventstore.Position) error {
+	b := &pgx.Batch{}
+	if err := QueueSave(b, consumer, pos); err != nil {
+		return err
+	}
+	if err := c.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("save checkpoint of %s: %w", consumer, err)
+	}
+	return nil
+}
+
+// QueueSave queues onto b the statement of Save, for a caller that saves
+// the checkpoint in a transaction with more (a check of its lease).
+func QueueSave(b *pgx.Batch, consumer string, pos eventstore.Position) error {
 	if pos.Commit > math.MaxInt64 || pos.Prepare > math.MaxInt64 {
 		return fmt.Errorf("position %s does not fit a checkpoint", pos)
 	}
-	_, err := c.pool.Exec(ctx, `INSERT INTO consumer_checkpoints AS c (name, commit_position, prepare_position)
+	b.Queue(`INSERT INTO consumer_checkpoints AS c (name, commit_position, prepare_position)
 		VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET commit_position = EXCLUDED.commit_position,
 			prepare_position = EXCLUDED.prepare_position, updated_at = now()
 		WHERE (c.commit_position, c.prepare_position) < (EXCLUDED.commit_position, EXCLUDED.prepare_position)`,
 		consumer, int64(pos.Commit), int64(pos.Prepare))
-	if err != nil {
-		return fmt.Errorf("save checkpoint of %s: %w", consumer, err)
-	}
 	return nil
 }

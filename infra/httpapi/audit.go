@@ -60,7 +60,7 @@ func (s *server) audit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if media != mediaJSON {
-		s.exportAudit(w, r, pid, f, media)
+		s.longRead(w, r, func() { s.exportAudit(w, r, pid, f, media) })
 		return
 	}
 	page, err := s.reads.Audit(r.Context(), pid, f)
@@ -80,14 +80,9 @@ func auditFilter(q url.Values) (readmodels.AuditFilter, error) {
 	for _, v := range q["type"] {
 		f.Types = append(f.Types, strings.Split(v, ",")...)
 	}
-	if raw := q.Get("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil {
-			return f, invalidQuery("limit", raw, "is not a whole number")
-		}
-		f.Limit = n
-	}
-	return f, nil
+	limit, err := limitParam(q)
+	f.Limit = limit
+	return f, err
 }
 
 // auditMedia picks the answer's media type: format= when given (json, csv

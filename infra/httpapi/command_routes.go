@@ -47,7 +47,7 @@ const maxIdempotencyKey = 200
 // the request ID, the client, the idempotency key and If-Match.
 func commandMeta(r *http.Request, body []byte) (commands.Meta, error) {
 	m := commands.Meta{Actor: actorOf(r.Context()), CorrelationID: requestID(r.Context()),
-		ClientIP: clientIP(r), UserAgent: r.UserAgent()}
+		ClientIP: clientIP(r), UserAgent: userAgent(r)}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if len(key) > maxIdempotencyKey || strings.IndexFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
 			return m, domain.Errorf(domain.KindMalformed, domain.CodeInvalidHeader,

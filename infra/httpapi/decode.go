@@ -19,6 +19,12 @@ const maxBodyBytes = 64 << 10
 // readBody reads the whole body within the limit. Errors: KindTooLarge,
 // KindMalformed for a content type other than JSON.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return readBodyUpTo(w, r, maxBodyBytes)
+}
+
+// readBodyUpTo is readBody with a limit of its own, for a route whose
+// bodies are larger (a bulk check).
+func readBodyUpTo(w http.ResponseWriter, r *http.Request, maxBodyBytes int64) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/emailaddr"
+	"github.com/rosterhq/roster/readmodels"
 )
 
 func (s *server) registerInvitationRoutes(r routes) {
@@ -67,7 +69,7 @@ func parseInviteRows(body []byte) ([]commands.InviteRow, error) {
 	}
 	out := make([]commands.InviteRow, len(rows))
 	for i, r := range rows {
-		out[i] = commands.InviteRow{Email: r.Email, Role: r.Role}
+		out[i] = commands.InviteRow{Email: emailaddr.ToASCII(r.Email), Role: r.Role}
 	}
 	return out, nil
 }
@@ -193,16 +195,67 @@ func (s *server) acceptToken(w http.ResponseWriter, r *http.Request) {
 	writeAnswer(w, res)
 }
 
+// listInvitations answers one page of the property's invitations with the
+// status asked for, newest first, paged by cursor as the members are.
 func (s *server) listInvitations(w http.ResponseWriter, r *http.Request) {
 	pid := vars(r)["pid"]
 	if err := s.canRead(r, pid); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	list, err := s.reads.Invitations(r.Context(), pid, r.URL.Query().Get("status"), s.now())
+	q := r.URL.Query()
+	limit, err := limitParam(q)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"invitations": list})
+	page, err := s.reads.Invitations(r.Context(), pid,
+		readmodels.InvitationFilter{Status: q.Get("status"), Cursor: q.Get("cursor"), Limit: limit}, s.now())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	items, err := s.withInviters(r, pid, page.Invitations)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, invitationPage{Invitations: items, NextCursor: page.NextCursor})
+}
+
+// invitationPage is one page of GET .../invitations.
+type invitationPage struct {
+	Invitations []invitationItem `json:"invitations"`
+	// NextCursor fetches the next page; it is empty on the last page.
+	NextCursor string `json:"next_cursor"`
+}
+
+// invitationItem is an invitation as GET .../invitations lists it, with
+// the email of the member who invited, so the dashboard can say who did.
+type invitationItem struct {
+	readmodels.Invitation
+	// InvitedByEmail is empty when the inviter is no longer a member.
+	InvitedByEmail string `json:"invited_by_email"`
+}
+
+// withInviters adds the inviters' emails to list, from the members read
+// model, one lookup per inviter: a page of invitations has few.
+func (s *server) withInviters(r *http.Request, pid string, list []readmodels.Invitation) ([]invitationItem, error) {
+	emails := map[string]string{}
+	items := make([]invitationItem, len(list))
+	for i, inv := range list {
+		email, seen := emails[inv.InvitedBy]
+		if !seen {
+			m, ok, err := s.reads.Membership(r.Context(), pid, inv.InvitedBy)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				email = m.Email
+			}
+			emails[inv.InvitedBy] = email
+		}
+		items[i] = invitationItem{Invitation: inv, InvitedByEmail: email}
+	}
+	return items, nil
 }

@@ -2,10 +2,8 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/rosterhq/roster/commands"
-	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/readmodels"
 )
 
@@ -25,14 +23,12 @@ func (s *server) listMembers(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := readmodels.MemberFilter{Role: q.Get("role"), Status: q.Get("status"), Query: q.Get("q"), Cursor: q.Get("cursor")}
-	if raw := q.Get("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil {
-			writeError(w, r, domain.Errorf(domain.KindInvalid, domain.CodeInvalidQuery, "limit %q is not a whole number", raw))
-			return
-		}
-		f.Limit = n
+	limit, err := limitParam(q)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
+	f.Limit = limit
 	at, err := asOfParam(q)
 	if err != nil {
 		writeError(w, r, err)

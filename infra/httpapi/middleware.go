@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,14 +79,13 @@ type Authenticator func(ctx context.Context, rawToken string) (domain.Actor, err
 func authenticate(auth Authenticator) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := r.Header.Get("Authorization")
-			scheme, raw, ok := strings.Cut(h, " ")
-			if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
+			raw, ok := bearer(r)
+			if !ok {
 				writeError(w, r, domain.Errorf(domain.KindUnauthenticated, domain.CodeUnauthenticated,
 					"an Authorization: Bearer <token> header is required"))
 				return
 			}
-			actor, err := auth(r.Context(), strings.TrimSpace(raw))
+			actor, err := auth(r.Context(), raw)
 			if err != nil {
 				writeError(w, r, domain.Errorf(domain.KindUnauthenticated, domain.CodeUnauthenticated,
 					"the bearer token was refused: %v", err))

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/readmodels"
@@ -28,15 +27,12 @@ func recipient(a domain.Actor) readmodels.Recipient {
 // at a time, with the count of unread ones.
 func (s *server) notifications(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := readmodels.NotificationFilter{Cursor: q.Get("cursor")}
-	if raw := q.Get("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil {
-			writeError(w, r, domain.Errorf(domain.KindInvalid, domain.CodeInvalidQuery, "limit %q is not a whole number", raw))
-			return
-		}
-		f.Limit = n
+	limit, err := limitParam(q)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
+	f := readmodels.NotificationFilter{Cursor: q.Get("cursor"), Limit: limit}
 	page, err := s.reads.Notifications(r.Context(), recipient(actorOf(r.Context())), f)
 	if err != nil {
 		writeError(w, r, err)

@@ -110,7 +110,9 @@ func TestOpenAPIJSONIsServedWithoutAToken(t *testing.T) {
 	}
 }
 
-func TestOpenAPIRoutesWithoutTokenAreTheProbesAndTheDocument(t *testing.T) {
+// TestOpenAPIRoutesWithoutTokenAreTheProbesTheDocumentAndSigningIn: only
+// the probes, this document, the page and how to sign in need no token.
+func TestOpenAPIRoutesWithoutTokenAreTheProbesTheDocumentAndSigningIn(t *testing.T) {
 	doc := loadOpenAPI(t, openAPIYAML)
 	var open []string
 	for path, item := range doc.Paths.Map() {
@@ -126,7 +128,8 @@ func TestOpenAPIRoutesWithoutTokenAreTheProbesAndTheDocument(t *testing.T) {
 		}
 	}
 	slices.Sort(open)
-	want := []string{"GET /healthz", "GET /metrics", "GET /openapi.json", "GET /readyz"}
+	want := []string{"GET /", "GET /accept", "GET /assets/{file}", "GET /healthz", "GET /metrics", "GET /openapi.json", "GET /readyz",
+		"GET /v1/auth/config", "POST /v1/auth/dev-login"}
 	if diff := cmp.Diff(want, open); diff != "" {
 		t.Errorf("operations without security (-want +got):\n%s", diff)
 	}

@@ -5,10 +5,24 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/outage"
+)
+
+// The errors of routing itself, which no domain decision gives: the kinds
+// and codes of a path Roster does not serve and of a method a path does
+// not take.
+const (
+	kindNoRoute   domain.Kind = "no_route"
+	kindBadMethod domain.Kind = "bad_method"
+
+	codeRouteNotFound    = "route_not_found"
+	codeMethodNotAllowed = "method_not_allowed"
 )
 
 // statusOf is the one map from error kind to HTTP status.
@@ -19,11 +33,12 @@ var statusOf = map[domain.Kind]int{
 	domain.KindUnauthenticated: http.StatusUnauthorized,
 	domain.KindForbidden:       http.StatusForbidden,
 	domain.KindNotFound:        http.StatusNotFound,
-	domain.KindNoRoute:         http.StatusNotFound,
-	domain.KindBadMethod:       http.StatusMethodNotAllowed,
+	kindNoRoute:                http.StatusNotFound,
+	kindBadMethod:              http.StatusMethodNotAllowed,
 	domain.KindConflict:        http.StatusConflict,
 	domain.KindPrecondition:    http.StatusPreconditionFailed,
 	domain.KindUnavailable:     http.StatusServiceUnavailable,
+	domain.KindTooMany:         http.StatusTooManyRequests,
 	domain.KindInternal:        http.StatusInternalServerError,
 }
 
@@ -39,8 +54,10 @@ type problem struct {
 	Errors    []domain.Problem `json:"errors,omitempty"`
 }
 
-// writeError answers err as application/problem+json. Only internal errors
-// are logged, here and only here, with the request ID to find them by.
+// writeError answers err as application/problem+json. An error that says
+// a dependency cannot be reached (outage.Is) is 503 with Retry-After, not
+// 500. Only internal errors and outages are logged, here and only here,
+// with the request ID to find them by.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var de *domain.Error
 	if !errors.As(err, &de) {
@@ -48,9 +65,13 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 			// The client went away; there is no one to answer.
 			return
 		}
-		zerolog.Ctx(r.Context()).Error().Err(err).Str("path", r.URL.Path).Msg("internal error")
-		de = domain.Errorf(domain.KindInternal, domain.CodeInternal,
-			"an internal error occurred; quote request id %s when reporting it", requestID(r.Context()))
+		if de = outage.Classify(err); de != nil {
+			zerolog.Ctx(r.Context()).Warn().Err(err).Str("path", r.URL.Path).Msg("dependency unavailable")
+		} else {
+			zerolog.Ctx(r.Context()).Error().Err(err).Str("path", r.URL.Path).Msg("internal error")
+			de = domain.Errorf(domain.KindInternal, domain.CodeInternal,
+				"an internal error occurred; quote request id %s when reporting it", requestID(r.Context()))
+		}
 	}
 	status, ok := statusOf[de.Kind]
 	if !ok {
@@ -58,6 +79,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
+	}
+	if de.RetryAfter > 0 {
+		// Whole seconds, rounded up: "Retry-After: 0" would invite a storm.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((de.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -44,26 +44,30 @@ func asOfParam(q url.Values) (*time.Time, error) {
 // errNoHistory is the fault of a server built without a history reader.
 var errNoHistory = errors.New("as_of and the access review need a history reader; httpapi.Config.History is not set")
 
-// answerAsOf answers a query asked with as_of from the history reader.
-// The caller has checked that the caller may read the property.
+// answerAsOf answers a query asked with as_of from the history reader, as
+// one long read (see LongReadLimits): it folds a property's events. The
+// caller has checked that the caller may read the property.
 func (s *server) answerAsOf(w http.ResponseWriter, r *http.Request, ask func(HistoryReader) (any, error)) {
 	if s.history == nil {
 		writeError(w, r, errNoHistory)
 		return
 	}
-	v, err := ask(s.history)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	s.longRead(w, r, func() {
+		v, err := ask(s.history)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
 }
 
 // accessReview answers who has access to the property and how they got it,
 // and which invitations could still be accepted: JSON by default, CSV with
 // format=csv or an Accept header preferring text/csv, negotiated as the
 // audit export is. as_of reviews a past moment instead of now. Any enabled
-// member may read it, as they may read the members and the audit trail.
+// member may read it, as they may read the members and the audit trail;
+// it is a long read (see LongReadLimits), now as much as in the past.
 func (s *server) accessReview(w http.ResponseWriter, r *http.Request) {
 	pid := vars(r)["pid"]
 	if err := s.canRead(r, pid); err != nil {
@@ -97,6 +101,11 @@ func (s *server) accessReview(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNoHistory)
 		return
 	}
+	s.longRead(w, r, func() { s.writeReview(w, r, pid, at, media) })
+}
+
+// writeReview answers the review of pid at at in media, JSON or CSV.
+func (s *server) writeReview(w http.ResponseWriter, r *http.Request, pid string, at time.Time, media string) {
 	review, err := s.history.Review(r.Context(), pid, at)
 	if err != nil {
 		writeError(w, r, err)

@@ -21,7 +21,7 @@ func testAPI() http.Handler {
 	}})
 }
 
-// TestWrongMethodOnAKnownPathIsNotAllowed: every path of DESIGN section 5
+// TestWrongMethodOnAKnownPathIsNotAllowed: every path of the API (openapi.yaml)
 // answers a method it does not serve with 405 and an Allow header (RFC 9110
 // section 15.5.6), not with 404 as if the path did not exist.
 func TestWrongMethodOnAKnownPathIsNotAllowed(t *testing.T) {

@@ -1,10 +1,11 @@
-// Package httpapi serves Roster's HTTP API (DESIGN section 5) with
+// Package httpapi serves Roster's HTTP API with
 // gorilla/mux: commands go to the command handlers, queries to the read
 // models, and every error leaves through writeError.
 package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,11 +17,19 @@ import (
 
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/outage"
 )
 
 // Pinger reports whether a dependency answers, for /readyz.
 type Pinger interface {
 	Ping(ctx context.Context) error
+}
+
+// Dependency is one thing /readyz asks, under the name its answer gives.
+type Dependency struct {
+	// Name is what an operator knows it by: "postgresql", "eventstoredb".
+	Name string
+	Pinger
 }
 
 // Config is what the API is built from.
@@ -32,7 +41,9 @@ type Config struct {
 	// Authenticate checks bearer tokens.
 	Authenticate Authenticator
 	// Ready lists what must answer for /readyz to say ready.
-	Ready []Pinger
+	Ready []Dependency
+	// Detail lists what /readyz asks, once ready, for what works degraded.
+	Detail []Detailer
 	// Log receives request and error logs.
 	Log zerolog.Logger
 	// MaxWait bounds how long a query waits for Roster-Min-Position (2s when zero).
@@ -50,6 +61,16 @@ type Config struct {
 	// History answers as_of queries and the access review from the events;
 	// without it they answer 500.
 	History HistoryReader
+	// SignIn is how the dashboard signs people in.
+	SignIn SignInConfig
+	// Dashboard is the Property Members page, served at / and /accept
+	// with its files under /assets/; without it those answer 404.
+	Dashboard Dashboard
+	// Checks is the access-check API the platform's services call.
+	Checks CheckConfig
+	// LongReads bounds audit exports, as_of queries and access reviews,
+	// per account and in total; zero fields take the defaults.
+	LongReads LongReadLimits
 }
 
 type server struct {
@@ -58,16 +79,21 @@ type server struct {
 	privacy PrivacyConfig
 	chain   ChainAuditor
 	history HistoryReader
-	ready   []Pinger
+	ready   []Dependency
+	detail  []Detailer
 	maxWait time.Duration
 	now     func() time.Time
+	checks  CheckConfig
+	// longReads counts the exports, as_of queries and reviews running.
+	longReads *longReads
 }
 
 // New returns the API's handler.
 func New(c Config) http.Handler {
-	s := &server{cmd: c.Commands, reads: c.Reads, history: c.History, ready: c.Ready, maxWait: c.MaxWait, now: c.Now}
+	s := &server{cmd: c.Commands, reads: c.Reads, history: c.History, ready: c.Ready, detail: c.Detail, maxWait: c.MaxWait, now: c.Now}
 	s.chain = c.Chain
 	s.privacy = c.Privacy
+	s.longReads = newLongReads(c.LongReads)
 	if s.maxWait <= 0 {
 		s.maxWait = 2 * time.Second
 	}
@@ -76,11 +102,11 @@ func New(c Config) http.Handler {
 	}
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, domain.Errorf(domain.KindNoRoute, domain.CodeRouteNotFound, "no route %s %s", r.Method, r.URL.Path))
+		writeError(w, r, domain.Errorf(kindNoRoute, codeRouteNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Allow", strings.Join(allowedMethods(r, req), ", "))
-		writeError(w, req, domain.Errorf(domain.KindBadMethod, domain.CodeMethodNotAllowed, "%s is not allowed on %s", req.Method, req.URL.Path))
+		writeError(w, req, domain.Errorf(kindBadMethod, codeMethodNotAllowed, "%s is not allowed on %s", req.Method, req.URL.Path))
 	})
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
@@ -104,9 +130,13 @@ func New(c Config) http.Handler {
 	s.registerChainRoutes(v1)
 	s.registerReviewRoutes(v1)
 	s.registerPrivacyRoutes(v1)
+	s.registerCheckRoutes(v1, c.Checks)
+	s.registerSignInRoutes(r, v1, c.SignIn)
+	registerPageRoutes(r, c.Dashboard)
 	registerOpenAPIRoute(r)
 
 	var h http.Handler = r
+	h = checkEdge(h)
 	h = recoverer(h)
 	h = accessLog(h)
 	h = withRequestID(c.Log)(h)
@@ -149,16 +179,32 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers 200 when every dependency answers within two seconds,
+// and otherwise 503 not_ready naming each that did not, with Retry-After.
+// Why one failed goes to the log only: /readyz needs no token, and a
+// driver's message names hosts and users.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	for _, p := range s.ready {
-		if err := p.Ping(ctx); err != nil {
-			writeError(w, r, domain.Errorf(domain.KindUnavailable, domain.CodeNotAvailable, "not ready: %v", err))
-			return
+	var failed []domain.Problem
+	var names []string
+	for _, d := range s.ready {
+		if err := d.Ping(ctx); err != nil {
+			zerolog.Ctx(r.Context()).Warn().Err(err).Str("dependency", d.Name).Msg("not ready")
+			why := "failed its check"
+			if outage.Is(err) || errors.Is(err, context.DeadlineExceeded) {
+				why = "cannot be reached"
+			}
+			failed = append(failed, domain.Problem{Index: -1, Field: d.Name, Code: domain.CodeUnavailable, Message: why})
+			names = append(names, d.Name+" "+why)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	if len(failed) > 0 {
+		writeError(w, r, &domain.Error{Kind: domain.KindUnavailable, Code: domain.CodeNotAvailable, RetryAfter: outage.RetryAfter,
+			Message: "not ready: " + strings.Join(names, "; "), Problems: failed})
+		return
+	}
+	s.writeReady(ctx, w)
 }
 
 // noStore marks h's answers as not to be cached: metrics are of the moment.

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/rosterhq/roster/infra/auth"
 	"github.com/rosterhq/roster/infra/eventstore"
@@ -51,11 +54,16 @@ type answer struct {
 	Kind   string
 }
 
-// do sends one request; body is nil or a value sent as JSON. It never
+// do sends one request; body is nil, JSON already encoded ([]byte), or a
+// value sent as JSON; headers are name, value pairs. A write (any method but GET and HEAD) carries an
+// Idempotency-Key: the one headers give, which a caller sending the same
+// write again gives again (see newWriteKey), or a fresh one. It never
 // returns an error: a failure is the answer's Kind, so callers count it.
 func (c *client) do(ctx context.Context, method, path, token string, body any, headers ...string) answer {
 	var rd io.Reader
-	if body != nil {
+	if raw, ok := body.([]byte); ok {
+		rd = bytes.NewReader(raw)
+	} else if body != nil {
 		raw, err := json.Marshal(body)
 		if err != nil {
 			return answer{Kind: "encode: " + err.Error()}
@@ -75,6 +83,9 @@ func (c *client) do(ctx context.Context, method, path, token string, body any, h
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	if method != http.MethodGet && method != http.MethodHead && req.Header.Get(idempotencyKey) == "" {
+		req.Header.Set(idempotencyKey, newWriteKey())
+	}
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -88,9 +99,58 @@ func (c *client) do(ctx context.Context, method, path, token string, body any, h
 	return a
 }
 
+// idempotencyKey is the header that makes a write sent twice land once.
+const idempotencyKey = "Idempotency-Key"
+
+// newWriteKey is the idempotency key of one logical write: every attempt
+// at it sends the same, so a retry of a write whose answer was lost is
+// answered with the first one's result instead of being refused (a bulk
+// invite to addresses it invited already) or landing twice (a property
+// created again).
+func newWriteKey() string { return "bench-" + uuid.NewString() }
+
 // get sends a GET with the headers given as name, value pairs.
 func (c *client) get(ctx context.Context, path, token string, headers ...string) answer {
 	return c.do(ctx, "GET", path, token, nil, headers...)
+}
+
+// listAll reads every page of the list at path, whose rows are under field,
+// following next_cursor with the largest page the API gives (200). path
+// may carry a query of its own. what names the list in an error.
+func listAll[T any](ctx context.Context, c *client, path, field, token, what string) ([]T, error) {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	var all []T
+	for cursor, pages := "", 0; ; pages++ {
+		if pages == 100_000 {
+			return nil, fmt.Errorf("%s: more than %d pages", what, pages)
+		}
+		p := path + sep + "limit=200"
+		if cursor != "" {
+			p += "&cursor=" + url.QueryEscape(cursor)
+		}
+		a := c.get(ctx, p, token)
+		if a.Kind != "" {
+			return nil, a.err(what)
+		}
+		var page map[string]json.RawMessage
+		if err := a.decode(&page); err != nil {
+			return nil, err
+		}
+		var rows []T
+		if err := json.Unmarshal(page[field], &rows); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", what, field, err)
+		}
+		all = append(all, rows...)
+		if err := json.Unmarshal(page["next_cursor"], &cursor); err != nil {
+			return nil, fmt.Errorf("%s: next_cursor: %w", what, err)
+		}
+		if cursor == "" {
+			return all, nil
+		}
+	}
 }
 
 // decode reads the answer's JSON body into v.

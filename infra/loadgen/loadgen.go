@@ -3,7 +3,7 @@
 // kind, projection lag and the server's peak memory, each next to what bare
 // PostgreSQL does on the same server. It backs `roster bench`.
 //
-// The scenarios are those of issue 6: spread (invites across many
+// The scenarios are those docs/PERFORMANCE.md describes: spread (invites across many
 // properties), hot (one property, many writers), long (a property with a
 // long history against a fresh one), read (member pages and permission
 // checks on a large property, paced) and rebuild (every projection
@@ -33,11 +33,12 @@ const (
 	Hot     = "hot"
 	Long    = "long"
 	Read    = "read"
+	Check   = "check"
 	Rebuild = "rebuild"
 )
 
 // AllScenarios lists every scenario in run order.
-var AllScenarios = []string{Spread, Hot, Long, Read, Rebuild}
+var AllScenarios = []string{Spread, Hot, Long, Read, Check, Rebuild}
 
 // ParseScenarios reads a comma-separated list of scenario names. It refuses
 // an unknown or empty name and returns the scenarios in run order.
@@ -64,7 +65,7 @@ func ParseScenarios(list string) ([]string, error) {
 	return out, nil
 }
 
-// The sizes of issue 6 at scale 1.
+// The sizes docs/PERFORMANCE.md reports at scale 1.
 const (
 	// DefaultDuration is how long each timed scenario measures at scale 1.
 	DefaultDuration = 20 * time.Second
@@ -108,7 +109,7 @@ type Config struct {
 	// Scenarios are the scenarios to run (ParseScenarios); all when empty.
 	Scenarios []string
 	// Scale multiplies every data-set size and the default duration; 1 is
-	// issue 6's sizes. A test runs everything at 0.001.
+	// the sizes docs/PERFORMANCE.md reports. A test runs everything at 0.001.
 	Scale float64
 	// Duration is how long each timed scenario measures; DefaultDuration
 	// times Scale (at least half a second) when zero.
@@ -181,7 +182,7 @@ func (c Config) Validate() error {
 
 // sizes are the data-set sizes of a run, scaled.
 type sizes struct {
-	readMembers, longEvents, rebuildEvents, spreadProps, copyRows, selects int
+	readMembers, longEvents, rebuildEvents, spreadProps, copyRows, selects, checkProps int
 }
 
 func sizesFor(scale float64) sizes {
@@ -193,6 +194,7 @@ func sizesFor(scale float64) sizes {
 		spreadProps:   min(spreadProps, n(spreadProps, 8)),
 		copyRows:      n(copyRows, 1000),
 		selects:       n(2000, 200),
+		checkProps:    n(checkProps, checkTogglers),
 	}
 }
 
@@ -265,7 +267,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	run := map[string]func(context.Context, *Scenario) error{
-		Spread: b.spread, Hot: b.hot, Long: b.long, Read: b.read, Rebuild: b.rebuild,
+		Spread: b.spread, Hot: b.hot, Long: b.long, Read: b.read, Check: b.check, Rebuild: b.rebuild,
 	}
 	for _, name := range cfg.Scenarios {
 		s := &Scenario{Name: name, Latencies: map[string]Latency{}, Errors: map[string]int{}, Figures: []Figure{}}

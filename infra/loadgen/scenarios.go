@@ -168,20 +168,16 @@ func (b *bench) hot(ctx context.Context, s *Scenario) error {
 	if err := b.waitFor(ctx, tok, pos.get()); err != nil {
 		return err
 	}
-	a := b.c.get(ctx, "/v1/properties/"+pid+"/invitations", tok)
-	if a.Kind != "" {
-		return a.err("list the hot property's invitations")
+	type listedInvitation struct {
+		ID string `json:"id"`
 	}
-	var list struct {
-		Invitations []struct {
-			ID string `json:"id"`
-		} `json:"invitations"`
-	}
-	if err := a.decode(&list); err != nil {
+	invitations, err := listAll[listedInvitation](ctx, b.c, "/v1/properties/"+pid+"/invitations", "invitations", tok,
+		"list the hot property's invitations")
+	if err != nil {
 		return err
 	}
-	listed := make(map[string]bool, len(list.Invitations))
-	for _, inv := range list.Invitations {
+	listed := make(map[string]bool, len(invitations))
+	for _, inv := range invitations {
 		listed[inv.ID] = true
 	}
 	visible := 0
@@ -195,10 +191,10 @@ func (b *bench) hot(ctx context.Context, s *Scenario) error {
 		return err
 	}
 	s.add(newFigure(s.Name, "accepted invitations visible after", "", float64(visible)).
-		target(fmt.Sprintf("= %d accepted", len(ids)), visible == len(ids) && len(list.Invitations) == len(ids) && v.PendingInvitationCount == len(ids)))
+		target(fmt.Sprintf("= %d accepted", len(ids)), visible == len(ids) && len(invitations) == len(ids) && v.PendingInvitationCount == len(ids)))
 	s.add(newFigure(s.Name, "errors", "", float64(errs.Total())))
 	s.Notes = append(s.Notes, fmt.Sprintf("after the run: %d accepted, %d listed pending, %d of them accepted ones, pending count %d",
-		len(ids), len(list.Invitations), visible, v.PendingInvitationCount))
+		len(ids), len(invitations), visible, v.PendingInvitationCount))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -22,6 +23,9 @@ import (
 type dataset struct {
 	readPID string
 	longPID string
+	// checkPIDs are the check scenario's properties, the k-th named
+	// checkName(n, k).
+	checkPIDs []string
 }
 
 func readName(n int) string { return fmt.Sprintf("bench-read-%d", n) }
@@ -89,13 +93,14 @@ func (b *bench) seed(ctx context.Context) error {
 	needRead := slices.Contains(b.cfg.Scenarios, Read)
 	needLong := slices.Contains(b.cfg.Scenarios, Long)
 	needRebuild := slices.Contains(b.cfg.Scenarios, Rebuild)
+	needCheck := slices.Contains(b.cfg.Scenarios, Check)
 	b.data = &dataset{}
 	tok, err := b.tokens.token(b.owner)
 	if err != nil {
 		return err
 	}
 	var mine []propertyView
-	if needRead || needLong {
+	if needRead || needLong || needCheck {
 		// What an earlier run left is read back from the read models, so
 		// they must first have caught up with everything it appended.
 		start := time.Now()
@@ -161,6 +166,13 @@ func (b *bench) seed(ctx context.Context) error {
 			})
 		}
 	}
+	if needCheck {
+		g.Go(func() error {
+			s, err := b.seedCheck(gctx, tok, mine, &pos)
+			record(s)
+			return err
+		})
+	}
 	if needRebuild {
 		stored, err := b.countEvents(ctx)
 		if err != nil {
@@ -216,21 +228,16 @@ type propertyView struct {
 }
 
 func (b *bench) myProperties(ctx context.Context, tok string) ([]propertyView, error) {
-	a := b.c.get(ctx, "/v1/me/properties", tok)
-	if a.Kind != "" {
-		return nil, a.err("list the bench owner's properties")
+	type myProperty struct {
+		PropertyID string `json:"property_id"`
+		Name       string `json:"name"`
 	}
-	var out struct {
-		Properties []struct {
-			PropertyID string `json:"property_id"`
-			Name       string `json:"name"`
-		} `json:"properties"`
-	}
-	if err := a.decode(&out); err != nil {
+	mine, err := listAll[myProperty](ctx, b.c, "/v1/me/properties", "properties", tok, "list the bench owner's properties")
+	if err != nil {
 		return nil, err
 	}
 	var list []propertyView
-	for _, p := range out.Properties {
+	for _, p := range mine {
 		list = append(list, propertyView{ID: p.PropertyID, Name: p.Name})
 	}
 	return list, nil
@@ -280,13 +287,17 @@ func (b *bench) countEvents(ctx context.Context) (int, error) {
 }
 
 // send sends a seeding command until it is accepted: a lost race (409
-// concurrent_modification), a 503 or a failed connection is sent again,
-// anything else ends the seeding. done reports whether a refusal means the
-// work is already done (the first attempt's answer was lost).
+// concurrent_modification), a 502, 503 or 504, or a failed connection is
+// sent again, anything else ends the seeding. Every attempt carries the
+// same Idempotency-Key, so an attempt whose answer was lost after the write
+// landed is answered, when sent again, with that write's result. done
+// reports whether a refusal means the work is already done (for a write an
+// earlier run may have made).
 func (b *bench) send(ctx context.Context, pos *positions, tok, method, path string, body any, done func(kind string) bool) (answer, error) {
 	var a answer
+	key := newWriteKey()
 	for attempt := 1; ; attempt++ {
-		a = b.c.do(ctx, method, path, tok, body)
+		a = b.c.do(ctx, method, path, tok, body, idempotencyKey, key)
 		pos.observe(a)
 		switch {
 		case a.Kind == "":
@@ -295,7 +306,7 @@ func (b *bench) send(ctx context.Context, pos *positions, tok, method, path stri
 			return a, nil
 		case ctx.Err() != nil:
 			return a, ctx.Err()
-		case attempt < maxSeedAttempts && (isConflict(a.Kind) || a.Status == 503 || strings.HasPrefix(a.Kind, "transport:")):
+		case attempt < maxSeedAttempts && (isConflict(a.Kind) || retryableStatus(a.Status) || strings.HasPrefix(a.Kind, "transport:")):
 			if err := sleep(ctx, time.Duration(attempt)*10*time.Millisecond); err != nil {
 				return a, err
 			}
@@ -303,6 +314,12 @@ func (b *bench) send(ctx context.Context, pos *positions, tok, method, path stri
 			return a, a.err(method + " " + path)
 		}
 	}
+}
+
+// retryableStatus: the server was unavailable (503), or a gateway in front
+// of it could not tell whether the write landed (502, 504).
+func retryableStatus(status int) bool {
+	return status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -430,8 +447,8 @@ func (b *bench) seedRead(ctx context.Context, tok string, n int, pid string, pos
 	}
 	stop = b.ticker(ctx, "read accepts", &accepted, len(toAccept))
 	acceptStart := time.Now()
-	// A lost answer to an accept that went through comes back as already
-	// accepted on the next attempt.
+	// An accept a run interrupted before its answer made comes back as
+	// already accepted.
 	already := func(kind string) bool {
 		return strings.HasSuffix(kind, " invitation_accepted") || strings.HasSuffix(kind, " already_member")
 	}

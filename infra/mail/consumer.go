@@ -12,19 +12,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
-	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/feed"
-	"github.com/rosterhq/roster/projections"
+	"github.com/rosterhq/roster/infra/invitetoken"
+	"github.com/rosterhq/roster/infra/recorded"
 )
-
-// Delivery is what the Consumer needs of a Deliverer.
-type Delivery interface {
-	Deliver(ctx context.Context, eventID string, msg Message) error
-}
-
-var _ Delivery = (*Deliverer)(nil)
 
 // Opener turns the sealed personal fields of events back into plaintext,
 // or into erased markers for people who were forgotten (privacy.Vault).
@@ -37,14 +30,15 @@ type ConsumerConfig struct {
 	// Pool is the PostgreSQL database holding mail_properties and
 	// mail_invitations (migration 0006).
 	Pool *pgxpool.Pool
-	// Deliverer sends each event's mail once, through its ledger.
-	Deliverer Delivery
+	// Deliverer keeps the ledger the mails are recorded in, for a
+	// Dispatcher over the same Deliverer to send.
+	Deliverer *Deliverer
 	// Tokens derives the invitation tokens the links carry.
-	Tokens *commands.Tokens
+	Tokens *invitetoken.Key
 	// AcceptURL is the dashboard page the link opens (ROSTER_ACCEPT_URL);
 	// empty gives the token as a code instead.
 	AcceptURL string
-	// Log records the mails given up on.
+	// Log records the mails that cannot be recorded.
 	Log zerolog.Logger
 	// Opener opens each event before it is read: the events keep the
 	// invitee's and the inviter's emails sealed. Nil reads events as they
@@ -67,19 +61,24 @@ func (c ConsumerConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Consumer mails invitees from the event feed: on MemberInvited and
-// InvitationResent it writes the invitation mail and delivers it keyed by
-// the event's ID, so a redelivered event is not mailed twice. What the
-// events do not carry (the property's name, and for a resend the invitee
-// and role) it keeps in tables of its own, fed by the same feed. It is safe
-// for concurrent use, though the router gives it one event at a time.
+// Consumer records the invitation mails of the event feed in the ledger:
+// on MemberInvited and InvitationResent it writes the invitation mail and
+// queues it, keyed by the event's ID, so a redelivered event is not mailed
+// twice. It sends nothing itself: a Dispatcher sends from the ledger, so a
+// mail that cannot go out holds back neither the feed nor the mails of
+// other properties. What the events do not carry (the property's name, and
+// for a resend the invitee and role) it keeps in tables of its own, fed by
+// the same feed. It is safe for concurrent use, though the router gives it
+// one event at a time.
 type Consumer struct {
 	pool      *pgxpool.Pool
-	deliver   Delivery
-	tokens    *commands.Tokens
+	ledger    *Deliverer
+	tokens    *invitetoken.Key
 	acceptURL string
 	log       zerolog.Logger
 	opener    Opener
+	// queued wakes a Dispatcher when a mail is recorded.
+	queued chan struct{}
 }
 
 // NewConsumer returns a Consumer, or c's problems.
@@ -87,18 +86,17 @@ func NewConsumer(c ConsumerConfig) (*Consumer, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return &Consumer{pool: c.Pool, deliver: c.Deliverer, tokens: c.Tokens, acceptURL: c.AcceptURL, log: c.Log,
-		opener: c.Opener}, nil
+	return &Consumer{pool: c.Pool, ledger: c.Deliverer, tokens: c.Tokens, acceptURL: c.AcceptURL, log: c.Log,
+		opener: c.Opener, queued: make(chan struct{}, 1)}, nil
 }
 
 // Handle is the watermill handler of one feed message. It returns nil when
-// the event needs no mail, its mail is sent, or its mail has failed for
-// good (it stays in the ledger as failed, for `roster mail status` and
-// `roster mail retry`). It returns an error, for the router to retry, when
-// the mail could not go out yet or a table could not be written. A message
-// that is no feed event, or an event that cannot be decoded, is an error
-// too: the router's poison queue keeps it, as does an event the Opener
-// cannot open.
+// the event needs no mail or its mail is recorded in the ledger, pending
+// for a Dispatcher (or sent or failed already: the ledger keeps it as it
+// is). It returns an error, for the router to retry, when a table could not
+// be written. A message that is no feed event, or an event that cannot be
+// decoded, is an error too: the router's poison queue keeps it, as does an
+// event the Opener cannot open.
 //
 // An invitee who was forgotten has only an erased address, which no mail
 // reaches: their mail is recorded in the ledger as failed, saying why, and
@@ -109,15 +107,8 @@ func (c *Consumer) Handle(msg *message.Message) error {
 		return err
 	}
 	ctx := msg.Context()
-	if c.opener != nil {
-		recs := []eventstore.RecordedEvent{rec}
-		if err := c.opener.Open(ctx, recs); err != nil {
-			return err
-		}
-		rec = recs[0]
-	}
-	e, err := projections.Decode(rec)
-	if errors.Is(err, projections.ErrForeignStream) {
+	e, err := c.open(ctx, rec)
+	if errors.Is(err, recorded.ErrForeignStream) {
 		return nil
 	}
 	if err != nil {
@@ -134,7 +125,57 @@ func (c *Consumer) Handle(msg *message.Message) error {
 			e.PropertyID, ev.InvitationID, ev.Email, string(ev.Role)); err != nil {
 			return err
 		}
-		return c.mail(ctx, rec.ID, e, InvitationMail{InvitationID: ev.InvitationID, Email: ev.Email,
+		return c.record(ctx, rec, e)
+	case domain.InvitationResent:
+		return c.record(ctx, rec, e)
+	}
+	return nil
+}
+
+// open decodes rec, opening its sealed fields first. Errors: the Opener's,
+// and projections.Decode's (ErrForeignStream for no property's event).
+func (c *Consumer) open(ctx context.Context, rec eventstore.RecordedEvent) (recorded.Event, error) {
+	if c.opener != nil {
+		recs := []eventstore.RecordedEvent{rec}
+		if err := c.opener.Open(ctx, recs); err != nil {
+			return recorded.Event{}, err
+		}
+		rec = recs[0]
+	}
+	return recorded.Decode(rec)
+}
+
+// record queues the mail of the invitation event e, read from rec (as
+// stored, sealed), in the ledger, and wakes a Dispatcher.
+func (c *Consumer) record(ctx context.Context, rec eventstore.RecordedEvent, e recorded.Event) error {
+	inv, msg, err := c.invitation(ctx, rec.ID, e)
+	if err != nil {
+		return err
+	}
+	if erased(inv.Email) {
+		return c.skip(ctx, rec.ID, msg, "not sent: the invitee was forgotten, and an erased address reaches no one")
+	}
+	if _, err := uuid.Parse(rec.ID); err != nil {
+		c.log.Error().Str("event_id", rec.ID).Msg("invitation email not recorded: the event ID is not a UUID")
+		return nil
+	}
+	if err := c.ledger.record(ctx, e.PropertyID, rec, msg); err != nil {
+		return err
+	}
+	select {
+	case c.queued <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+	return nil
+}
+
+// invitation writes the mail of event eventID, e: a MemberInvited or
+// InvitationResent, decoded and opened. Errors: e is another event, the
+// invitation a resend names is unknown, or the database's.
+func (c *Consumer) invitation(ctx context.Context, eventID string, e recorded.Event) (InvitationMail, Message, error) {
+	switch ev := e.Event.(type) {
+	case domain.MemberInvited:
+		return c.mail(ctx, e, InvitationMail{InvitationID: ev.InvitationID, Email: ev.Email,
 			Role: ev.Role, ExpiresAt: ev.ExpiresAt}, ev.TokenNonce)
 	case domain.InvitationResent:
 		inv := InvitationMail{InvitationID: ev.InvitationID, ExpiresAt: ev.ExpiresAt}
@@ -142,42 +183,32 @@ func (c *Consumer) Handle(msg *message.Message) error {
 		err := c.pool.QueryRow(ctx, `SELECT email, role FROM mail_invitations WHERE property_id = $1 AND invitation_id = $2`,
 			e.PropertyID, ev.InvitationID).Scan(&inv.Email, &role)
 		if err != nil {
-			return fmt.Errorf("mail for event %s: the invitation %s it resends: %w", rec.ID, ev.InvitationID, err)
+			return InvitationMail{}, Message{}, fmt.Errorf("mail for event %s: the invitation %s it resends: %w", eventID, ev.InvitationID, err)
 		}
 		inv.Role = domain.Role(role)
-		return c.mail(ctx, rec.ID, e, inv, ev.TokenNonce)
+		return c.mail(ctx, e, inv, ev.TokenNonce)
 	}
-	return nil
+	return InvitationMail{}, Message{}, fmt.Errorf("mail: event %s (%s) asks for no mail", eventID, e.Type)
 }
 
 // mail completes inv with the property's name, the inviter and the token,
-// and delivers it as the mail of event eventID.
-func (c *Consumer) mail(ctx context.Context, eventID string, e projections.Envelope, inv InvitationMail, nonce string) error {
+// and writes the invitation mail of e.
+func (c *Consumer) mail(ctx context.Context, e recorded.Event, inv InvitationMail, nonce string) (InvitationMail, Message, error) {
 	inv.PropertyID = e.PropertyID
-	inv.InvitedBy = e.Meta.ActorEmail
-	if erased(inv.InvitedBy) {
-		inv.InvitedBy = "" // the mail says "An admin"
+	inv.InvitedBy, inv.InviterAccount = e.Meta.ShownActorEmail(), e.Meta.ActorID
+	if erased(e.Meta.ActorEmail) {
+		inv.InvitedBy, inv.InviterAccount = "", "" // the mail says "An admin"
 	}
 	inv.Token = c.tokens.Mint(e.PropertyID, inv.InvitationID, nonce)
 	err := c.pool.QueryRow(ctx, `SELECT name FROM mail_properties WHERE property_id = $1`, e.PropertyID).Scan(&inv.PropertyName)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return err
+		return InvitationMail{}, Message{}, err
 	}
 	msg, err := Invitation(inv, c.acceptURL)
 	if err != nil {
-		return err
+		return InvitationMail{}, Message{}, err
 	}
-	if erased(inv.Email) {
-		return c.skip(ctx, eventID, msg, "not sent: the invitee was forgotten, and an erased address reaches no one")
-	}
-	err = c.deliver.Deliver(withInvitation(ctx, inv), eventID, msg)
-	if err != nil && Permanent(err) {
-		c.log.Error().Err(err).Str("event_id", eventID).Str("property_id", inv.PropertyID).
-			Str("invitation_id", inv.InvitationID).
-			Msg("invitation email failed for good; see roster mail status, and roster mail retry once fixed")
-		return nil
-	}
-	return err
+	return inv, msg, nil
 }
 
 // erased reports whether addr is under the reserved .invalid top-level
@@ -198,7 +229,7 @@ func (c *Consumer) skip(ctx context.Context, eventID string, msg Message, why st
 INSERT INTO mail_ledger AS l (event_id, recipient, subject, status, last_error)
 VALUES ($1, $2, $3, 'failed', $4)
 ON CONFLICT (event_id) DO UPDATE
-SET status = 'failed', last_error = $4, claimed_until = NULL, next_attempt_at = NULL, updated_at = now()
+SET status = 'failed', last_error = $4, claimed_until = NULL, next_attempt_at = NULL, event = NULL, updated_at = now()
 WHERE l.status IN ('pending', 'failed')`, eventID, oneLine(msg.To), oneLine(msg.Subject), why)
 	if err != nil {
 		return fmt.Errorf("mail ledger: record event %s as not sent: %w", eventID, err)

@@ -14,10 +14,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
-	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/feed"
+	"github.com/rosterhq/roster/infra/invitetoken"
 	"github.com/rosterhq/roster/infra/pgtest"
 	"github.com/rosterhq/roster/infra/privacy"
 )
@@ -54,15 +54,16 @@ type consumerFixture struct {
 	t      *testing.T
 	c      *Consumer
 	d      *Deliverer
+	p      *Dispatcher
 	out    *outbox
-	tokens *commands.Tokens
+	tokens *invitetoken.Key
 	pid    string
 	rev    uint64
 }
 
 func newConsumerFixture(t *testing.T) *consumerFixture {
 	t.Helper()
-	f := &consumerFixture{t: t, out: &outbox{}, tokens: commands.NewTokens([]byte("a test key of at least 32 bytes!!")), pid: uuid.NewString()}
+	f := &consumerFixture{t: t, out: &outbox{}, tokens: invitetoken.New([]byte("a test key of at least 32 bytes!!")), pid: uuid.NewString()}
 	pool := pgtest.NewPool(t)
 	var err error
 	if f.d, err = NewDeliverer(DelivererConfig{Pool: pool, Sender: f.out, MaxAttempts: 3}); err != nil {
@@ -72,7 +73,25 @@ func newConsumerFixture(t *testing.T) *consumerFixture {
 		Log: zerolog.Nop()}); err != nil {
 		t.Fatal(err)
 	}
+	f.dispatcher()
 	return f
+}
+
+func (f *consumerFixture) dispatcher() {
+	f.t.Helper()
+	var err error
+	if f.p, err = NewDispatcher(DispatcherConfig{Consumer: f.c, Deliverer: f.d, Log: zerolog.Nop()}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// drain sends the mails the consumer has recorded, as the server's
+// Dispatcher does.
+func (f *consumerFixture) drain() {
+	f.t.Helper()
+	if err := f.p.Drain(context.Background()); err != nil {
+		f.t.Fatalf("Drain: %v", err)
+	}
 }
 
 // msg is ev as the feed delivers it: the next event of the property's
@@ -116,6 +135,7 @@ func TestConsumerMailsEachInvitationOnceWithWhatTheInviteeNeeds(t *testing.T) {
 	m := f.invited(iid, "nonce-1")
 	for range 3 { // redelivered: one mail
 		f.handle(m)
+		f.drain()
 	}
 	got := f.out.sent()
 	if len(got) != 1 {
@@ -144,6 +164,7 @@ func TestConsumerMailsAResendWithTheNewTokenToTheInvitationsInvitee(t *testing.T
 	later := expires.Add(24 * time.Hour)
 	resent := f.msg("cat@example.com", domain.InvitationResent{Schema: 1, InvitationID: iid, ExpiresAt: later, TokenNonce: "nonce-2"})
 	f.handle(resent)
+	f.drain()
 	got := f.out.sent()
 	if len(got) != 2 {
 		t.Fatalf("%d mails sent, want 2 (invite and resend)", len(got))
@@ -154,6 +175,29 @@ func TestConsumerMailsAResendWithTheNewTokenToTheInvitationsInvitee(t *testing.T
 	want.ID = resent.UUID
 	if diff := cmp.Diff(want, got[1]); diff != "" {
 		t.Errorf("resent mail (-want +got):\n%s", diff)
+	}
+}
+
+// TestDispatcherSendsAResendAfterTheMailItReplaces: recorded together, the
+// invitation's mail goes first and the resend's, whose token replaces it,
+// after; the invitee's last mail is the one that accepts.
+func TestDispatcherSendsAResendAfterTheMailItReplaces(t *testing.T) {
+	for range 5 { // concurrent sends would be free to swap them
+		f := newConsumerFixture(t)
+		f.created()
+		iid := uuid.NewString()
+		invite := f.invited(iid, "nonce-1")
+		resend := f.msg("bob@example.com", domain.InvitationResent{Schema: 1, InvitationID: iid, ExpiresAt: expires, TokenNonce: "nonce-2"})
+		f.handle(invite)
+		f.handle(resend)
+		f.drain()
+		var got []string
+		for _, m := range f.out.sent() {
+			got = append(got, m.ID)
+		}
+		if diff := cmp.Diff([]string{invite.UUID, resend.UUID}, got); diff != "" {
+			t.Fatalf("mails sent (-want +got):\n%s", diff)
+		}
 	}
 }
 
@@ -179,6 +223,7 @@ func TestConsumerSendsNothingForWhatIsNoInvitation(t *testing.T) {
 			f := newConsumerFixture(t)
 			f.created()
 			f.handle(tt.msg(f))
+			f.drain()
 			if n := len(f.out.sent()); n != 0 {
 				t.Errorf("%d mails sent, want none", n)
 			}
@@ -186,15 +231,17 @@ func TestConsumerSendsNothingForWhatIsNoInvitation(t *testing.T) {
 	}
 }
 
-func TestConsumerAcksPermanentFailuresAndReturnsTemporaryOnes(t *testing.T) {
+// TestConsumerAcksEveryRecordedMailAndTheLedgerKeepsItsFailure: recording
+// is the consumer's whole work, so a mail that cannot go out holds back no
+// event; the ledger keeps a refusal failed and a temporary failure pending.
+func TestConsumerAcksEveryRecordedMailAndTheLedgerKeepsItsFailure(t *testing.T) {
 	tests := []struct {
 		name       string
 		sendErr    error
-		wantErr    bool
 		wantStatus Status
 	}{
-		{"a refusal is acknowledged and stays failed in the ledger", permanent(errors.New("550 no such user")), false, StatusFailed},
-		{"a temporary failure is returned for the router to retry", errors.New("dial tcp: connection refused"), true, StatusPending},
+		{"a refusal stays failed in the ledger", permanent(errors.New("550 no such user")), StatusFailed},
+		{"a temporary failure stays pending, to be retried", errors.New("dial tcp: connection refused"), StatusPending},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,14 +249,14 @@ func TestConsumerAcksPermanentFailuresAndReturnsTemporaryOnes(t *testing.T) {
 			f.created()
 			f.out.err = tt.sendErr
 			m := f.invited(uuid.NewString(), "n")
-			err := f.c.Handle(m)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Handle = %v, want an error: %t", err, tt.wantErr)
+			if err := f.c.Handle(m); err != nil {
+				t.Fatalf("Handle = %v, want nil: the mail is recorded", err)
 			}
-			e, err := f.d.Entry(context.Background(), m.UUID)
-			if err != nil {
-				t.Fatal(err)
+			if e := entry(t, f.d, m.UUID); e.Status != StatusPending || e.Attempts != 0 {
+				t.Fatalf("ledger after Handle = %s after %d attempts, want pending after 0", e.Status, e.Attempts)
 			}
+			f.drain()
+			e := entry(t, f.d, m.UUID)
 			if e.Status != tt.wantStatus || !strings.Contains(e.LastError, tt.sendErr.Error()) {
 				t.Errorf("ledger = %s %q, want %s with the error", e.Status, e.LastError, tt.wantStatus)
 			}
@@ -253,7 +300,7 @@ type sealedFixture struct {
 
 func newSealedFixture(t *testing.T) *sealedFixture {
 	t.Helper()
-	f := &consumerFixture{t: t, out: &outbox{}, tokens: commands.NewTokens([]byte("a test key of at least 32 bytes!!")), pid: uuid.NewString()}
+	f := &consumerFixture{t: t, out: &outbox{}, tokens: invitetoken.New([]byte("a test key of at least 32 bytes!!")), pid: uuid.NewString()}
 	pool := pgtest.NewPool(t)
 	v := privacy.NewVault(pool)
 	var err error
@@ -264,6 +311,7 @@ func newSealedFixture(t *testing.T) *sealedFixture {
 		Log: zerolog.Nop(), Opener: v}); err != nil {
 		t.Fatal(err)
 	}
+	f.dispatcher()
 	return &sealedFixture{consumerFixture: f, vault: v}
 }
 
@@ -293,6 +341,7 @@ func TestConsumerOpensSealedEventsBeforeMailing(t *testing.T) {
 		t.Fatalf("the event was not sealed: %s", m.Payload)
 	}
 	f.handle(m)
+	f.drain()
 	got := f.out.sent()
 	if len(got) != 1 || got[0].To != "ann@example.com" || !strings.Contains(got[0].Text, "bob@example.com invited you") {
 		t.Fatalf("mails %+v, want one to ann@example.com from bob@example.com", got)
@@ -315,6 +364,7 @@ func TestConsumerDoesNotMailAForgottenInvitee(t *testing.T) {
 		}
 		f.handle(invite)
 		f.handle(resend)
+		f.drain()
 		if got := f.out.sent(); len(got) != 0 {
 			t.Fatalf("%d mails sent to a forgotten invitee: %+v", len(got), got)
 		}
@@ -328,14 +378,36 @@ func TestConsumerDoesNotMailAForgottenInvitee(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the invitee, after the mail was recorded", func(t *testing.T) {
+		f := newSealedFixture(t)
+		f.created()
+		invite := f.sealed(f.invited(uuid.NewString(), "nonce-1"))
+		f.handle(invite)
+		if _, err := f.vault.Forget(ctx, "ann@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		f.drain()
+		if got := f.out.sent(); len(got) != 0 {
+			t.Fatalf("%d mails sent to a forgotten invitee: %+v", len(got), got)
+		}
+		e := entry(t, f.d, invite.UUID)
+		if e.Status != StatusFailed || !privacy.IsErasedEmail(e.Recipient) || !strings.Contains(e.LastError, "forgotten") {
+			t.Errorf("ledger = %s to %s (%q), want failed to an erased address, saying why", e.Status, e.Recipient, e.LastError)
+		}
+		var kept bool
+		if err := f.d.pool.QueryRow(ctx, `SELECT event IS NOT NULL FROM mail_ledger WHERE event_id = $1`, invite.UUID).Scan(&kept); err != nil || kept {
+			t.Errorf("the ledger keeps the event of a mail to a forgotten invitee (%v)", err)
+		}
+	})
 	t.Run("the inviter", func(t *testing.T) {
 		f := newSealedFixture(t)
 		f.created()
 		m := f.sealed(f.invited(uuid.NewString(), "nonce-1"))
+		f.handle(m) // forgotten after the mail was recorded: it is written when sent
 		if _, err := f.vault.Forget(ctx, "bob@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		f.handle(m)
+		f.drain()
 		got := f.out.sent()
 		if len(got) != 1 || got[0].To != "ann@example.com" || !strings.Contains(got[0].Text, "An admin invited you") ||
 			strings.Contains(got[0].Text, "erased") {

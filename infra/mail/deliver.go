@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,12 +17,10 @@ import (
 const (
 	DefaultMaxAttempts = 8
 	DefaultLease       = 5 * time.Minute
+	// DefaultRecordTimeout is how long an attempt keeps trying to write its
+	// outcome, after the caller's context has ended too.
+	DefaultRecordTimeout = 10 * time.Second
 )
-
-// recordTimeout bounds writing an attempt's outcome, which goes on after the
-// caller's context has ended: a sent mail left unrecorded is the one way to
-// send it twice.
-const recordTimeout = 10 * time.Second
 
 // Sender sends one message. Deliverer records what Send returns: an error
 // matching ErrPermanent fails the mail at once, any other is retried.
@@ -48,6 +48,12 @@ type DelivererConfig struct {
 	// (n from 1), recorded as next_attempt_at and returned in
 	// DeliveryError.RetryAfter; DefaultBackoff when nil.
 	Backoff func(attempt int) time.Duration
+	// RecordTimeout is how long an attempt retries writing its outcome to a
+	// database that does not answer before Deliver returns. A sent mail
+	// whose outcome is still unwritten then is remembered, and the next
+	// Deliver of its event writes it without sending.
+	// DefaultRecordTimeout when zero.
+	RecordTimeout time.Duration
 }
 
 func (c *DelivererConfig) setDefaults() {
@@ -59,6 +65,9 @@ func (c *DelivererConfig) setDefaults() {
 	}
 	if c.Backoff == nil {
 		c.Backoff = DefaultBackoff
+	}
+	if c.RecordTimeout == 0 {
+		c.RecordTimeout = DefaultRecordTimeout
 	}
 }
 
@@ -77,6 +86,9 @@ func (c DelivererConfig) Validate() error {
 	if c.Lease < 0 {
 		errs = append(errs, fmt.Errorf("mail deliverer: lease %s is negative", c.Lease))
 	}
+	if c.RecordTimeout < 0 {
+		errs = append(errs, fmt.Errorf("mail deliverer: record timeout %s is negative", c.RecordTimeout))
+	}
 	return errors.Join(errs...)
 }
 
@@ -92,22 +104,54 @@ func DefaultBackoff(attempt int) time.Duration {
 
 // Deliverer sends each event's mail at least once and, as far as its ledger
 // can tell, never twice. It is safe for concurrent use, by several processes
-// too: the ledger row is the lock.
+// too: the ledger row is the lock, taken for one attempt under a lease that
+// names the Deliverer holding it (its holder) and the attempt (a lease ID).
 //
-// The one window for a duplicate: the server has accepted the mail and the
-// process dies (or loses the database) before the ledger says 'sent'. The row
-// stays 'sending'; once its lease has run out, the next Deliver cannot know
-// whether the mail went out and sends it again, since losing an invitation is
-// worse than sending it twice. The window is kept short (the outcome is
-// written at once, even when the caller's context has ended), and both copies
-// carry the same Message-ID, derived from the event ID, so mail systems that
+// What each phase of an attempt risks, when the process or its database
+// goes away in it:
+//   - The claim: nothing is sent before it is known to hold. A claim that
+//     committed without the answer reaching the holder leaves a row
+//     'sending' under its lease; the same Deliverer takes it again at once,
+//     recognising its holder, and a stranger waits for the lease to end.
+//   - The send: a mail the server accepted (250 at the end of DATA) is sent
+//     at most once by this Deliverer from then on: it never sends it again,
+//     and writes 'sent' as soon as the database answers, retrying for
+//     RecordTimeout and, past it, the next time Deliver is called for the
+//     event. A send that failed is at-least-once: when the server dropped
+//     the connection after the whole message, it may have been delivered,
+//     yet it is sent again, since losing an invitation is worse than
+//     sending it twice.
+//   - The outcome: written with the caller's context ended too, and fenced
+//     by the lease ID, so an attempt overtaken by another cannot overwrite
+//     the other's outcome; 'sent' wins over any other.
+//
+// The one window left for a duplicate is the process dying (not merely
+// losing the database) after the server accepted the mail and before the
+// ledger says 'sent': what the process knew dies with it, and once the
+// lease has run out another Deliverer sends again. Both copies carry the
+// same Message-ID, derived from the event ID, so mail systems that
 // de-duplicate by Message-ID show one.
 type Deliverer struct {
-	pool    *pgxpool.Pool
-	sender  Sender
-	max     int
-	lease   time.Duration
-	backoff func(int) time.Duration
+	pool          *pgxpool.Pool
+	sender        Sender
+	max           int
+	lease         time.Duration
+	backoff       func(int) time.Duration
+	recordTimeout time.Duration
+	// holder names this Deliverer in the leases it takes: no other has the
+	// same, so a 'sending' row under it is one of this Deliverer's.
+	holder string
+
+	mu sync.Mutex
+	// attempts are this Deliverer's attempts in progress, and its sent
+	// mails whose outcome the ledger does not have yet, by event.
+	attempts map[string]*localAttempt
+}
+
+// localAttempt is what a Deliverer knows of its own attempt at an event.
+type localAttempt struct {
+	running bool // a Deliver of the event is under way
+	sent    bool // the server accepted the mail; the ledger does not say so yet
 }
 
 // NewDeliverer returns a Deliverer over c's ledger and sender, or c's
@@ -117,7 +161,18 @@ func NewDeliverer(c DelivererConfig) (*Deliverer, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return &Deliverer{pool: c.Pool, sender: c.Sender, max: c.MaxAttempts, lease: c.Lease, backoff: c.Backoff}, nil
+	return &Deliverer{pool: c.Pool, sender: c.Sender, max: c.MaxAttempts, lease: c.Lease, backoff: c.Backoff,
+		recordTimeout: c.RecordTimeout, holder: newHolder(), attempts: map[string]*localAttempt{}}, nil
+}
+
+// newHolder is a holder name no other Deliverer has: where and which
+// process, for an operator reading the ledger, and a random part.
+func newHolder() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
 }
 
 // Deliver sends msg as the mail of event eventID (a UUID), unless the ledger
@@ -129,7 +184,9 @@ func NewDeliverer(c DelivererConfig) (*Deliverer, error) {
 //     before. It stays failed until Retry.
 //   - otherwise the caller should call again later, with backoff: the
 //     attempt failed and was counted, another attempt holds the event
-//     (ErrInProgress, not counted), or the database could not be reached.
+//     (ErrInProgress, not counted), the database could not be reached, or
+//     the mail was sent and the ledger could not be told
+//     (ErrSentNotRecorded: the next call records it without sending).
 //
 // An eventID that is not a UUID is a permanent error, sent and recorded
 // nowhere.
@@ -137,7 +194,16 @@ func (d *Deliverer) Deliver(ctx context.Context, eventID string, msg Message) er
 	if _, err := uuid.Parse(eventID); err != nil {
 		return permanent(fmt.Errorf("mail: event ID %q is not a UUID", eventID))
 	}
-	attempt, claimed, err := d.claim(ctx, eventID, msg)
+	mine, ok := d.begin(eventID)
+	if !ok {
+		return &DeliveryError{EventID: eventID, Retryable: true, Err: ErrInProgress}
+	}
+	defer d.end(eventID)
+	if mine.sent {
+		// Sent before the database went away: only the ledger is behind.
+		return d.recordSent(ctx, eventID, mine)
+	}
+	attempt, lease, claimed, err := d.claim(ctx, eventID, msg)
 	if err != nil {
 		return fmt.Errorf("mail ledger: claim event %s: %w", eventID, err)
 	}
@@ -147,29 +213,109 @@ func (d *Deliverer) Deliver(ctx context.Context, eventID string, msg Message) er
 
 	msg.ID = eventID
 	sendErr := d.sender.Send(ctx, msg)
-
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
 	if sendErr == nil {
-		if _, err := d.pool.Exec(rctx, sqlMarkSent, eventID); err != nil {
-			return fmt.Errorf("mail ledger: event %s was sent but not recorded, so it will be sent again: %w", eventID, err)
-		}
-		return nil
+		mine.sent = true
+		return d.recordSent(ctx, eventID, mine)
 	}
-	return d.recordFailure(rctx, eventID, attempt, sendErr)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.recordTimeout)
+	defer cancel()
+	return d.recordFailure(rctx, eventID, attempt, lease, sendErr)
+}
+
+// begin marks eventID's attempt as running in this Deliverer, unless one
+// is already. The returned state is the running attempt's alone until end.
+func (d *Deliverer) begin(eventID string) (*localAttempt, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.attempts[eventID]
+	if a == nil {
+		a = &localAttempt{}
+		d.attempts[eventID] = a
+	}
+	if a.running {
+		return nil, false
+	}
+	a.running = true
+	return a, true
+}
+
+// end forgets eventID's attempt, unless it holds a sent mail the ledger has
+// not recorded.
+func (d *Deliverer) end(eventID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.attempts[eventID]
+	a.running = false
+	if !a.sent {
+		delete(d.attempts, eventID)
+	}
+}
+
+// running lists the events this Deliverer is attempting right now.
+func (d *Deliverer) running() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := make([]string, 0, len(d.attempts))
+	for id, a := range d.attempts {
+		if a.running {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// completeSent records the mail of eventID as sent when this Deliverer sent
+// it and the ledger has not heard of it yet; done reports whether it was
+// such a mail, err whether the ledger heard of it now. Either way it sends
+// nothing.
+func (d *Deliverer) completeSent(ctx context.Context, eventID string) (done bool, err error) {
+	mine, ok := d.begin(eventID)
+	if !ok {
+		return false, nil
+	}
+	defer d.end(eventID)
+	if !mine.sent {
+		return false, nil
+	}
+	return true, d.recordSent(ctx, eventID, mine)
+}
+
+// recordSent writes that eventID's mail went out, retrying a database that
+// does not answer for the record timeout, with the caller's context ended
+// too. Past it, the mail stays sent in a's memory (ErrSentNotRecorded).
+func (d *Deliverer) recordSent(ctx context.Context, eventID string, a *localAttempt) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.recordTimeout)
+	defer cancel()
+	wait := 20 * time.Millisecond
+	for {
+		_, err := d.pool.Exec(rctx, sqlMarkSent, eventID)
+		if err == nil {
+			a.sent = false
+			return nil
+		}
+		select {
+		case <-rctx.Done():
+			return &DeliveryError{EventID: eventID, Retryable: true,
+				Err: fmt.Errorf("%w (this process records it once the database answers, and does not send it again): %w",
+					ErrSentNotRecorded, err)}
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // claim takes the event for one attempt: it inserts the row, or takes a
-// pending one, or one whose attempt died, counting the attempt. It reports
-// the attempt's number and whether the event was taken.
-func (d *Deliverer) claim(ctx context.Context, eventID string, msg Message) (int, bool, error) {
-	var attempt int
-	err := d.pool.QueryRow(ctx, sqlClaim, eventID, oneLine(msg.To), oneLine(msg.Subject),
-		d.lease.Seconds(), d.max).Scan(&attempt)
+// pending one, or one whose attempt died: its lease ran out, or it is this
+// Deliverer's own (begin has made sure no attempt of its own is running).
+// It counts the attempt, and reports the attempt's number, its lease ID and
+// whether the event was taken.
+func (d *Deliverer) claim(ctx context.Context, eventID string, msg Message) (attempt int, lease string, claimed bool, err error) {
+	err = d.pool.QueryRow(ctx, sqlClaim, eventID, oneLine(msg.To), oneLine(msg.Subject),
+		d.lease.Seconds(), d.max, d.holder).Scan(&attempt, &lease)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, nil
+		return 0, "", false, nil
 	}
-	return attempt, err == nil, err
+	return attempt, lease, err == nil, err
 }
 
 // notClaimed explains why claim did not take the event, giving up on it when
@@ -181,7 +327,7 @@ func (d *Deliverer) notClaimed(ctx context.Context, eventID string) error {
 		lastError string
 		stale     bool
 	)
-	err := d.pool.QueryRow(ctx, sqlInspect, eventID).Scan(&status, &attempts, &lastError, &stale)
+	err := d.pool.QueryRow(ctx, sqlInspect, eventID, d.holder).Scan(&status, &attempts, &lastError, &stale)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &DeliveryError{EventID: eventID, Retryable: true, Err: ErrInProgress}
 	}
@@ -208,22 +354,24 @@ func (d *Deliverer) notClaimed(ctx context.Context, eventID string) error {
 
 // recordFailure writes a failed attempt: pending again with a suggested
 // next attempt, or failed when the error is permanent or the attempts are
-// used up. The update is fenced by the attempt number, so an attempt whose
-// lease was taken over cannot overwrite its successor's outcome.
-func (d *Deliverer) recordFailure(ctx context.Context, eventID string, attempt int, sendErr error) error {
+// used up. The update is fenced by the attempt's lease ID, so an attempt
+// whose lease was taken over cannot overwrite its successor's outcome.
+// When it cannot be written the row stays 'sending' under this Deliverer's
+// lease, and its next Deliver of the event takes it again.
+func (d *Deliverer) recordFailure(ctx context.Context, eventID string, attempt int, lease string, sendErr error) error {
 	text := truncate(sendErr.Error(), 2000)
 	if Permanent(sendErr) || attempt >= d.max {
 		if !Permanent(sendErr) {
 			text = fmt.Sprintf("gave up after %d attempts: %s", attempt, text)
 		}
-		if _, err := d.pool.Exec(ctx, sqlFail, eventID, attempt, text); err != nil {
+		if _, err := d.pool.Exec(ctx, sqlFail, eventID, lease, text); err != nil {
 			return errors.Join(&DeliveryError{EventID: eventID, Attempts: attempt, Retryable: true, Err: sendErr},
 				fmt.Errorf("mail ledger: record failure of event %s: %w", eventID, err))
 		}
 		return &DeliveryError{EventID: eventID, Attempts: attempt, Err: sendErr}
 	}
 	wait := d.backoff(attempt)
-	if _, err := d.pool.Exec(ctx, sqlRelease, eventID, attempt, text, wait.Seconds()); err != nil {
+	if _, err := d.pool.Exec(ctx, sqlRelease, eventID, lease, text, wait.Seconds()); err != nil {
 		return errors.Join(&DeliveryError{EventID: eventID, Attempts: attempt, Retryable: true, Err: sendErr},
 			fmt.Errorf("mail ledger: record failure of event %s: %w", eventID, err))
 	}
@@ -242,41 +390,49 @@ func truncate(s string, n int) string {
 
 const (
 	// sqlClaim inserts the event's row as 'sending', or takes an existing
-	// pending one, or one whose attempt outlived its lease, as long as it
-	// has attempts left. No row back: not taken.
+	// pending one, or one whose attempt outlived its lease or is the
+	// holder's ($6) own, as long as it has attempts left. No row back: not
+	// taken.
 	sqlClaim = `
-INSERT INTO mail_ledger AS l (event_id, recipient, subject, status, attempts, claimed_until)
-VALUES ($1, $2, $3, 'sending', 1, now() + make_interval(secs => $4))
+INSERT INTO mail_ledger AS l (event_id, recipient, subject, status, attempts, claimed_until, lease_holder, lease_id)
+VALUES ($1, $2, $3, 'sending', 1, now() + make_interval(secs => $4), $6, gen_random_uuid())
 ON CONFLICT (event_id) DO UPDATE
 SET status = 'sending', attempts = l.attempts + 1, claimed_until = EXCLUDED.claimed_until,
-    next_attempt_at = NULL, updated_at = now()
-WHERE (l.status = 'pending' OR (l.status = 'sending' AND l.claimed_until < now()))
+    lease_holder = EXCLUDED.lease_holder, lease_id = EXCLUDED.lease_id, next_attempt_at = NULL, updated_at = now()
+WHERE (l.status = 'pending' OR (l.status = 'sending' AND (l.claimed_until < now() OR l.lease_holder = $6)))
   AND l.attempts < $5
-RETURNING attempts`
+RETURNING attempts, lease_id::text`
 
+	// sqlInspect: an attempt counts as dead (stale) when its lease ran out
+	// or it is the holder's ($2) own, which no attempt of the holder runs.
 	sqlInspect = `
-SELECT status, attempts, coalesce(last_error, ''), coalesce(status = 'sending' AND claimed_until < now(), false)
+SELECT status, attempts, coalesce(last_error, ''),
+       coalesce(status = 'sending' AND (claimed_until < now() OR lease_holder = $2), false)
 FROM mail_ledger WHERE event_id = $1`
 
-	// sqlMarkSent wins over any other outcome: the mail went out.
+	// sqlMarkSent wins over any other outcome: the mail went out. The event
+	// the mail was written from is no longer needed.
 	sqlMarkSent = `
 UPDATE mail_ledger
-SET status = 'sent', sent_at = now(), updated_at = now(), claimed_until = NULL, next_attempt_at = NULL, last_error = NULL
+SET status = 'sent', sent_at = now(), updated_at = now(), claimed_until = NULL, next_attempt_at = NULL, last_error = NULL,
+    lease_holder = NULL, lease_id = NULL, event = NULL
 WHERE event_id = $1 AND status <> 'sent'`
 
 	sqlFail = `
 UPDATE mail_ledger
-SET status = 'failed', last_error = $3, claimed_until = NULL, next_attempt_at = NULL, updated_at = now()
-WHERE event_id = $1 AND status = 'sending' AND attempts = $2`
+SET status = 'failed', last_error = $3, claimed_until = NULL, next_attempt_at = NULL, lease_holder = NULL, lease_id = NULL,
+    updated_at = now()
+WHERE event_id = $1 AND status = 'sending' AND lease_id = $2`
 
 	sqlRelease = `
 UPDATE mail_ledger
-SET status = 'pending', last_error = $3, claimed_until = NULL,
+SET status = 'pending', last_error = $3, claimed_until = NULL, lease_holder = NULL, lease_id = NULL,
     next_attempt_at = now() + make_interval(secs => $4), updated_at = now()
-WHERE event_id = $1 AND status = 'sending' AND attempts = $2`
+WHERE event_id = $1 AND status = 'sending' AND lease_id = $2`
 
 	sqlGiveUp = `
 UPDATE mail_ledger
-SET status = 'failed', last_error = $3, claimed_until = NULL, next_attempt_at = NULL, updated_at = now()
+SET status = 'failed', last_error = $3, claimed_until = NULL, next_attempt_at = NULL, lease_holder = NULL, lease_id = NULL,
+    updated_at = now()
 WHERE event_id = $1 AND status = $2`
 )

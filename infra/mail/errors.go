@@ -17,6 +17,14 @@ var (
 	// ErrInProgress means another attempt holds the event right now; retry
 	// later (it is not permanent and does not count as an attempt).
 	ErrInProgress = errors.New("mail delivery in progress elsewhere")
+	// ErrSentNotRecorded means the server accepted the mail and the ledger
+	// could not be told; the Deliverer that sent it records it on its next
+	// Deliver of the event, without sending again.
+	ErrSentNotRecorded = errors.New("mail sent but not recorded")
+	// ErrNotQueued means the ledger keeps no event to write the mail from:
+	// it is sent, or it was recorded before the ledger kept events (the
+	// mail is then written from the feed's copy of its event).
+	ErrNotQueued = errors.New("no event queued for this mail in the ledger")
 	// ErrNotFound means the ledger has no row for the event.
 	ErrNotFound = errors.New("no mail for this event in the ledger")
 	// ErrNotFailed means Retry was asked for a mail that has not failed.
@@ -51,7 +59,8 @@ type DeliveryError struct {
 	// attempt (zero when not retryable, or for ErrInProgress). A caller with
 	// its own backoff may ignore it.
 	RetryAfter time.Duration
-	// Err is the cause: the SMTP error, or ErrInProgress.
+	// Err is the cause: the SMTP error, ErrInProgress or
+	// ErrSentNotRecorded.
 	Err error
 }
 

@@ -105,9 +105,8 @@ ORDER BY updated_at DESC, event_id LIMIT $1`, StatusFailureLimit)
 }
 
 // Retry re-queues the failed mail of eventID: it becomes pending with its
-// attempts reset, and goes out the next time Deliver is called for the
-// event. The ledger holds no body, so whoever calls Retry re-reads the event
-// and delivers it (or lets a sweeper over Due do so). Errors: ErrNotFound,
+// attempts reset, and a Dispatcher sends it (Dispatcher.Send at once). The
+// ledger holds no body: the mail is written again from its event. Errors: ErrNotFound,
 // ErrNotFailed (wrapped, naming the current state), or the database's.
 func (d *Deliverer) Retry(ctx context.Context, eventID string) error {
 	if _, err := uuid.Parse(eventID); err != nil {
@@ -130,15 +129,16 @@ WHERE event_id = $1 AND status = 'failed'`, eventID)
 }
 
 // Due lists, oldest first and at most limit, the events whose mail should be
-// delivered now: pending ones whose suggested next attempt has come, and
-// sending ones whose attempt died. A sweeper re-reads these events and calls
-// Deliver, so a mail whose consumer gave up is not left behind.
+// delivered now, in whichever property: pending ones whose suggested next
+// attempt has come, and sending ones whose attempt died (its lease ran out,
+// or it is this Deliverer's own and none of its attempts runs). The
+// Dispatcher picks from the same mails, fairly across properties.
 func (d *Deliverer) Due(ctx context.Context, limit int) ([]string, error) {
 	rows, err := d.pool.Query(ctx, `
 SELECT event_id::text FROM mail_ledger
 WHERE (status = 'pending' AND coalesce(next_attempt_at <= now(), true))
-   OR (status = 'sending' AND claimed_until < now())
-ORDER BY updated_at, event_id LIMIT $1`, limit)
+   OR (status = 'sending' AND (claimed_until < now() OR (lease_holder = $2 AND NOT event_id = ANY($3::uuid[]))))
+ORDER BY updated_at, event_id LIMIT $1`, limit, d.holder, d.running())
 	if err != nil {
 		return nil, fmt.Errorf("mail ledger: due: %w", err)
 	}

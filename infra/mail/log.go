@@ -6,7 +6,6 @@ package mail
 import (
 	"context"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -74,10 +73,6 @@ func withInvitation(ctx context.Context, inv InvitationMail) context.Context {
 
 // Subject is the subject line of an invitation mail.
 func Subject(inv InvitationMail) string {
-	who := strings.TrimSpace(inv.InvitedBy)
-	if who == "" {
-		who = "An admin"
-	}
-	return who + " invited you to " + inv.PropertyName + " as " + string(inv.Role) +
+	return inviter(inv) + " invited you to " + inv.PropertyName + " as " + string(inv.Role) +
 		" (until " + inv.ExpiresAt.UTC().Format(time.RFC1123) + ")"
 }

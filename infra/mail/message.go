@@ -18,9 +18,12 @@ type InvitationMail struct {
 	InvitationID string
 	Email        string
 	Role         domain.Role
-	InvitedBy    string
-	ExpiresAt    time.Time
-	Token        string
+	// InvitedBy is the inviter's verified email; empty when their token
+	// did not verify it, and then InviterAccount names them.
+	InvitedBy      string
+	InviterAccount string
+	ExpiresAt      time.Time
+	Token          string
 }
 
 // Message is one mail to one recipient, ready to send. Its fields are plain
@@ -85,13 +88,10 @@ var invitationHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!DOCTYPE
 func Invitation(inv InvitationMail, acceptURL string) (Message, error) {
 	v := invitationView{
 		PropertyName: oneLine(inv.PropertyName),
-		InvitedBy:    oneLine(inv.InvitedBy),
+		InvitedBy:    oneLine(inviter(inv)),
 		Role:         oneLine(string(inv.Role)),
 		Expires:      inv.ExpiresAt.UTC().Format(time.RFC1123),
 		Token:        inv.Token,
-	}
-	if v.InvitedBy == "" {
-		v.InvitedBy = "An admin"
 	}
 	if acceptURL != "" {
 		v.Link = AcceptLink(acceptURL, inv.Token)
@@ -109,6 +109,19 @@ func Invitation(inv InvitationMail, acceptURL string) (Message, error) {
 		Text:    text.String(),
 		HTML:    html.String(),
 	}, nil
+}
+
+// inviter is who the mail says invited: the verified email, else the
+// account, else "An admin". Anyone can put any address in an unverified
+// claim, so one is never shown as who invited.
+func inviter(inv InvitationMail) string {
+	switch {
+	case strings.TrimSpace(inv.InvitedBy) != "":
+		return strings.TrimSpace(inv.InvitedBy)
+	case strings.TrimSpace(inv.InviterAccount) != "":
+		return "An admin (account " + strings.TrimSpace(inv.InviterAccount) + ")"
+	}
+	return "An admin"
 }
 
 // oneLine turns every run of control characters and spaces into one space.

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -146,16 +147,35 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	if _, err := admin.Exec(ctx, "ALTER DATABASE "+ident+" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"); err != nil {
 		return "", err
 	}
+	// The comment dates the template (the value is digits only), so another
+	// checkout testing another migration set at the same time keeps its own.
+	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	if _, err := admin.Exec(ctx, "COMMENT ON DATABASE "+ident+" IS '"+templateComment+stamp+"'"); err != nil {
+		return "", err
+	}
 	dropStaleTemplates(ctx, admin, name)
 	return name, nil
 }
 
+// templateComment starts the comment of a template database; the Unix time
+// it was built follows.
+const templateComment = "roster test template built at "
+
+// staleTemplateAge is how old another migration set's template must be
+// before it is dropped: younger ones may belong to a test run of another
+// checkout on the same server.
+const staleTemplateAge = 12 * time.Hour
+
 // dropStaleTemplates drops the templates of earlier migration sets, which
 // would otherwise pile up on a developer's server with every new migration.
+// Templates without a date are from before templates were dated, hence old.
 // It is best effort: a template still being copied is left for next time.
 func dropStaleTemplates(ctx context.Context, admin *pgx.Conn, current string) {
-	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database
-		WHERE datname LIKE 'roster\_tpl\_%' AND datname <> $1`, current)
+	rows, err := admin.Query(ctx, `SELECT d.datname FROM pg_database d
+		LEFT JOIN pg_shdescription s ON s.objoid = d.oid AND s.classoid = 'pg_database'::regclass
+		WHERE d.datname LIKE 'roster\_tpl\_%' AND d.datname <> $1
+		  AND COALESCE(substring(s.description FROM '^'||$2||'([0-9]+)$')::bigint, 0) < $3`,
+		current, templateComment, time.Now().Add(-staleTemplateAge).Unix())
 	if err != nil {
 		return
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/emailaddr"
 )
 
 // NotifyChannel is the PostgreSQL channel Forget notifies and Watch listens
@@ -55,7 +55,7 @@ const maxForgetAttempts = 4
 // email that is not an address; the database's. Forget is safe for
 // concurrent use.
 func (v *Vault) Forget(ctx context.Context, email string) (Forgotten, error) {
-	norm, err := domain.NormalizeEmail(email)
+	norm, err := emailaddr.Normalize(email)
 	if err != nil {
 		return Forgotten{}, err
 	}
@@ -159,6 +159,9 @@ func (v *Vault) forget(ctx context.Context, email string) (Forgotten, error) {
 				return f, err
 			}
 		}
+	}
+	if err := dropSnapshots(ctx, tx, email, accounts, f.Scrubbed); err != nil {
+		return f, err
 	}
 	switch {
 	case ofEmail != nil:

@@ -269,3 +269,26 @@ func (s schema) scrubAccount(ctx context.Context, tx pgx.Tx, account, marker str
 	}
 	return nil
 }
+
+// dropSnapshots deletes the snapshots of the fold (readmodels' History,
+// migration 0014) that hold the email or one of the accounts in plain.
+// They are a cache of the events, so deleting loses nothing: the next fold
+// opens the events afresh, with the markers, and writes new ones. Moving
+// the epoch first tells a fold running now, which may have opened this
+// person's data before the keys went, not to write what it took; a fold
+// writing at this instant holds the epoch row, so the update waits for it
+// and the delete below sees what it wrote.
+func dropSnapshots(ctx context.Context, tx pgx.Tx, email string, accounts []string, counts map[string]int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE history_snapshot_epoch SET epoch = epoch + 1`); err != nil {
+		return fmt.Errorf("scrub history_snapshots: %w", err)
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM history_snapshots WHERE emails && $1::text[] OR accounts && $2::text[]`,
+		[]string{email}, accounts)
+	if err != nil {
+		return fmt.Errorf("scrub history_snapshots: %w", err)
+	}
+	if n := tag.RowsAffected(); n > 0 {
+		counts["history_snapshots.state"] += n
+	}
+	return nil
+}

@@ -14,10 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/consumers"
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/projections"
 )
@@ -100,20 +103,26 @@ func NewID() string {
 }
 
 // Start runs the projections ps over feed in the background until the test
-// ends, logging to log.
+// ends, logging to log: the application's consumers (infra/consumers), as
+// one instance of its own, with the redelivery and the stopped projections'
+// polls shortened so tests of failures do not sit through production
+// delays.
 func Start(tb testing.TB, pool *pgxpool.Pool, feed projections.Feed, log zerolog.Logger, ps ...projections.Projection) {
 	tb.Helper()
-	StartRunner(tb, projections.NewRunner(pool, feed, log, ps...))
-}
-
-// StartRunner runs r in the background until the test ends.
-func StartRunner(tb testing.TB, r *projections.Runner) {
-	tb.Helper()
+	c, err := consumers.New(consumers.Config{Pool: pool, Feed: feed, Log: log, Instance: "test-" + NewID(),
+		NackBackoff: time.Millisecond, MaxNackBackoff: 10 * time.Millisecond, StopPoll: 5 * time.Millisecond,
+		Retry: middleware.Retry{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, Multiplier: 2}})
+	if err != nil {
+		tb.Fatalf("consumers: %v", err)
+	}
+	for _, p := range ps {
+		c.AddProjection(p)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := r.Run(ctx); err != nil {
-			tb.Errorf("runner: %v", err)
+		if err := c.Run(ctx); err != nil {
+			tb.Errorf("consumers: %v", err)
 		}
 	})
 	tb.Cleanup(func() { cancel(); wg.Wait() })
@@ -154,6 +163,34 @@ func Names(ps ...projections.Projection) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		out[i] = p.Name
+	}
+	return out
+}
+
+// Tables lists the tables of ps.
+func Tables(ps ...projections.Projection) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Tables...)
+	}
+	return out
+}
+
+// TableRows returns every row of every table of ps as JSON, sorted: two
+// sets of read models that hold the same are equal.
+func TableRows(tb testing.TB, pool *pgxpool.Pool, ps ...projections.Projection) map[string][]string {
+	tb.Helper()
+	out := map[string][]string{}
+	for _, table := range Tables(ps...) {
+		r, err := pool.Query(context.Background(), `SELECT to_jsonb(x)::text FROM `+pgx.Identifier{table}.Sanitize()+` x ORDER BY 1`)
+		if err != nil {
+			tb.Fatalf("read %s: %v", table, err)
+		}
+		rows, err := pgx.CollectRows(r, pgx.RowTo[string])
+		if err != nil {
+			tb.Fatalf("read %s: %v", table, err)
+		}
+		out[table] = rows
 	}
 	return out
 }

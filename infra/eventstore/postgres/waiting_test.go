@@ -100,8 +100,8 @@ func TestAppendAfterWaitingOnAnotherWriter(t *testing.T) {
 }
 
 // waitForBlockedInsert returns once a session of this database waits on a
-// lock in an insert into events: the append under test has reached the
-// unique index and waits for X. Polling a condition, not sleeping a guess.
+// lock in an insert into events (roster_append's, or a raw one): the append
+// under test has reached the unique index and waits for X. Polling a condition, not sleeping a guess.
 func waitForBlockedInsert(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -112,7 +112,7 @@ func waitForBlockedInsert(t *testing.T, pool *pgxpool.Pool) {
 				SELECT 1 FROM pg_stat_activity
 				WHERE datname = current_database()
 				  AND wait_event_type = 'Lock'
-				  AND query LIKE '%INSERT INTO events%'
+				  AND (query LIKE '%INSERT INTO events%' OR query LIKE '%roster_append(%')
 			)`).Scan(&waiting)
 		if err != nil {
 			t.Fatalf("look for the blocked insert: %v", err)

@@ -132,7 +132,7 @@ func followSubscription(ctx context.Context, sub eventstore.Subscription, endID 
 	for {
 		batch, err := sub.Next(ctx)
 		if err != nil {
-			f.err = fmt.Errorf("Next after %d events: %w", len(f.events), err)
+			f.err = fmt.Errorf("sub.Next after %d events: %w", len(f.events), err)
 			return f
 		}
 		f.events = append(f.events, batch...)

@@ -1,7 +1,8 @@
 // Command smtpd is the SMTP server the mail tests start as a separate
 // process: it stores every accepted message as a JSON file in a directory,
 // and its flags make it offer STARTTLS or implicit TLS, require AUTH PLAIN,
-// refuse recipients or messages, or stall inside DATA until killed.
+// refuse recipients or messages, stall inside DATA until killed, or hold
+// each message inside DATA until the test lets it through.
 //
 // It is a test fixture, not a mail server: it relays nothing.
 package main
@@ -48,6 +49,7 @@ type options struct {
 	refuseRcpt        int
 	refuseData        int
 	stallData         bool
+	hold              string
 	allowInsecureAuth bool
 }
 
@@ -67,6 +69,7 @@ func main() {
 	flag.IntVar(&o.refuseRcpt, "refuse-rcpt", 0, "refuse every RCPT with this `code` (e.g. 550, 451)")
 	flag.IntVar(&o.refuseData, "refuse-data", 0, "refuse every message at the end of DATA with this `code`")
 	flag.BoolVar(&o.stallData, "stall-data", false, "read the message, write a file named stalled, then never answer")
+	flag.StringVar(&o.hold, "hold", "", "read each message, write a file named holding, and store and accept it only once `file` exists")
 	flag.BoolVar(&o.allowInsecureAuth, "allow-insecure-auth", false, "offer AUTH without TLS")
 	flag.Parse()
 	if o.dir == "" {
@@ -175,6 +178,18 @@ func (s *session) Data(r io.Reader) error {
 			return err
 		}
 		select {} // until the test kills the process
+	}
+	if s.b.o.hold != "" {
+		// Sessions held at once write the same empty file: no rename.
+		if err := os.WriteFile(filepath.Join(s.b.o.dir, "holding"), nil, 0o600); err != nil {
+			return err
+		}
+		for {
+			if _, err := os.Stat(s.b.o.hold); err == nil {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	if c := s.b.o.refuseData; c != 0 {
 		return refusal(c, "message refused by test flag")

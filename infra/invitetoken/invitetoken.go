@@ -1,4 +1,9 @@
-package commands
+// Package invitetoken derives the tokens invitation mails carry from the
+// invitation's current nonce under a server key. Events and read models hold
+// only the nonce, which is useless without the key; a resend changes the
+// nonce, so the old token stops working. The commands that accept with a
+// token and the mail that carries one both use it.
+package invitetoken
 
 import (
 	"crypto/hmac"
@@ -11,53 +16,53 @@ import (
 	"github.com/rosterhq/roster/domain"
 )
 
-// Tokens derives invitation tokens from the invitation's current nonce under
-// a server key. Events and read models hold only the nonce, which is useless
-// without the key; a resend changes the nonce, so the old token stops working.
-// Tokens is safe for concurrent use.
-type Tokens struct {
+// Key mints and checks invitation tokens. It is safe for concurrent use.
+type Key struct {
 	key []byte
 }
 
-// NewTokens returns a token deriver keyed with key (at least 32 bytes advised).
-func NewTokens(key []byte) *Tokens { return &Tokens{key: append([]byte(nil), key...)} }
+// New returns a Key over the server key key (at least 32 bytes advised).
+func New(key []byte) *Key { return &Key{key: append([]byte(nil), key...)} }
 
 // Mint returns the token for an invitation with the given nonce:
 // "<property>.<invitation>.<mac>", so accepting needs no lookup table.
-func (t *Tokens) Mint(propertyID, invitationID, nonce string) string {
+func (t *Key) Mint(propertyID, invitationID, nonce string) string {
 	return propertyID + "." + invitationID + "." + t.mac(propertyID, invitationID, nonce)
 }
 
 // Parse splits a token into its property and invitation IDs. It checks the
 // form only; Valid checks the MAC against the invitation's current nonce.
 // Errors: an *domain.Error with CodeInvalidToken.
-func (t *Tokens) Parse(token string) (propertyID, invitationID string, err error) {
+func (t *Key) Parse(token string) (propertyID, invitationID string, err error) {
 	parts := strings.Split(strings.TrimSpace(token), ".")
 	if len(parts) != 3 || parts[2] == "" {
-		return "", "", invalidToken()
+		return "", "", Invalid()
 	}
 	if _, err := uuid.Parse(parts[0]); err != nil {
-		return "", "", invalidToken()
+		return "", "", Invalid()
 	}
 	if _, err := uuid.Parse(parts[1]); err != nil {
-		return "", "", invalidToken()
+		return "", "", Invalid()
 	}
 	return parts[0], parts[1], nil
 }
 
 // Valid reports, in constant time, whether token is the current token of the invitation.
-func (t *Tokens) Valid(token, propertyID, invitationID, nonce string) bool {
+func (t *Key) Valid(token, propertyID, invitationID, nonce string) bool {
 	want := t.Mint(propertyID, invitationID, nonce)
 	return hmac.Equal([]byte(strings.TrimSpace(token)), []byte(want))
 }
 
-func (t *Tokens) mac(propertyID, invitationID, nonce string) string {
+func (t *Key) mac(propertyID, invitationID, nonce string) string {
 	h := hmac.New(sha256.New, t.key)
 	h.Write([]byte("roster-invitation-v1\x00" + propertyID + "\x00" + invitationID + "\x00" + nonce))
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
-func invalidToken() error {
+// Invalid is the error for a token that is not, or no longer, any
+// invitation's: a *domain.Error with CodeInvalidToken, worded the same
+// whichever check refused it.
+func Invalid() error {
 	return domain.Errorf(domain.KindNotFound, domain.CodeInvalidToken,
 		"the invitation link is not valid, or a newer invitation email replaced it")
 }

@@ -5,29 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/feed"
 )
 
-// Feed is the part of the event store the runner reads: the global feed,
-// followed from a position.
+// Feed is the part of the event store the projections follow: the global
+// feed, from a position.
 type Feed = feed.Feed
-
-// Backoff bounds between redeliveries of an event a projection failed. A
-// projection that keeps failing on the same event waits longer each time,
-// up to the cap.
-const (
-	defaultMinBackoff = 100 * time.Millisecond
-	defaultMaxBackoff = 30 * time.Second
-)
 
 // DefaultMaxBatch is the most events a projection applies in one
 // transaction while it follows the feed: enough to catch up fast, few
@@ -35,33 +23,6 @@ const (
 // short (a PostgreSQL feed holds back events committed after an open
 // transaction began, so long ones delay every reader).
 const DefaultMaxBatch = 500
-
-// Runner keeps projections up to date with the feed: a watermill router
-// with one Handler per projection, each on its own subscription of the
-// feed from its own checkpoint, given batches of up to DefaultMaxBatch
-// events. The application runs its projections on its own router, beside
-// its other consumers; Runner is the router of projections alone, for
-// tools and tests.
-type Runner struct {
-	pool       *pgxpool.Pool
-	feed       Feed
-	log        zerolog.Logger
-	ps         []Projection
-	open       Opener
-	minBackoff time.Duration
-	maxBackoff time.Duration
-}
-
-// NewRunner returns a runner of the projections ps over feed, writing to the
-// database behind pool.
-func NewRunner(pool *pgxpool.Pool, feed Feed, log zerolog.Logger, ps ...Projection) *Runner {
-	return &Runner{pool: pool, feed: feed, log: log, ps: ps,
-		minBackoff: defaultMinBackoff, maxBackoff: defaultMaxBackoff}
-}
-
-// SetOpener makes the runner's handlers open each batch with o (see
-// WithOpener). Call it before Run.
-func (r *Runner) SetOpener(o Opener) { r.open = o }
 
 // CheckNames returns an error when a projection of ps has an empty name or
 // the name of another.
@@ -72,37 +33,6 @@ func CheckNames(ps ...Projection) error {
 			return fmt.Errorf("projection name %q is empty or repeated", p.Name)
 		}
 		seen[p.Name] = true
-	}
-	return nil
-}
-
-// Run follows the feed for every projection concurrently until ctx ends, and
-// then returns nil. An event a projection fails on (a reducer error, a lost
-// database) is logged and sent again after a capped backoff, for as long as
-// it fails: a projection never skips an event, and the others carry on. Run
-// returns an error at once only when the projections are misconfigured (an
-// empty or repeated name) or the router cannot start. Call it once per
-// Runner.
-func (r *Runner) Run(ctx context.Context) error {
-	if err := CheckNames(r.ps...); err != nil {
-		return err
-	}
-	sub := feed.NewSubscriber(r.feed, nil, feed.SubscriberConfig{
-		SelfCheckpointed: func(string) feed.CheckpointReader { return StoredCheckpoints{Pool: r.pool} },
-		MaxBatch:         func(string) int { return DefaultMaxBatch },
-		NackBackoff:      r.minBackoff, MaxNackBackoff: r.maxBackoff,
-	}, r.log)
-	defer sub.Close()
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, feed.Logger(r.log))
-	if err != nil {
-		return fmt.Errorf("projections router: %w", err)
-	}
-	router.AddMiddleware(middleware.Recoverer)
-	for _, p := range r.ps {
-		router.AddConsumerHandler(p.Name, p.Name, sub, NewHandler(r.pool, p, r.log, WithOpener(r.open)).Handle)
-	}
-	if err := router.Run(ctx); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("projections router: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,173 @@
+package mail
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rosterhq/roster/infra/eventstore"
+)
+
+// The ledger as the queue the Dispatcher sends from: the Consumer records
+// each mail with the property it belongs to and the event it is written
+// from (migration 0010), and the Dispatcher picks the mails due, a few per
+// property at a time.
+
+// queuedMail is a mail the Dispatcher may send now.
+type queuedMail struct {
+	EventID    string
+	PropertyID string
+}
+
+// record queues the mail msg of event rec for property propertyID: pending,
+// written from rec when it is sent. A mail the ledger has already is left
+// as it is, except that a row recorded before the ledger kept events (and
+// not sent) gets its property and event. rec is stored as the feed gave it,
+// personal fields sealed; its errors are the database's.
+func (d *Deliverer) record(ctx context.Context, propertyID string, rec eventstore.RecordedEvent, msg Message) error {
+	stored, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("mail ledger: record event %s: %w", rec.ID, err)
+	}
+	_, err = d.pool.Exec(ctx, `
+INSERT INTO mail_ledger AS l (event_id, recipient, subject, status, property_id, event)
+VALUES ($1, $2, $3, 'pending', $4, $5)
+ON CONFLICT (event_id) DO UPDATE
+SET property_id = EXCLUDED.property_id, event = EXCLUDED.event, updated_at = now()
+WHERE l.event IS NULL AND l.status <> 'sent'`, rec.ID, oneLine(msg.To), oneLine(msg.Subject), propertyID, stored)
+	if err != nil {
+		return fmt.Errorf("mail ledger: record event %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// queued returns the event the mail of eventID is written from. sent is
+// true when the mail is sent. Errors: ErrNotQueued when the ledger keeps no
+// event for an unsent mail, ErrNotFound, or the database's.
+func (d *Deliverer) queued(ctx context.Context, eventID string) (rec eventstore.RecordedEvent, sent bool, err error) {
+	var (
+		status string
+		stored []byte
+	)
+	err = d.pool.QueryRow(ctx, `SELECT status, event FROM mail_ledger WHERE event_id = $1`, eventID).Scan(&status, &stored)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return rec, false, fmt.Errorf("event %s: %w", eventID, ErrNotFound)
+	case err != nil:
+		return rec, false, fmt.Errorf("mail ledger: read event %s: %w", eventID, err)
+	case status == string(StatusSent):
+		return rec, true, nil
+	case stored == nil:
+		return rec, false, fmt.Errorf("event %s: %w", eventID, ErrNotQueued)
+	}
+	if err := json.Unmarshal(stored, &rec); err != nil {
+		return rec, false, fmt.Errorf("mail ledger: the event of %s does not decode: %w", eventID, err)
+	}
+	return rec, false, nil
+}
+
+// postpone counts an attempt at eventID's pending mail that failed before
+// sending (the mail could not be written from its event), suggesting the
+// next one after the backoff, or failing the mail when the attempts are
+// used up. A mail that is not pending, or that changed meanwhile, is left
+// alone. Its errors are the database's.
+func (d *Deliverer) postpone(ctx context.Context, eventID string, cause error) error {
+	var attempts int
+	err := d.pool.QueryRow(ctx, `SELECT attempts FROM mail_ledger WHERE event_id = $1 AND status = 'pending'`, eventID).Scan(&attempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mail ledger: postpone event %s: %w", eventID, err)
+	}
+	n, why := attempts+1, truncate("the mail could not be written: "+cause.Error(), 2000)
+	if n >= d.max {
+		_, err = d.pool.Exec(ctx, `
+UPDATE mail_ledger SET status = 'failed', attempts = $3, last_error = $4, next_attempt_at = NULL, updated_at = now()
+WHERE event_id = $1 AND status = 'pending' AND attempts = $2`, eventID, attempts, n, fmt.Sprintf("gave up after %d attempts: %s", n, why))
+	} else {
+		_, err = d.pool.Exec(ctx, `
+UPDATE mail_ledger SET attempts = $3, last_error = $4, next_attempt_at = now() + make_interval(secs => $5), updated_at = now()
+WHERE event_id = $1 AND status = 'pending' AND attempts = $2`, eventID, attempts, n, why, d.backoff(n).Seconds())
+	}
+	if err != nil {
+		return fmt.Errorf("mail ledger: postpone event %s: %w", eventID, err)
+	}
+	return nil
+}
+
+// next picks at most limit mails to send now, fairly across properties: a
+// property's oldest mails first, and the first of every property before the
+// second of any. A property gets at most perProperty minus its busy count
+// (the mails of it already being sent here); exclude are the events being
+// sent here. Due are pending mails whose backoff has passed and 'sending'
+// ones whose attempt died: their lease ran out, or it is this Deliverer's
+// own (an attempt that lost the database midway). A mail waits while an
+// older one of its property to the same recipient is open, so an invitee
+// gets a resend's mail after the invitation's, whose token it replaces.
+// Its errors are the database's.
+//
+// The properties with open mail are walked through the queue index one at
+// a time (a loose index scan), so a backlog of one costs its first few rows,
+// not all of them.
+func (d *Deliverer) next(ctx context.Context, exclude []string, busy map[string]int, perProperty, limit int) ([]queuedMail, error) {
+	props := make([]string, 0, len(busy))
+	counts := make([]int32, 0, len(busy))
+	for p, n := range busy {
+		props = append(props, p)
+		counts = append(counts, int32(n))
+	}
+	if exclude == nil {
+		exclude = []string{}
+	}
+	rows, err := d.pool.Query(ctx, sqlNext, d.holder, exclude, props, counts, perProperty, limit)
+	if err != nil {
+		return nil, fmt.Errorf("mail ledger: pick the mails to send: %w", err)
+	}
+	picked, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (queuedMail, error) {
+		var q queuedMail
+		err := r.Scan(&q.EventID, &q.PropertyID)
+		return q, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mail ledger: pick the mails to send: %w", err)
+	}
+	return picked, nil
+}
+
+const sqlNext = `
+WITH RECURSIVE props(property_id) AS (
+    (SELECT property_id FROM mail_ledger
+     WHERE status IN ('pending', 'sending') AND property_id IS NOT NULL
+     ORDER BY property_id LIMIT 1)
+  UNION ALL
+    SELECT (SELECT l.property_id FROM mail_ledger l
+            WHERE l.status IN ('pending', 'sending') AND l.property_id IS NOT NULL AND l.property_id > p.property_id
+            ORDER BY l.property_id LIMIT 1)
+    FROM props p WHERE p.property_id IS NOT NULL
+), busy(property_id, n) AS (
+    SELECT * FROM unnest($3::text[], $4::int[])
+)
+SELECT q.event_id::text, p.property_id
+FROM props p
+LEFT JOIN busy b ON b.property_id = p.property_id
+CROSS JOIN LATERAL (
+    SELECT l.event_id, l.created_at, row_number() OVER (ORDER BY l.created_at, l.event_id) AS rn
+    FROM mail_ledger l
+    WHERE l.property_id = p.property_id AND l.status IN ('pending', 'sending') AND l.event IS NOT NULL
+      AND ((l.status = 'pending' AND coalesce(l.next_attempt_at <= now(), true))
+           OR (l.status = 'sending' AND (l.claimed_until < now() OR l.lease_holder = $1)))
+      AND l.event_id <> ALL($2::uuid[])
+      AND NOT EXISTS (
+          SELECT 1 FROM mail_ledger o
+          WHERE o.property_id IS NOT NULL AND o.property_id = l.property_id AND o.recipient = l.recipient AND o.status IN ('pending', 'sending')
+            AND (o.created_at, o.event_id) < (l.created_at, l.event_id))
+    ORDER BY l.created_at, l.event_id
+    LIMIT greatest($5 - coalesce(b.n, 0), 0)
+) q
+WHERE p.property_id IS NOT NULL
+ORDER BY q.rn, q.created_at, q.event_id
+LIMIT $6`
