@@ -70,6 +70,14 @@ const (
 	CodeNotAvailable           = "not_ready"
 )
 
+// Codes of invitations' lifetimes and a property's invitation policy.
+const (
+	CodeInvalidLifetime      = "invalid_lifetime"       // a lifetime outside 1 hour..30 days
+	CodeLifetimeAboveMaximum = "lifetime_above_maximum" // longer than the property's maximum
+	CodeDefaultAboveMaximum  = "default_above_maximum"  // a policy whose default is longer than its maximum
+	CodeInvalidPolicy        = "invalid_policy"         // a policy with several problems (listed)
+)
+
 // Codes of the tamper-evident history (infra/chain).
 const (
 	CodeChainBroken             = "chain_broken"               // a chain that does not verify is not signed

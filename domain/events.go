@@ -9,19 +9,20 @@ import (
 // Stored event type names. They are written into the event store, so they
 // never change with a Go rename: renaming one is a migration.
 const (
-	TypePropertyCreated      = "PropertyCreated"
-	TypeMemberInvited        = "MemberInvited"
-	TypeInvitationResent     = "InvitationResent"
-	TypeInvitationRevoked    = "InvitationRevoked"
-	TypeInvitationDeclined   = "InvitationDeclined"
-	TypeInvitationAccepted   = "InvitationAccepted"
-	TypeMemberJoined         = "MemberJoined"
-	TypeMemberRoleChanged    = "MemberRoleChanged"
-	TypeMemberAccessDisabled = "MemberAccessDisabled"
-	TypeMemberAccessEnabled  = "MemberAccessEnabled"
-	TypeMemberRemoved        = "MemberRemoved"
-	TypeMemberLeft           = "MemberLeft"
-	TypeOwnershipTransferred = "OwnershipTransferred"
+	TypePropertyCreated         = "PropertyCreated"
+	TypeMemberInvited           = "MemberInvited"
+	TypeInvitationResent        = "InvitationResent"
+	TypeInvitationRevoked       = "InvitationRevoked"
+	TypeInvitationDeclined      = "InvitationDeclined"
+	TypeInvitationAccepted      = "InvitationAccepted"
+	TypeMemberJoined            = "MemberJoined"
+	TypeMemberRoleChanged       = "MemberRoleChanged"
+	TypeMemberAccessDisabled    = "MemberAccessDisabled"
+	TypeMemberAccessEnabled     = "MemberAccessEnabled"
+	TypeMemberRemoved           = "MemberRemoved"
+	TypeMemberLeft              = "MemberLeft"
+	TypeOwnershipTransferred    = "OwnershipTransferred"
+	TypeInvitationPolicyChanged = "InvitationPolicyChanged"
 )
 
 // SchemaV1 is the payload schema every event is written with today. A reader
@@ -51,6 +52,10 @@ type MemberInvited struct {
 	InvitedBy    string    `json:"invited_by"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	TokenNonce   string    `json:"token_nonce"`
+	// LifetimeSeconds is the lifetime the inviter chose, or 0 when they took
+	// the property's default: a resend renews a chosen lifetime and gives a
+	// defaulted one the default of its day (Property.Resend).
+	LifetimeSeconds int64 `json:"lifetime_seconds,omitempty"`
 }
 
 // InvitationResent replaces an invitation's token and expiry.
@@ -128,36 +133,47 @@ type OwnershipTransferred struct {
 	To     string `json:"to"`
 }
 
+// InvitationPolicyChanged records a property's new invitation policy: the
+// lifetime of an invitation whose inviter chooses none, and the longest one
+// an inviter may choose, both in seconds.
+type InvitationPolicyChanged struct {
+	Schema                 int   `json:"schema"`
+	DefaultLifetimeSeconds int64 `json:"default_lifetime_seconds"`
+	MaximumLifetimeSeconds int64 `json:"maximum_lifetime_seconds"`
+}
+
 // EventType implementations: the stored names above, never derived from Go names.
-func (PropertyCreated) EventType() string      { return TypePropertyCreated }
-func (MemberInvited) EventType() string        { return TypeMemberInvited }
-func (InvitationResent) EventType() string     { return TypeInvitationResent }
-func (InvitationRevoked) EventType() string    { return TypeInvitationRevoked }
-func (InvitationDeclined) EventType() string   { return TypeInvitationDeclined }
-func (InvitationAccepted) EventType() string   { return TypeInvitationAccepted }
-func (MemberJoined) EventType() string         { return TypeMemberJoined }
-func (MemberRoleChanged) EventType() string    { return TypeMemberRoleChanged }
-func (MemberAccessDisabled) EventType() string { return TypeMemberAccessDisabled }
-func (MemberAccessEnabled) EventType() string  { return TypeMemberAccessEnabled }
-func (MemberRemoved) EventType() string        { return TypeMemberRemoved }
-func (MemberLeft) EventType() string           { return TypeMemberLeft }
-func (OwnershipTransferred) EventType() string { return TypeOwnershipTransferred }
+func (PropertyCreated) EventType() string         { return TypePropertyCreated }
+func (MemberInvited) EventType() string           { return TypeMemberInvited }
+func (InvitationResent) EventType() string        { return TypeInvitationResent }
+func (InvitationRevoked) EventType() string       { return TypeInvitationRevoked }
+func (InvitationDeclined) EventType() string      { return TypeInvitationDeclined }
+func (InvitationAccepted) EventType() string      { return TypeInvitationAccepted }
+func (MemberJoined) EventType() string            { return TypeMemberJoined }
+func (MemberRoleChanged) EventType() string       { return TypeMemberRoleChanged }
+func (MemberAccessDisabled) EventType() string    { return TypeMemberAccessDisabled }
+func (MemberAccessEnabled) EventType() string     { return TypeMemberAccessEnabled }
+func (MemberRemoved) EventType() string           { return TypeMemberRemoved }
+func (MemberLeft) EventType() string              { return TypeMemberLeft }
+func (OwnershipTransferred) EventType() string    { return TypeOwnershipTransferred }
+func (InvitationPolicyChanged) EventType() string { return TypeInvitationPolicyChanged }
 
 // decoders maps each stored type name to a decoder of its payload.
 var decoders = map[string]func([]byte) (Event, error){
-	TypePropertyCreated:      decodeAs[PropertyCreated],
-	TypeMemberInvited:        decodeAs[MemberInvited],
-	TypeInvitationResent:     decodeAs[InvitationResent],
-	TypeInvitationRevoked:    decodeAs[InvitationRevoked],
-	TypeInvitationDeclined:   decodeAs[InvitationDeclined],
-	TypeInvitationAccepted:   decodeAs[InvitationAccepted],
-	TypeMemberJoined:         decodeAs[MemberJoined],
-	TypeMemberRoleChanged:    decodeAs[MemberRoleChanged],
-	TypeMemberAccessDisabled: decodeAs[MemberAccessDisabled],
-	TypeMemberAccessEnabled:  decodeAs[MemberAccessEnabled],
-	TypeMemberRemoved:        decodeAs[MemberRemoved],
-	TypeMemberLeft:           decodeAs[MemberLeft],
-	TypeOwnershipTransferred: decodeAs[OwnershipTransferred],
+	TypePropertyCreated:         decodeAs[PropertyCreated],
+	TypeMemberInvited:           decodeAs[MemberInvited],
+	TypeInvitationResent:        decodeAs[InvitationResent],
+	TypeInvitationRevoked:       decodeAs[InvitationRevoked],
+	TypeInvitationDeclined:      decodeAs[InvitationDeclined],
+	TypeInvitationAccepted:      decodeAs[InvitationAccepted],
+	TypeMemberJoined:            decodeAs[MemberJoined],
+	TypeMemberRoleChanged:       decodeAs[MemberRoleChanged],
+	TypeMemberAccessDisabled:    decodeAs[MemberAccessDisabled],
+	TypeMemberAccessEnabled:     decodeAs[MemberAccessEnabled],
+	TypeMemberRemoved:           decodeAs[MemberRemoved],
+	TypeMemberLeft:              decodeAs[MemberLeft],
+	TypeOwnershipTransferred:    decodeAs[OwnershipTransferred],
+	TypeInvitationPolicyChanged: decodeAs[InvitationPolicyChanged],
 }
 
 func decodeAs[T Event](data []byte) (Event, error) {
