@@ -11,7 +11,8 @@ import (
 type Config struct {
 	// Store is the event store the properties' streams live in.
 	Store EventStore
-	// InviteTTL is how long an invitation stays valid (domain.DefaultInviteTTL when zero).
+	// InviteTTL is how long an invitation stays valid in a property that set
+	// no invitation policy (domain.DefaultInviteTTL when zero).
 	InviteTTL time.Duration
 	// Tokens derives invitation tokens.
 	Tokens *invitetoken.Key
@@ -36,6 +37,7 @@ type Handlers struct {
 	SetAccess         SetAccessHandler
 	Remove            RemoveHandler
 	TransferOwnership TransferOwnershipHandler
+	InvitationPolicy  SetInvitationPolicyHandler
 	MayRead           MayReadHandler
 
 	exec *Executor
@@ -67,6 +69,7 @@ func New(c Config) Handlers {
 		SetAccess:         SetAccessHandler{exec: exec},
 		Remove:            RemoveHandler{exec: exec},
 		TransferOwnership: TransferOwnershipHandler{exec: exec},
+		InvitationPolicy:  SetInvitationPolicyHandler{exec: exec},
 		exec:              exec,
 	}
 }

@@ -84,6 +84,13 @@ var everyCommand = map[string]command{
 			return f.h.Remove.Handle(context.Background(), m, commands.Remove{PropertyID: pid, Leave: true})
 		}, bob
 	},
+	"set invitation policy": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
+		pid := f.create()
+		return func(m commands.Meta) (commands.Result, error) {
+			return f.h.InvitationPolicy.Handle(context.Background(), m, commands.SetInvitationPolicy{PropertyID: pid,
+				Policy: domain.InvitationPolicy{Default: domain.Lifetime(24 * time.Hour), Maximum: domain.Lifetime(48 * time.Hour)}})
+		}, owner
+	},
 	"transfer ownership": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
 		pid := f.create()
 		f.join(pid, ada, "admin")
