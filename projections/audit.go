@@ -35,19 +35,20 @@ const (
 // projection's tables and can be rebuilt alone.
 func Audit() Projection {
 	return setwise(AuditName, []string{"rm_audit", "rm_audit_subjects", "rm_audit_contacts"}, newAuditBatch, map[string]step[*auditBatch]{
-		domain.TypePropertyCreated:      onEvent(auditPropertyCreated),
-		domain.TypeMemberInvited:        onEvent(auditInvited),
-		domain.TypeInvitationResent:     onEvent(auditResent),
-		domain.TypeInvitationRevoked:    onEvent(auditRevoked),
-		domain.TypeInvitationDeclined:   onEvent(auditDeclined),
-		domain.TypeInvitationAccepted:   onEvent(auditAccepted),
-		domain.TypeMemberJoined:         onEvent(auditJoined),
-		domain.TypeMemberRoleChanged:    onEvent(auditRoleChanged),
-		domain.TypeMemberAccessDisabled: onEvent(auditAccessDisabled),
-		domain.TypeMemberAccessEnabled:  onEvent(auditAccessEnabled),
-		domain.TypeMemberRemoved:        onEvent(auditRemoved),
-		domain.TypeMemberLeft:           onEvent(auditLeft),
-		domain.TypeOwnershipTransferred: onEvent(auditOwnershipTransferred),
+		domain.TypePropertyCreated:         onEvent(auditPropertyCreated),
+		domain.TypeMemberInvited:           onEvent(auditInvited),
+		domain.TypeInvitationResent:        onEvent(auditResent),
+		domain.TypeInvitationRevoked:       onEvent(auditRevoked),
+		domain.TypeInvitationDeclined:      onEvent(auditDeclined),
+		domain.TypeInvitationAccepted:      onEvent(auditAccepted),
+		domain.TypeMemberJoined:            onEvent(auditJoined),
+		domain.TypeMemberRoleChanged:       onEvent(auditRoleChanged),
+		domain.TypeMemberAccessDisabled:    onEvent(auditAccessDisabled),
+		domain.TypeMemberAccessEnabled:     onEvent(auditAccessEnabled),
+		domain.TypeMemberRemoved:           onEvent(auditRemoved),
+		domain.TypeMemberLeft:              onEvent(auditLeft),
+		domain.TypeOwnershipTransferred:    onEvent(auditOwnershipTransferred),
+		domain.TypeInvitationPolicyChanged: onEvent(auditPolicyChanged),
 	})
 }
 
