@@ -121,14 +121,14 @@ func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
 		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
 		{"invite with lifetimes out of bounds reports every row", func(e env) error {
 			return ignore(e.f.h.Invite.Handle(ctx, as(owner), commands.Invite{PropertyID: e.pid, Rows: []commands.InviteRow{
-				{Email: cy.Email, Role: "agent", Lifetime: domain.Lifetime(time.Minute)},
-				{Email: dan.Email, Role: "agent", Lifetime: domain.MaxLifetime + domain.Lifetime(time.Second)}}}))
+				{Email: cy.Email, Role: "agent", Lifetime: domain.LifetimeOf(time.Minute)},
+				{Email: dan.Email, Role: "agent", Lifetime: domain.MaxLifetime + 1}}}))
 		}, domain.KindInvalid, domain.CodeInvalidInvitations, []domain.Problem{
 			{Index: 0, Field: "lifetime", Value: "60", Code: domain.CodeInvalidLifetime},
 			{Index: 1, Field: "lifetime", Value: "2592001", Code: domain.CodeInvalidLifetime}}},
 		{"set an invitation policy whose default is above its maximum", func(e env) error {
 			return ignore(e.f.h.InvitationPolicy.Handle(ctx, as(owner), commands.SetInvitationPolicy{PropertyID: e.pid,
-				Policy: domain.InvitationPolicy{Default: domain.Lifetime(48 * time.Hour), Maximum: domain.Lifetime(24 * time.Hour)}}))
+				Policy: domain.InvitationPolicy{Default: domain.LifetimeOf(48 * time.Hour), Maximum: domain.LifetimeOf(24 * time.Hour)}}))
 		}, domain.KindInvalid, domain.CodeDefaultAboveMaximum, []domain.Problem{
 			{Index: -1, Field: "default_lifetime", Value: "172800", Code: domain.CodeDefaultAboveMaximum}}},
 		{"set an invitation policy with both lifetimes out of bounds", func(e env) error {
@@ -139,11 +139,11 @@ func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
 			{Index: -1, Field: "maximum_lifetime", Value: "5184000", Code: domain.CodeInvalidLifetime}}},
 		{"set an invitation policy as an agent", func(e env) error {
 			return ignore(e.f.h.InvitationPolicy.Handle(ctx, as(bob), commands.SetInvitationPolicy{PropertyID: e.pid,
-				Policy: domain.InvitationPolicy{Default: domain.Lifetime(time.Hour), Maximum: domain.Lifetime(time.Hour)}}))
+				Policy: domain.InvitationPolicy{Default: domain.LifetimeOf(time.Hour), Maximum: domain.LifetimeOf(time.Hour)}}))
 		}, domain.KindForbidden, domain.CodeForbidden, nil},
 		{"set the invitation policy of an unknown property", func(e env) error {
 			return ignore(e.f.h.InvitationPolicy.Handle(ctx, as(owner), commands.SetInvitationPolicy{PropertyID: unknown,
-				Policy: domain.InvitationPolicy{Default: domain.Lifetime(time.Hour), Maximum: domain.Lifetime(time.Hour)}}))
+				Policy: domain.InvitationPolicy{Default: domain.LifetimeOf(time.Hour), Maximum: domain.LifetimeOf(time.Hour)}}))
 		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
 		{"create a property with a blank name", func(e env) error {
 			return ignore(e.f.h.CreateProperty.Handle(ctx, as(owner), commands.CreateProperty{Name: " \t "}))

@@ -88,7 +88,7 @@ var everyCommand = map[string]command{
 		pid := f.create()
 		return func(m commands.Meta) (commands.Result, error) {
 			return f.h.InvitationPolicy.Handle(context.Background(), m, commands.SetInvitationPolicy{PropertyID: pid,
-				Policy: domain.InvitationPolicy{Default: domain.Lifetime(24 * time.Hour), Maximum: domain.Lifetime(48 * time.Hour)}})
+				Policy: domain.InvitationPolicy{Default: domain.LifetimeOf(24 * time.Hour), Maximum: domain.LifetimeOf(48 * time.Hour)}})
 		}, owner
 	},
 	"transfer ownership": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {

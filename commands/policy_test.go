@@ -42,19 +42,19 @@ func TestInvitationPolicyGovernsInvitesAndResends(t *testing.T) {
 		t.Errorf("without a policy an invitation expires at %v, want the service's %v", got, t0.Add(ttl))
 	}
 	if _, err := f.h.InvitationPolicy.Handle(ctx, as(owner), commands.SetInvitationPolicy{PropertyID: pid,
-		Policy: domain.InvitationPolicy{Default: domain.Lifetime(24 * time.Hour), Maximum: domain.Lifetime(5 * 24 * time.Hour)}}); err != nil {
+		Policy: domain.InvitationPolicy{Default: domain.LifetimeOf(24 * time.Hour), Maximum: domain.LifetimeOf(5 * 24 * time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := expiry(invite(bob.Email, 0)); !got.Equal(t0.Add(24 * time.Hour)) {
 		t.Errorf("a defaulted invitation expires at %v, want the property's default %v", got, t0.Add(24*time.Hour))
 	}
-	chosen := invite(cy.Email, domain.Lifetime(3*time.Hour))
+	chosen := invite(cy.Email, domain.LifetimeOf(3*time.Hour))
 	if got := expiry(chosen); !got.Equal(t0.Add(3 * time.Hour)) {
 		t.Errorf("a chosen lifetime expires at %v, want %v", got, t0.Add(3*time.Hour))
 	}
 	stored := f.feedLen()
 	_, err := f.h.Invite.Handle(ctx, as(owner), commands.Invite{PropertyID: pid,
-		Rows: []commands.InviteRow{{Email: dan.Email, Role: "agent", Lifetime: domain.Lifetime(6 * 24 * time.Hour)}}})
+		Rows: []commands.InviteRow{{Email: dan.Email, Role: "agent", Lifetime: domain.LifetimeOf(6 * 24 * time.Hour)}}})
 	wantErr(t, err, domain.KindInvalid, domain.CodeLifetimeAboveMaximum)
 	if got := f.feedLen(); got != stored {
 		t.Errorf("a lifetime above the maximum stored %d events", got-stored)

@@ -7,32 +7,27 @@ import (
 )
 
 // Lifetime is how long an invitation stays valid from when it is sent or
-// resent. The zero Lifetime means none was chosen: the property's default
-// applies.
-type Lifetime time.Duration
+// resent, in whole seconds, the unit the API speaks: any count a client
+// sends is a Lifetime, valid or not, so a refusal can name it as sent. The
+// zero Lifetime means none was chosen: the property's default applies.
+type Lifetime int64
 
 // The bounds of every lifetime: one invitation's, and a property's default
 // and maximum.
 const (
-	MinLifetime = Lifetime(time.Hour)
-	MaxLifetime = Lifetime(30 * 24 * time.Hour)
+	MinLifetime Lifetime = 60 * 60
+	MaxLifetime Lifetime = 30 * 24 * 60 * 60
 )
 
-// LifetimeSeconds is the Lifetime of s seconds, the unit the API speaks.
-// Errors: CodeInvalidLifetime when s is outside MinLifetime..MaxLifetime
-// (checked before converting, so no count of seconds overflows).
-func LifetimeSeconds(s int64) (Lifetime, error) {
-	if s < MinLifetime.Seconds() || s > MaxLifetime.Seconds() {
-		return 0, lifetimeOutOfBounds(strconv.FormatInt(s, 10) + " seconds")
-	}
-	return Lifetime(time.Duration(s) * time.Second), nil
-}
+// LifetimeOf is d in whole seconds.
+func LifetimeOf(d time.Duration) Lifetime { return Lifetime(d / time.Second) }
 
-// Duration is l as a time.Duration.
-func (l Lifetime) Duration() time.Duration { return time.Duration(l) }
+// Duration is l as a time.Duration; l must be within MinLifetime..MaxLifetime
+// (Check), so that it cannot overflow.
+func (l Lifetime) Duration() time.Duration { return time.Duration(l) * time.Second }
 
-// Seconds is l in whole seconds.
-func (l Lifetime) Seconds() int64 { return int64(time.Duration(l) / time.Second) }
+// Seconds is l in seconds.
+func (l Lifetime) Seconds() int64 { return int64(l) }
 
 // Check returns an *Error with CodeInvalidLifetime when l is outside
 // MinLifetime..MaxLifetime.
@@ -44,22 +39,24 @@ func (l Lifetime) Check() error {
 }
 
 // String says l in the largest whole unit of days, hours, minutes or
-// seconds, as people read it in messages.
+// seconds, as people read it in messages ("3 days", "90 minutes").
 func (l Lifetime) String() string {
-	d := time.Duration(l)
+	if l == 0 {
+		return "0 seconds"
+	}
 	for _, u := range []struct {
-		d    time.Duration
+		n    int64
 		name string
-	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
-		if d != 0 && d%u.d == 0 {
-			n := int64(d / u.d)
+	}{{24 * 60 * 60, "day"}, {60 * 60, "hour"}, {60, "minute"}, {1, "second"}} {
+		if int64(l)%u.n == 0 {
+			n := int64(l) / u.n
 			if n == 1 || n == -1 {
 				return strconv.FormatInt(n, 10) + " " + u.name
 			}
 			return strconv.FormatInt(n, 10) + " " + u.name + "s"
 		}
 	}
-	return d.String()
+	return strconv.FormatInt(int64(l), 10) + " seconds"
 }
 
 func lifetimeOutOfBounds(value string) *Error {
@@ -114,7 +111,7 @@ func fieldProblem(field, value string, err error) Problem {
 // last ttl (ROSTER_INVITE_TTL, the service's default, as before properties
 // had policies) unless the inviter chooses, up to MaxLifetime.
 func ServicePolicy(ttl time.Duration) InvitationPolicy {
-	return InvitationPolicy{Default: Lifetime(ttl), Maximum: MaxLifetime}
+	return InvitationPolicy{Default: LifetimeOf(ttl), Maximum: MaxLifetime}
 }
 
 // InvitationPolicy is the property's policy, or ServicePolicy(ttl) with

@@ -11,8 +11,8 @@ import (
 )
 
 const (
-	hour = domain.Lifetime(time.Hour)
-	day  = domain.Lifetime(24 * time.Hour)
+	hour = domain.Lifetime(3600)
+	day  = 24 * hour
 )
 
 // policyChanged is the event of a property setting its policy.
@@ -45,33 +45,33 @@ func invitedFor(id, email string, l domain.Lifetime, chosen bool) domain.MemberI
 	return e
 }
 
-func TestLifetimeSecondsIsBetweenAnHourAndThirtyDays(t *testing.T) {
+func TestLifetimeIsBetweenAnHourAndThirtyDays(t *testing.T) {
 	tests := []struct {
 		name    string
-		seconds int64
-		want    domain.Lifetime
+		seconds domain.Lifetime
 		fails   bool
 	}{
-		{"one hour is the shortest", 3600, hour, false},
-		{"thirty days is the longest", 30 * 86400, 30 * day, false},
-		{"a week", 7 * 86400, 7 * day, false},
-		{"a second under an hour is refused", 3599, 0, true},
-		{"zero is refused", 0, 0, true},
-		{"a negative lifetime is refused", -3600, 0, true},
-		{"a second over thirty days is refused", 30*86400 + 1, 0, true},
-		{"a count of seconds that overflows a duration is refused", math.MaxInt64, 0, true},
+		{"one hour is the shortest", 3600, false},
+		{"thirty days is the longest", 30 * 86400, false},
+		{"a week", 7 * 86400, false},
+		{"a second under an hour is refused", 3599, true},
+		{"zero is refused", 0, true},
+		{"a negative lifetime is refused", -3600, true},
+		{"a second over thirty days is refused", 30*86400 + 1, true},
+		{"the largest count of seconds is refused", math.MaxInt64, true},
+		{"the smallest count of seconds is refused", math.MinInt64, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := domain.LifetimeSeconds(tt.seconds)
+			err := tt.seconds.Check()
 			if tt.fails {
 				if domain.KindOf(err) != domain.KindInvalid || domain.CodeOf(err) != domain.CodeInvalidLifetime {
-					t.Fatalf("LifetimeSeconds(%d) = %v, %v; want invalid/%s", tt.seconds, got, err, domain.CodeInvalidLifetime)
+					t.Fatalf("Lifetime(%d).Check() = %v; want invalid/%s", tt.seconds, err, domain.CodeInvalidLifetime)
 				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Fatalf("LifetimeSeconds(%d) = %v, %v; want %v", tt.seconds, got, err, tt.want)
+			if err != nil {
+				t.Fatalf("Lifetime(%d).Check() = %v; want nil", tt.seconds, err)
 			}
 		})
 	}
@@ -80,10 +80,11 @@ func TestLifetimeSecondsIsBetweenAnHourAndThirtyDays(t *testing.T) {
 func TestLifetimeReadsInItsLargestWholeUnit(t *testing.T) {
 	for l, want := range map[domain.Lifetime]string{
 		hour: "1 hour", 36 * hour: "36 hours", 30 * day: "30 days", day: "1 day",
-		domain.Lifetime(90 * time.Minute): "90 minutes", domain.Lifetime(time.Second): "1 second", 0: "0s",
+		domain.LifetimeOf(90 * time.Minute): "90 minutes", domain.LifetimeOf(time.Second): "1 second", 0: "0 seconds",
+		-hour: "-1 hour", 61: "61 seconds",
 	} {
 		if got := l.String(); got != want {
-			t.Errorf("%d ns reads %q, want %q", int64(l), got, want)
+			t.Errorf("%d seconds read %q, want %q", int64(l), got, want)
 		}
 	}
 }
@@ -110,7 +111,7 @@ func TestSetInvitationPolicy(t *testing.T) {
 			fails: failure{kind: domain.KindNotFound, code: domain.CodePropertyNotFound}},
 		{name: "a default longer than the maximum is refused", given: team(), when: setPolicy(owner, 3*day, 2*day),
 			fails: failure{kind: domain.KindInvalid, code: domain.CodeDefaultAboveMaximum, says: "3 days is longer than the maximum 2 days"}},
-		{name: "a default under an hour is refused", given: team(), when: setPolicy(owner, domain.Lifetime(time.Minute), 2*day),
+		{name: "a default under an hour is refused", given: team(), when: setPolicy(owner, domain.LifetimeOf(time.Minute), 2*day),
 			fails: failure{kind: domain.KindInvalid, code: domain.CodeInvalidLifetime, says: "1 minute"}},
 		{name: "a maximum over thirty days is refused", given: team(), when: setPolicy(owner, day, 31*day),
 			fails: failure{kind: domain.KindInvalid, code: domain.CodeInvalidLifetime, says: "31 days"}},
@@ -122,7 +123,7 @@ func TestSetInvitationPolicy(t *testing.T) {
 }
 
 func TestSetInvitationPolicyNamesEveryBadField(t *testing.T) {
-	_, err := given(team()...).SetInvitationPolicy(owner, domain.InvitationPolicy{Default: domain.Lifetime(time.Minute), Maximum: 31 * day})
+	_, err := given(team()...).SetInvitationPolicy(owner, domain.InvitationPolicy{Default: domain.LifetimeOf(time.Minute), Maximum: 31 * day})
 	want := []domain.Problem{
 		{Index: -1, Field: "default_lifetime", Value: "60", Code: domain.CodeInvalidLifetime,
 			Message: "lifetime 1 minute is not between 1 hour and 30 days"},
@@ -141,7 +142,7 @@ func TestInviteLifetime(t *testing.T) {
 	run(t, []spec{
 		{name: "without a policy or a choice, the service default applies", given: created(),
 			when: invite(owner, row("inv-1", "new@example.com", "agent")),
-			then: []domain.Event{invitedFor("inv-1", "new@example.com", domain.Lifetime(ttl), false)}},
+			then: []domain.Event{invitedFor("inv-1", "new@example.com", domain.LifetimeOf(ttl), false)}},
 		{name: "without a choice, the property's default applies", given: events(created(), policy),
 			when: invite(owner, row("inv-1", "new@example.com", "agent")),
 			then: []domain.Event{invitedFor("inv-1", "new@example.com", 2*day, false)}},
@@ -161,7 +162,7 @@ func TestInviteLifetime(t *testing.T) {
 			when:  invite(owner, rowFor("inv-1", "new@example.com", "agent", 10*day+hour)),
 			fails: failure{kind: domain.KindInvalid, code: domain.CodeLifetimeAboveMaximum, says: "maximum of 10 days"}},
 		{name: "a lifetime under an hour is refused", given: created(),
-			when:  invite(owner, rowFor("inv-1", "new@example.com", "agent", domain.Lifetime(59*time.Minute))),
+			when:  invite(owner, rowFor("inv-1", "new@example.com", "agent", domain.LifetimeOf(59*time.Minute))),
 			fails: failure{kind: domain.KindInvalid, code: domain.CodeInvalidLifetime, says: "59 minutes"}},
 		{name: "a negative lifetime is refused", given: created(),
 			when:  invite(owner, rowFor("inv-1", "new@example.com", "agent", -hour)),
@@ -182,7 +183,7 @@ func TestInviteReportsEveryBadLifetime(t *testing.T) {
 	_, err := p.Invite(owner, tNow, ttl, []domain.InviteRequest{
 		rowFor("inv-1", "a@example.com", "agent", 3*day),
 		rowFor("inv-2", "b@example.com", "agent", day),
-		rowFor("inv-3", "c@example.com", "agent", domain.Lifetime(time.Second)),
+		rowFor("inv-3", "c@example.com", "agent", domain.LifetimeOf(time.Second)),
 	})
 	want := []domain.Problem{
 		{Index: 0, Field: "lifetime", Value: "259200", Code: domain.CodeLifetimeAboveMaximum,
@@ -221,13 +222,13 @@ func TestResendLifetime(t *testing.T) {
 			when:  resend(owner, "inv-pat", "nonce-2"), then: []domain.Event{resentFor(4 * day)}},
 		{name: "a defaulted invitation without a policy gets the service default",
 			given: events(created(), invited("inv-pat", pat.Email, domain.RoleAgent, gone)),
-			when:  resend(owner, "inv-pat", "nonce-2"), then: []domain.Event{resentFor(domain.Lifetime(ttl))}},
+			when:  resend(owner, "inv-pat", "nonce-2"), then: []domain.Event{resentFor(domain.LifetimeOf(ttl))}},
 	})
 }
 
 func TestInvitationPolicyFoldsFromEvents(t *testing.T) {
 	p := given(created()...)
-	if got, set := p.InvitationPolicy(ttl); set || got != (domain.InvitationPolicy{Default: domain.Lifetime(ttl), Maximum: domain.MaxLifetime}) {
+	if got, set := p.InvitationPolicy(ttl); set || got != (domain.InvitationPolicy{Default: domain.LifetimeOf(ttl), Maximum: domain.MaxLifetime}) {
 		t.Errorf("policy before any is set = %+v (set %v), want the service's", got, set)
 	}
 	p.Apply(policyChanged(day, 3*day), tNow)

@@ -114,7 +114,7 @@ func (p *Property) Apply(e Event, at time.Time) {
 	case MemberInvited:
 		p.Invitations[e.InvitationID] = &Invitation{ID: e.InvitationID, Email: e.Email, Role: e.Role,
 			Status: InvitePending, InvitedBy: e.InvitedBy, CreatedAt: at, ExpiresAt: e.ExpiresAt,
-			TokenNonce: e.TokenNonce, UpdatedAt: at, Lifetime: Lifetime(time.Duration(e.LifetimeSeconds) * time.Second)}
+			TokenNonce: e.TokenNonce, UpdatedAt: at, Lifetime: Lifetime(e.LifetimeSeconds)}
 		p.order = append(p.order, e.InvitationID)
 		p.invitedAs[e.Email] = append(p.invitedAs[e.Email], e.InvitationID)
 	case InvitationResent:
@@ -146,8 +146,7 @@ func (p *Property) Apply(e Event, at time.Time) {
 	case OwnershipTransferred:
 		p.OwnerID = e.To
 	case InvitationPolicyChanged:
-		p.Policy = &InvitationPolicy{Default: Lifetime(time.Duration(e.DefaultLifetimeSeconds) * time.Second),
-			Maximum: Lifetime(time.Duration(e.MaximumLifetimeSeconds) * time.Second)}
+		p.Policy = &InvitationPolicy{Default: Lifetime(e.DefaultLifetimeSeconds), Maximum: Lifetime(e.MaximumLifetimeSeconds)}
 	}
 }
 
