@@ -41,7 +41,12 @@ type Handlers struct {
 	MayRead           MayReadHandler
 
 	exec *Executor
+	ttl  time.Duration
 }
+
+// ServicePolicy is the invitation policy of a property that set none
+// (domain.ServicePolicy of Config.InviteTTL).
+func (h Handlers) ServicePolicy() domain.InvitationPolicy { return domain.ServicePolicy(h.ttl) }
 
 // Flush drops the states the handlers keep in memory; see Executor.Flush.
 func (h Handlers) Flush() { h.exec.Flush() }
@@ -71,5 +76,6 @@ func New(c Config) Handlers {
 		TransferOwnership: TransferOwnershipHandler{exec: exec},
 		InvitationPolicy:  SetInvitationPolicyHandler{exec: exec},
 		exec:              exec,
+		ttl:               ttl,
 	}
 }

@@ -109,6 +109,7 @@ func (f *fixture) routes() []commandRoute {
 		{"remove", http.MethodDelete, p + agent, f.owner, ""},
 		{"leave", http.MethodPost, p + "/leave", f.agent, ""},
 		{"transfer ownership", http.MethodPost, p + "/ownership", f.owner, `{"account_id":"` + f.agent.ID + `"}`},
+		{"set invitation policy", http.MethodPut, p + "/invitation-policy", f.owner, `{"default_lifetime":86400,"maximum_lifetime":604800}`},
 	}
 }
 

@@ -121,6 +121,7 @@ func New(c Config) http.Handler {
 	v1 := routes{r: r, auth: authenticate(c.Authenticate)}
 	s.registerPropertyRoutes(v1)
 	s.registerInvitationRoutes(v1)
+	s.registerPolicyRoutes(v1)
 	s.registerMemberRoutes(v1)
 	s.registerMeRoutes(v1)
 	s.registerNotificationRoutes(v1)
