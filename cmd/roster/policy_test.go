@@ -17,6 +17,27 @@ type policyAnswer struct {
 	MaxLifetime     int64  `json:"max_lifetime"`
 }
 
+// timedInvitation is an invitation with its expiry, as an invite answers
+// it and GET .../invitations lists it.
+type timedInvitation struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type timedInvitations struct {
+	Invitations []timedInvitation `json:"invitations"`
+}
+
+// pendingExpiries lists the property's pending invitations once the read
+// side has reached pos.
+func (a *testApp) pendingExpiries(t *testing.T, pid, token, pos string) []timedInvitation {
+	t.Helper()
+	var list timedInvitations
+	a.read(t, "/v1/properties/"+pid+"/invitations", token, pos).want(t, http.StatusOK).into(t, &list)
+	return list.Invitations
+}
+
 // TestInvitationPolicyAndLifetimes: admins read and set the property's
 // invitation policy; an invitation lasts the lifetime its row chose within
 // the maximum, or the default; a resend renews the chosen lifetime.
@@ -49,12 +70,7 @@ func TestInvitationPolicyAndLifetimes(t *testing.T) {
 		before := time.Now().Truncate(time.Second)
 		r := a.do(t, http.MethodPost, "/v1/properties/"+f.pid+"/invitations", o, body, nil).want(t, http.StatusCreated)
 		after := time.Now().Add(time.Second)
-		var sent struct {
-			Invitations []struct {
-				ID        string    `json:"id"`
-				ExpiresAt time.Time `json:"expires_at"`
-			} `json:"invitations"`
-		}
+		var sent timedInvitations
 		r.into(t, &sent)
 		return sent.Invitations[0].ExpiresAt.Add(-(after.Sub(before))), sent.Invitations[0].ExpiresAt, sent.Invitations[0].ID
 	}
@@ -76,14 +92,7 @@ func TestInvitationPolicyAndLifetimes(t *testing.T) {
 	before = time.Now().Add(-time.Second)
 	res := a.command(t, http.MethodPost, "/v1/properties/"+f.pid+"/invitations/"+chosenID+"/resend", o, nil, nil, http.StatusOK)
 	after = time.Now().Add(time.Second)
-	var list struct {
-		Invitations []struct {
-			ID        string    `json:"id"`
-			ExpiresAt time.Time `json:"expires_at"`
-		} `json:"invitations"`
-	}
-	a.read(t, "/v1/properties/"+f.pid+"/invitations", o, res.Position).want(t, http.StatusOK).into(t, &list)
-	for _, inv := range list.Invitations {
+	for _, inv := range a.pendingExpiries(t, f.pid, o, res.Position) {
 		if inv.ID == chosenID {
 			within("a resent invitation that chose 3 hours", inv.ExpiresAt, 3*time.Hour, before, after)
 		}
