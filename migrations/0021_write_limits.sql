@@ -28,6 +28,16 @@ CREATE TABLE limit_new_emails (
 
 CREATE INDEX limit_new_emails_day_idx ON limit_new_emails (day);
 
+-- The commands with an Idempotency-Key whose invitations were counted, so
+-- that a retry of one (its answer lost) is not counted, or refused, again:
+-- the executor answers it from the stream. Rows older than a day are pruned.
+CREATE TABLE limit_reservations (
+    command_id  text        PRIMARY KEY,
+    reserved_at timestamptz NOT NULL
+);
+
+CREATE INDEX limit_reservations_at_idx ON limit_reservations (reserved_at);
+
 -- A property's limits raised by an operator (roster limits set); NULL keeps
 -- the configured default. Each change is also a row of ops_audit.
 CREATE TABLE limit_overrides (
@@ -41,5 +51,6 @@ CREATE TABLE limit_overrides (
 
 -- +goose Down
 DROP TABLE limit_overrides;
+DROP TABLE limit_reservations;
 DROP TABLE limit_new_emails;
 DROP TABLE limit_counters;

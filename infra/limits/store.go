@@ -93,7 +93,8 @@ type taken struct {
 // Reservation is the quota an invitation took. Release gives it back when
 // the invitation was not made after all.
 type Reservation struct {
-	s        *Store
+	s         *Store
+	commandID string
 	taken    []taken
 	property string
 	day      time.Time
@@ -105,13 +106,29 @@ type Reservation struct {
 // one new email per address the property has not invited today. Past any
 // limit it takes nothing and returns a *Refusal naming the first limit it
 // would pass; a bulk invite is counted row by row and refused whole.
-func (s *Store) ReserveInvitations(ctx context.Context, propertyID, actorID string, emails []string) (*Reservation, error) {
+//
+// commandID, when not empty, is the ID of a command sent with an
+// Idempotency-Key (commands.CommandID): a command already counted under it
+// is not counted again, so its retry reaches the executor, which answers
+// it as the first time.
+func (s *Store) ReserveInvitations(ctx context.Context, commandID, propertyID, actorID string, emails []string) (*Reservation, error) {
 	now := s.now().UTC()
 	hour := now.Truncate(time.Hour)
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	res := &Reservation{s: s, property: propertyID, day: day}
+	res := &Reservation{s: s, commandID: commandID, property: propertyID, day: day}
 	hashes := emailHashes(propertyID, emails)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if commandID != "" {
+			tag, err := tx.Exec(ctx, `INSERT INTO limit_reservations (command_id, reserved_at) VALUES ($1, $2)
+				ON CONFLICT DO NOTHING`, commandID, now)
+			if err != nil {
+				return fmt.Errorf("record the command's reservation: %w", err)
+			}
+			if tag.RowsAffected() == 0 {
+				res.commandID = "" // counted by its first attempt, which keeps it
+				return nil
+			}
+		}
 		perDay, newPerDay, err := s.propertyLimits(ctx, tx, propertyID)
 		if err != nil {
 			return err
@@ -224,11 +241,16 @@ func (s *Store) propertyLimits(ctx context.Context, q pgx.Tx, propertyID string)
 // and its release may have been refused for the quota it held, which errs
 // on the strict side.
 func (r *Reservation) Release(ctx context.Context) error {
-	if r == nil || len(r.taken) == 0 {
+	if r == nil || (len(r.taken) == 0 && r.commandID == "") {
 		return nil
 	}
 	ctx = context.WithoutCancel(ctx)
 	return pgx.BeginFunc(ctx, r.s.pool, func(tx pgx.Tx) error {
+		if r.commandID != "" {
+			if _, err := tx.Exec(ctx, `DELETE FROM limit_reservations WHERE command_id = $1`, r.commandID); err != nil {
+				return fmt.Errorf("release the command's reservation: %w", err)
+			}
+		}
 		for _, t := range r.taken {
 			if _, err := tx.Exec(ctx, `UPDATE limit_counters SET count = greatest(count - $4, 0)
 				WHERE name = $1 AND key = $2 AND window_start = $3`, string(t.name), t.key, t.window, t.n); err != nil {
@@ -256,8 +278,8 @@ func (s *Store) maybePrune(ctx context.Context, now time.Time) {
 	_ = s.Prune(ctx, now)
 }
 
-// Prune deletes the counters and hashed emails of windows that ended
-// before the day before now.
+// Prune deletes the counters, hashed emails and commands' reservations of
+// windows that ended before the day before now.
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	day := now.UTC().Truncate(24 * time.Hour)
 	if _, err := s.pool.Exec(ctx, `DELETE FROM limit_counters WHERE window_start < $1`, day.Add(-24*time.Hour)); err != nil {
@@ -265,6 +287,9 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	}
 	if _, err := s.pool.Exec(ctx, `DELETE FROM limit_new_emails WHERE day < $1`, day); err != nil {
 		return fmt.Errorf("prune new emails: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM limit_reservations WHERE reserved_at < $1`, day.Add(-24*time.Hour)); err != nil {
+		return fmt.Errorf("prune reservations: %w", err)
 	}
 	return nil
 }

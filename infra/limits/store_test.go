@@ -85,14 +85,14 @@ func TestInvitationsPerActorHourReachedAndReset(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, pool, c := newStore(t, limits.InviteLimits{PerActorHour: 5})
-	if _, err := s.ReserveInvitations(ctx, "p1", "alice", emails("a", 3)); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p1", "alice", emails("a", 3)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ReserveInvitations(ctx, "p2", "alice", emails("b", 2)); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p2", "alice", emails("b", 2)); err != nil {
 		t.Fatal(err)
 	}
 	before := counter(t, pool)
-	_, err := s.ReserveInvitations(ctx, "p3", "alice", emails("c", 1))
+	_, err := s.ReserveInvitations(ctx, "", "p3", "alice", emails("c", 1))
 	r := refusedBy(t, err, limits.InvitationsPerActor, limits.CodeInvitationRateLimited)
 	if r.Quota != 5 || r.Remaining != 0 || r.Window != time.Hour || r.Reset != 30*time.Minute {
 		t.Errorf("refusal = %+v, want quota 5, none left, reset in 30m", r)
@@ -104,11 +104,11 @@ func TestInvitationsPerActorHourReachedAndReset(t *testing.T) {
 		t.Errorf("a refusal changed the counters: %v, then %v", before, after)
 	}
 	// Another account is not held back.
-	if _, err := s.ReserveInvitations(ctx, "p3", "bob", emails("c", 1)); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p3", "bob", emails("c", 1)); err != nil {
 		t.Fatal(err)
 	}
 	c.Add(30 * time.Minute) // the next hour
-	if _, err := s.ReserveInvitations(ctx, "p3", "alice", emails("d", 5)); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p3", "alice", emails("d", 5)); err != nil {
 		t.Fatalf("after the hour: %v", err)
 	}
 }
@@ -117,26 +117,26 @@ func TestInvitationsPerPropertyDayCountBulkRowByRow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, _, c := newStore(t, limits.InviteLimits{PerPropertyDay: 10})
-	if _, err := s.ReserveInvitations(ctx, "p1", "alice", emails("a", 8)); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p1", "alice", emails("a", 8)); err != nil {
 		t.Fatal(err)
 	}
 	// Three rows would make 11: the bulk is refused whole...
-	_, err := s.ReserveInvitations(ctx, "p1", "bob", emails("b", 3))
+	_, err := s.ReserveInvitations(ctx, "", "p1", "bob", emails("b", 3))
 	r := refusedBy(t, err, limits.InvitationsPerProperty, limits.CodePropertyInvitationLimit)
 	if r.Remaining != 2 || r.Reset != 13*time.Hour+30*time.Minute {
 		t.Errorf("refusal = %+v, want 2 left, reset at midnight UTC", r)
 	}
 	// ...and took nothing from bob's hour or the new emails: two still fit.
-	if _, err := s.ReserveInvitations(ctx, "p1", "bob", emails("b", 2)); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p1", "bob", emails("b", 2)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.ReserveInvitations(ctx, "p1", "carol", emails("c", 1))
+	_, err = s.ReserveInvitations(ctx, "", "p1", "carol", emails("c", 1))
 	refusedBy(t, err, limits.InvitationsPerProperty, limits.CodePropertyInvitationLimit)
 	// A single request larger than the whole limit is refused too.
-	_, err = s.ReserveInvitations(ctx, "p2", "carol", emails("c", 11))
+	_, err = s.ReserveInvitations(ctx, "", "p2", "carol", emails("c", 11))
 	refusedBy(t, err, limits.InvitationsPerProperty, limits.CodePropertyInvitationLimit)
 	c.Add(14 * time.Hour) // the next UTC day
-	if _, err := s.ReserveInvitations(ctx, "p1", "carol", emails("c", 10)); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p1", "carol", emails("c", 10)); err != nil {
 		t.Fatalf("the next day: %v", err)
 	}
 }
@@ -145,30 +145,30 @@ func TestDistinctNewEmailsPerPropertyDay(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, _, c := newStore(t, limits.InviteLimits{NewEmailsPerPropertyDay: 3})
-	if _, err := s.ReserveInvitations(ctx, "p1", "alice", []string{"a@example.com", "B@Example.com", "b@example.com"}); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p1", "alice", []string{"a@example.com", "B@Example.com", "b@example.com"}); err != nil {
 		t.Fatal(err) // two addresses: b@ twice in two spellings
 	}
 	// The same addresses again count no more...
 	for range 3 {
-		if _, err := s.ReserveInvitations(ctx, "p1", "alice", []string{"a@example.com", "b@EXAMPLE.com"}); err != nil {
+		if _, err := s.ReserveInvitations(ctx, "", "p1", "alice", []string{"a@example.com", "b@EXAMPLE.com"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// ...one more fits, the one after does not.
-	if _, err := s.ReserveInvitations(ctx, "p1", "alice", []string{"c@example.com"}); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p1", "alice", []string{"c@example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.ReserveInvitations(ctx, "p1", "alice", []string{"a@example.com", "d@example.com"})
+	_, err := s.ReserveInvitations(ctx, "", "p1", "alice", []string{"a@example.com", "d@example.com"})
 	refusedBy(t, err, limits.NewEmailsPerProperty, limits.CodeNewEmailLimit)
 	// Refused whole: a@ was not counted again, d@ not recorded.
-	_, err = s.ReserveInvitations(ctx, "p1", "alice", []string{"d@example.com"})
+	_, err = s.ReserveInvitations(ctx, "", "p1", "alice", []string{"d@example.com"})
 	refusedBy(t, err, limits.NewEmailsPerProperty, limits.CodeNewEmailLimit)
 	// Another property has its own.
-	if _, err := s.ReserveInvitations(ctx, "p2", "alice", []string{"d@example.com"}); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p2", "alice", []string{"d@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	c.Add(14 * time.Hour)
-	if _, err := s.ReserveInvitations(ctx, "p1", "alice", emails("n", 3)); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p1", "alice", emails("n", 3)); err != nil {
 		t.Fatalf("the next day: %v", err)
 	}
 }
@@ -177,18 +177,18 @@ func TestAReleasedReservationGivesItsQuotaBack(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := newStore(t, limits.InviteLimits{PerActorHour: 3, PerPropertyDay: 3, NewEmailsPerPropertyDay: 3})
-	res, err := s.ReserveInvitations(ctx, "p1", "alice", emails("a", 3))
+	res, err := s.ReserveInvitations(ctx, "", "p1", "alice", emails("a", 3))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ReserveInvitations(ctx, "p1", "alice", emails("b", 1)); err == nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p1", "alice", emails("b", 1)); err == nil {
 		t.Fatal("a fourth invitation was allowed")
 	}
 	if err := res.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Every limit has its three again, new emails included.
-	if _, err := s.ReserveInvitations(ctx, "p1", "alice", emails("b", 3)); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p1", "alice", emails("b", 3)); err != nil {
 		t.Fatalf("after the release: %v", err)
 	}
 }
@@ -201,7 +201,7 @@ func TestAnOverrideRaisesAPropertysLimits(t *testing.T) {
 		VALUES ('p1', 'Acme', 'o', 1, now(), now())`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ReserveInvitations(ctx, "p1", "alice", emails("a", 3)); err == nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p1", "alice", emails("a", 3)); err == nil {
 		t.Fatal("three invitations passed a limit of two")
 	}
 	five, eight := 5, 8
@@ -209,10 +209,10 @@ func TestAnOverrideRaisesAPropertysLimits(t *testing.T) {
 		NewEmailsPerDay: &five, Operator: "ops", Reason: "big launch, OPS-7"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ReserveInvitations(ctx, "p1", "alice", emails("a", 5)); err != nil {
+	if _, err := s.ReserveInvitations(ctx, "", "p1", "alice", emails("a", 5)); err != nil {
 		t.Fatalf("with the override: %v", err)
 	}
-	_, err := s.ReserveInvitations(ctx, "p1", "alice", emails("b", 1))
+	_, err := s.ReserveInvitations(ctx, "", "p1", "alice", emails("b", 1))
 	refusedBy(t, err, limits.NewEmailsPerProperty, limits.CodeNewEmailLimit)
 	// Setting one limit keeps the other; zero returns to the default.
 	zero := 0
@@ -283,7 +283,7 @@ func TestConcurrentReservationsOfTwoInstancesNeverPassTheLimit(t *testing.T) {
 			if i%2 == 1 {
 				st = other
 			}
-			_, err := st.ReserveInvitations(ctx, "p1", fmt.Sprint("a", i), emails(fmt.Sprint("e", i, "-"), 2))
+			_, err := st.ReserveInvitations(ctx, "", "p1", fmt.Sprint("a", i), emails(fmt.Sprint("e", i, "-"), 2))
 			switch {
 			case err == nil:
 				mu.Lock()
@@ -301,4 +301,41 @@ func TestConcurrentReservationsOfTwoInstancesNeverPassTheLimit(t *testing.T) {
 	if granted != 24 {
 		t.Errorf("granted %d invitations under a limit of 25 in twos, want 24", granted)
 	}
+}
+
+func TestARetriedCommandIsCountedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _, _ := newStore(t, limits.InviteLimits{PerPropertyDay: 2})
+	if _, err := s.ReserveInvitations(ctx, "cmd-1", "p1", "alice", emails("a", 2)); err != nil {
+		t.Fatal(err)
+	}
+	// The property is at its limit, yet the retry of cmd-1 passes, counted
+	// by its first attempt, and releasing it gives nothing back.
+	again, err := s.ReserveInvitations(ctx, "cmd-1", "p1", "alice", emails("a", 2))
+	if err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	if err := again.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ReserveInvitations(ctx, "cmd-2", "p1", "alice", emails("b", 1))
+	refusedBy(t, err, limits.InvitationsPerProperty, limits.CodePropertyInvitationLimit)
+	// A released first attempt is counted afresh when retried.
+	first, err := s.ReserveInvitations(ctx, "cmd-3", "p2", "alice", emails("c", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReserveInvitations(ctx, "cmd-3", "p2", "alice", emails("c", 2)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ReserveInvitations(ctx, "cmd-3", "p2", "alice", emails("c", 2))
+	if err != nil {
+		t.Fatalf("a retry after it was counted again: %v", err)
+	}
+	_, err = s.ReserveInvitations(ctx, "cmd-4", "p2", "alice", emails("d", 1))
+	refusedBy(t, err, limits.InvitationsPerProperty, limits.CodePropertyInvitationLimit)
 }
