@@ -22,19 +22,19 @@ const maxLimit = 10_000_000
 type Limits struct {
 	// InvitationsPerActorHour is how many invitations one account may send
 	// in a clock hour, over all instances.
-	InvitationsPerActorHour int
+	InvitationsPerActorHour int `json:"invitations_per_actor_hour"`
 	// InvitationsPerPropertyDay is how many invitations a property may
 	// send in a UTC day, over all instances, unless an operator raised it.
-	InvitationsPerPropertyDay int
+	InvitationsPerPropertyDay int `json:"invitations_per_property_day"`
 	// NewEmailsPerPropertyDay is how many distinct addresses a property
 	// may invite in a UTC day, unless an operator raised it.
-	NewEmailsPerPropertyDay int
+	NewEmailsPerPropertyDay int `json:"new_emails_per_property_day"`
 	// CommandsPerAccountSecond is how many commands one account may send a
 	// second, shared by the live instances.
-	CommandsPerAccountSecond int
+	CommandsPerAccountSecond int `json:"commands_per_account_second"`
 	// TokenFailuresPerIPMinute is how many refused bearer tokens one
 	// address may send a minute, shared by the live instances.
-	TokenFailuresPerIPMinute int
+	TokenFailuresPerIPMinute int `json:"token_failures_per_ip_minute"`
 }
 
 // Windows of the in-memory limits.

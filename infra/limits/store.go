@@ -95,10 +95,10 @@ type taken struct {
 type Reservation struct {
 	s         *Store
 	commandID string
-	taken    []taken
-	property string
-	day      time.Time
-	hashes   [][]byte
+	taken     []taken
+	property  string
+	day       time.Time
+	hashes    [][]byte
 }
 
 // ReserveInvitations takes the quota of inviting emails to the property,
