@@ -84,9 +84,15 @@ func limitsCmd(ctx context.Context, args []string, getenv func(string) string, s
 	return errUsage
 }
 
-// limitsPool connects to ROSTER_PG_URL, or -pg-url, where the limits live.
-func limitsPool(ctx context.Context, flagURL string, getenv func(string) string) (*pgxpool.Pool, error) {
-	return openPool(ctx, orDefault(flagURL, orDefault(strings.TrimSpace(getenv("ROSTER_PG_URL")), config.DefaultPGURL)))
+// withLimitsPool runs fn on a pool of ROSTER_PG_URL, or -pg-url, where the
+// limits live.
+func withLimitsPool(ctx context.Context, flagURL string, getenv func(string) string, fn func(*pgxpool.Pool) error) error {
+	pool, err := openPool(ctx, orDefault(flagURL, orDefault(strings.TrimSpace(getenv("ROSTER_PG_URL")), config.DefaultPGURL)))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return fn(pool)
 }
 
 func limitsSetCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -110,10 +116,10 @@ flags:
 	reason := fs.String("reason", "", "why, for the audit trail (required)")
 	who := operatorFlag(fs, getenv)
 	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	switch {
+	case err != nil:
 		return errUsage
-	}
-	if len(pos) != 1 {
+	case len(pos) != 1:
 		fs.Usage()
 		return errUsage
 	}
@@ -126,13 +132,11 @@ flags:
 			req.NewEmailsPerDay = newEmails
 		}
 	})
-	pool, err := limitsPool(ctx, *pgURL, getenv)
-	if err != nil {
+	var o limits.Override
+	if err := withLimitsPool(ctx, *pgURL, getenv, func(pool *pgxpool.Pool) (err error) {
+		o, err = limits.SetOverride(ctx, pool, req)
 		return err
-	}
-	defer pool.Close()
-	o, err := limits.SetOverride(ctx, pool, req)
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	defaults, _ := config.Load(getenv) // only the limits are read; they have defaults
@@ -152,17 +156,8 @@ func orDefaultLimit(v *int, def int) string {
 
 // limitsJSON is `limits show -json`.
 type limitsJSON struct {
-	Defaults   config.Limits  `json:"defaults"`
-	Properties []overrideJSON `json:"properties"`
-}
-
-type overrideJSON struct {
-	PropertyID        string    `json:"property_id"`
-	InvitationsPerDay *int      `json:"invitations_per_day"`
-	NewEmailsPerDay   *int      `json:"new_emails_per_day"`
-	SetBy             string    `json:"set_by"`
-	SetAt             time.Time `json:"set_at"`
-	Reason            string    `json:"reason"`
+	Defaults   config.Limits     `json:"defaults"`
+	Properties []limits.Override `json:"properties"`
 }
 
 func limitsShowCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -184,24 +179,17 @@ func limitsShowCmd(ctx context.Context, args []string, getenv func(string) strin
 	}
 	cfg, _ := config.Load(getenv) // only the limits are read; they have defaults
 	d := cfg.Limits
-	pool, err := limitsPool(ctx, *pgURL, getenv)
-	if err != nil {
+	var list []limits.Override
+	if err := withLimitsPool(ctx, *pgURL, getenv, func(pool *pgxpool.Pool) (err error) {
+		list, err = limits.Overrides(ctx, pool, pid)
 		return err
-	}
-	defer pool.Close()
-	list, err := limits.Overrides(ctx, pool, pid)
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	if *asJSON {
-		out := limitsJSON{Defaults: d, Properties: []overrideJSON{}}
-		for _, o := range list {
-			out.Properties = append(out.Properties, overrideJSON{PropertyID: o.PropertyID, InvitationsPerDay: o.InvitationsPerDay,
-				NewEmailsPerDay: o.NewEmailsPerDay, SetBy: o.SetBy, SetAt: o.SetAt, Reason: o.Reason})
-		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return enc.Encode(limitsJSON{Defaults: d, Properties: append([]limits.Override{}, list...)})
 	}
 	fmt.Fprintf(stdout, "invitations per account per hour   %d\ninvitations per property per day   %d\n"+
 		"new emails per property per day    %d\ncommands per account per second    %d\ntoken failures per address per min  %d\n\n",

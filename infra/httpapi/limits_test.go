@@ -6,29 +6,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/limits"
 )
-
-// testClock is a clock the test moves.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // wantLimited checks a 429 of the limit's code with its headers.
 func wantLimited(t *testing.T, w *httptest.ResponseRecorder, code, policy, current, retryAfter string) {
@@ -47,13 +32,13 @@ func wantLimited(t *testing.T, w *httptest.ResponseRecorder, code, policy, curre
 }
 
 func TestCommandsPastTheAccountsLimitAre429(t *testing.T) {
-	c := &testClock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
-	reg := prometheus.NewRegistry()
-	m, err := limits.NewMetrics(reg)
+	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	m, err := limits.NewMetrics(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := limits.NewKeyed(limits.KeyedConfig{Name: limits.CommandsPerAccount, Quota: 2, Window: time.Second, Now: c.Now, Metrics: m})
+	k, err := limits.NewKeyed(limits.KeyedConfig{Name: limits.CommandsPerAccount, Quota: 2, Window: time.Second,
+		Now: func() time.Time { return now }, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +67,7 @@ func TestCommandsPastTheAccountsLimitAre429(t *testing.T) {
 	if w := send(http.MethodDelete, "a2"); w.Code != http.StatusOK {
 		t.Errorf("another account was limited: %d", w.Code)
 	}
-	c.Add(time.Second)
+	now = now.Add(time.Second)
 	if w := send(http.MethodPut, "a1"); w.Code != http.StatusOK {
 		t.Errorf("a second later: %d %s", w.Code, w.Body)
 	}
@@ -92,8 +77,9 @@ func TestCommandsPastTheAccountsLimitAre429(t *testing.T) {
 }
 
 func TestAnAddressPastItsTokenFailuresIs429EvenWithAGoodToken(t *testing.T) {
-	c := &testClock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
-	k, err := limits.NewKeyed(limits.KeyedConfig{Name: limits.TokenFailuresPerIP, Quota: 2, Window: time.Minute, Now: c.Now})
+	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	k, err := limits.NewKeyed(limits.KeyedConfig{Name: limits.TokenFailuresPerIP, Quota: 2, Window: time.Minute,
+		Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +115,7 @@ func TestAnAddressPastItsTokenFailuresIs429EvenWithAGoodToken(t *testing.T) {
 	if w := send("10.0.0.2", "Bearer good"); w.Code != http.StatusOK {
 		t.Errorf("another address: %d", w.Code)
 	}
-	c.Add(30 * time.Second)
+	now = now.Add(30 * time.Second)
 	if w := send("10.0.0.1", "Bearer good"); w.Code != http.StatusOK {
 		t.Errorf("30s later: %d %s", w.Code, w.Body)
 	}

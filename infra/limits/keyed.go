@@ -126,11 +126,9 @@ func (k *Keyed) Fail(key string) {
 
 func (k *Keyed) refuse(b *rate.Limiter, share int, now time.Time) error {
 	tokens := b.TokensAt(now)
-	// The time until one whole token is back.
-	wait := time.Duration((1 - tokens) / float64(b.Limit()) * float64(time.Second))
-	if wait < 0 || math.IsInf(float64(wait), 0) {
-		wait = k.cfg.Window
-	}
+	// The time until one whole token is back; the limit is positive
+	// (NewKeyed refuses a quota or window that is not).
+	wait := max(time.Duration((1-tokens)/float64(b.Limit())*float64(time.Second)), 0)
 	k.cfg.Metrics.refused(k.cfg.Name)
 	var msg string
 	switch k.cfg.Name {

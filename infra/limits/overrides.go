@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,12 +25,12 @@ const (
 // Override is a property's limits as an operator set them; a nil limit
 // keeps the configured default.
 type Override struct {
-	PropertyID        string
-	InvitationsPerDay *int
-	NewEmailsPerDay   *int
-	SetBy             string
-	SetAt             time.Time
-	Reason            string
+	PropertyID        string    `json:"property_id"`
+	InvitationsPerDay *int      `json:"invitations_per_day"`
+	NewEmailsPerDay   *int      `json:"new_emails_per_day"`
+	SetBy             string    `json:"set_by"`
+	SetAt             time.Time `json:"set_at"`
+	Reason            string    `json:"reason"`
 }
 
 // OverrideRequest changes a property's limits. A nil limit keeps what the
@@ -110,22 +107,4 @@ func Overrides(ctx context.Context, pool *pgxpool.Pool, propertyID string) ([]Ov
 		err := r.Scan(&o.PropertyID, &o.InvitationsPerDay, &o.NewEmailsPerDay, &o.SetBy, &o.SetAt, &o.Reason)
 		return o, err
 	})
-}
-
-// operatorText checks text an operator gives for the audit trail: not
-// blank, UTF-8, no control or invisible formatting character, at most max
-// characters. It returns it trimmed.
-func operatorText(what, s string, max int) (string, error) {
-	t := strings.TrimSpace(s)
-	switch {
-	case t == "":
-		return "", fmt.Errorf("%s is blank", what)
-	case !utf8.ValidString(t):
-		return "", fmt.Errorf("%s is not UTF-8", what)
-	case strings.ContainsFunc(t, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }):
-		return "", fmt.Errorf("%s holds a control or invisible formatting character", what)
-	case utf8.RuneCountInString(t) > max:
-		return "", fmt.Errorf("%s is %d characters; at most %d", what, utf8.RuneCountInString(t), max)
-	}
-	return t, nil
 }

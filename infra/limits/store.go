@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -26,7 +27,8 @@ const (
 // InviteLimits are the limits on invitations, shared by every instance.
 type InviteLimits struct {
 	// PerActorHour is how many invitations one account may send in a
-	// clock hour, on all properties together.
+	// clock hour, on all properties together. Zero takes the default, as
+	// for the others.
 	PerActorHour int
 	// PerPropertyDay is how many invitations a property may send in a UTC
 	// day, unless an operator set another (SetOverride).
@@ -36,15 +38,12 @@ type InviteLimits struct {
 	NewEmailsPerPropertyDay int
 }
 
-func (l *InviteLimits) setDefaults() {
-	if l.PerActorHour <= 0 {
-		l.PerActorHour = DefaultInvitationsPerActorHour
-	}
-	if l.PerPropertyDay <= 0 {
-		l.PerPropertyDay = DefaultInvitationsPerPropertyDay
-	}
-	if l.NewEmailsPerPropertyDay <= 0 {
-		l.NewEmailsPerPropertyDay = DefaultNewEmailsPerPropertyDay
+// withDefaults is l with a default for every limit left zero.
+func (l InviteLimits) withDefaults() InviteLimits {
+	return InviteLimits{
+		PerActorHour:            cmp.Or(l.PerActorHour, DefaultInvitationsPerActorHour),
+		PerPropertyDay:          cmp.Or(l.PerPropertyDay, DefaultInvitationsPerPropertyDay),
+		NewEmailsPerPropertyDay: cmp.Or(l.NewEmailsPerPropertyDay, DefaultNewEmailsPerPropertyDay),
 	}
 }
 
@@ -72,7 +71,7 @@ type Store struct {
 
 // NewStore returns the store of c.
 func NewStore(c StoreConfig) *Store {
-	c.Limits.setDefaults()
+	c.Limits = c.Limits.withDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -134,24 +133,16 @@ func (s *Store) ReserveInvitations(ctx context.Context, commandID, propertyID, a
 			return err
 		}
 		n := len(emails)
-		// Always in this order, so two reservations never wait on each
-		// other's rows in a cycle.
-		steps := []struct {
-			name   Name
-			key    string
-			window time.Time
-			length time.Duration
-			limit  int
-		}{
-			{InvitationsPerActor, actorID, hour, time.Hour, s.limits.PerActorHour},
-			{InvitationsPerProperty, propertyID, day, 24 * time.Hour, perDay},
+		// The account's hour, then the property's day: always in this
+		// order, so two reservations never wait on each other in a cycle.
+		if err := s.take(ctx, tx, InvitationsPerActor, actorID, hour, time.Hour, n, s.limits.PerActorHour, now); err != nil {
+			return err
 		}
-		for _, st := range steps {
-			if err := s.take(ctx, tx, st.name, st.key, st.window, st.length, n, st.limit, now); err != nil {
-				return err
-			}
-			res.taken = append(res.taken, taken{st.name, st.key, st.window, n})
+		res.taken = append(res.taken, taken{InvitationsPerActor, actorID, hour, n})
+		if err := s.take(ctx, tx, InvitationsPerProperty, propertyID, day, 24*time.Hour, n, perDay, now); err != nil {
+			return err
 		}
+		res.taken = append(res.taken, taken{InvitationsPerProperty, propertyID, day, n})
 		rows, err := tx.Query(ctx, `INSERT INTO limit_new_emails (property_id, day, email_hash)
 			SELECT $1, $2, h FROM unnest($3::bytea[]) AS h ORDER BY h
 			ON CONFLICT DO NOTHING RETURNING email_hash`, propertyID, day, hashes)
