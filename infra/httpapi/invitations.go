@@ -112,8 +112,6 @@ func (s *server) invite(w http.ResponseWriter, r *http.Request) {
 		if rerr := release(r.Context()); rerr != nil {
 			zerolog.Ctx(r.Context()).Warn().Err(rerr).Msg("release the invitations' quota")
 		}
-	}
-	if err != nil {
 		writeError(w, r, err)
 		return
 	}
