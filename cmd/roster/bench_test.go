@@ -64,11 +64,13 @@ func benchRun(env map[string]string, args ...string) cliResult {
 // wantFigures are the figures each scenario must report, and whether each
 // has a target.
 var wantFigures = map[string]map[string]bool{
-	loadgen.Spread: {"accepted commands/s": true, "accepted commands": false, "command latency p50": false,
+	loadgen.Spread: {"accepted commands/s": true, "accepted commands/s against HTTP+INSERT": true, "accepted commands": false, "command latency p50": false,
 		"command latency p95": false, "command latency p99": true, "projection lag p50": false,
 		"projection lag p99": true, "errors": false, "server peak RSS": true},
+	loadgen.Open: {"planned commands/s": false, "accepted commands/s": true, "command latency p50": false,
+		"command latency p95": false, "command latency p99": true, "errors": false, "server peak RSS": true},
 	loadgen.Hot: {"accepted commands/s": true, "accepted commands": false, "command latency p50": false,
-		"command latency p95": false, "command latency p99": false, "projection lag p50": false,
+		"command latency p95": false, "command latency p99": true, "projection lag p50": false,
 		"projection lag p99": false, "accepted invitations visible after": true, "errors": false, "server peak RSS": true},
 	loadgen.Long: {"fresh property latency p50": false, "fresh property latency p95": false, "fresh property latency p99": false,
 		"long stream latency p50": false, "long stream latency p95": false, "long stream latency p99": false,
@@ -76,7 +78,7 @@ var wantFigures = map[string]map[string]bool{
 		"long stream events before": false, "errors": false, "server peak RSS": true},
 	loadgen.Read: {"requests/s (paced)": true, "member page p50": false, "member page p95": false, "member page p99": true,
 		"permission check p50": false, "permission check p95": false, "permission check p99": true,
-		"errors": false, "server peak RSS": true},
+		"spread alongside: accepted commands/s": false, "errors": false, "server peak RSS": true},
 	loadgen.Check: {"single checks/s": true, "single check p50": false, "single check p99": true,
 		"bulk check items/s": true, "bulk check of 100 p50": false, "bulk check of 100 p99": false,
 		"paced checks/s": true, "paced check p50": false, "paced check p99": true,
@@ -87,7 +89,7 @@ var wantFigures = map[string]map[string]bool{
 }
 
 // errorKind is the shape of every kind Classify and the scenarios name.
-var errorKind = regexp.MustCompile(`^(\d{3}( [a-z_]+)?|transport: [a-z ]+|lag( query)?: .+|bench: .+|rebuild: .+|answer without its invitation)$`)
+var errorKind = regexp.MustCompile(`^(spread alongside: )?(\d{3}( [a-z_]+)?|transport: [a-z ]+|lag( query)?: .+|bench: .+|rebuild: .+|answer without its invitation)$`)
 
 // TestBench runs every scenario at a tiny scale against the App, then
 // again to find the data set the first run seeded.
@@ -170,8 +172,11 @@ func TestBench(t *testing.T) {
 			}
 		}
 		b := report.Baselines
-		if b == nil || b.Insert == nil || b.Insert.Rows <= 0 || b.Copy == nil || b.Copy.Rows != 1000 || b.Select == nil || b.Select.Count <= 0 {
+		if b == nil || b.Insert == nil || b.Insert.Rows <= 0 || b.HTTPInsert == nil || b.HTTPInsert.Rows <= 0 || b.Copy == nil || b.Copy.Rows != 1000 || b.Select == nil || b.Select.Count <= 0 {
 			t.Errorf("baselines = %+v, want the insert, COPY and SELECT baselines measured", b)
+		}
+		if d := report.Durability; d == nil || d.SynchronousCommit == "" || d.Fsync == "" {
+			t.Errorf("durability %+v, want the server's synchronous_commit and fsync", d)
 		}
 		if report.MemorySource == "" || !strings.Contains(report.MemorySource, "/metrics") {
 			t.Errorf("memory source %q, want GET /metrics (no -server-pid given)", report.MemorySource)
