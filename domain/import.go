@@ -38,11 +38,8 @@ type ImportRow struct {
 // malformed, else KindConflict (a member already, or a pending invitee:
 // accept or revoke the invitation first).
 func (p *Property) ImportMembers(actor Actor, now time.Time, rows []ImportRow) ([]Event, error) {
-	if err := p.authorize(actor, PermManageMembers); err != nil {
+	if err := p.MayImportMembers(actor); err != nil {
 		return nil, err
-	}
-	if actor.AccountID != p.OwnerID {
-		return nil, Errorf(KindForbidden, CodeImportNotOwner, "only the owner of property %s may import members; invite them instead", p.ID)
 	}
 	switch {
 	case len(rows) == 0:
@@ -125,6 +122,19 @@ func (p *Property) ImportMembers(actor Actor, now time.Time, rows []ImportRow) (
 			Message: strconv.Itoa(len(problems)) + " rows cannot be imported; nothing was imported", Problems: problems}
 	}
 	return events, nil
+}
+
+// MayImportMembers returns nil when actor may import members: the
+// property's owner, enabled. Anyone else gets the error ImportMembers
+// would give them.
+func (p *Property) MayImportMembers(actor Actor) error {
+	if err := p.authorize(actor, PermManageMembers); err != nil {
+		return err
+	}
+	if actor.AccountID != p.OwnerID {
+		return Errorf(KindForbidden, CodeImportNotOwner, "only the owner of property %s may import members; invite them instead", p.ID)
+	}
+	return nil
 }
 
 // errDuplicate marks a row's value as refused already, so no later check
