@@ -118,8 +118,12 @@ func (p *Property) ImportMembers(actor Actor, now time.Time, rows []ImportRow) (
 		if len(problems) == 1 {
 			return nil, &Error{Kind: kind, Code: problems[0].Code, Message: problems[0].Message, Problems: problems}
 		}
+		rowsRefused := map[int]bool{}
+		for _, pr := range problems {
+			rowsRefused[pr.Index] = true
+		}
 		return nil, &Error{Kind: kind, Code: CodeInvalidImport,
-			Message: strconv.Itoa(len(problems)) + " rows cannot be imported; nothing was imported", Problems: problems}
+			Message: strconv.Itoa(len(rowsRefused)) + " rows cannot be imported; nothing was imported", Problems: problems}
 	}
 	return events, nil
 }
