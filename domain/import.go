@@ -111,19 +111,12 @@ func (p *Property) ImportMembers(actor Actor, now time.Time, rows []ImportRow) (
 		events = append(events, MemberJoined{Schema: SchemaV1, AccountID: r.AccountID, Email: email, Role: role})
 	}
 	if len(problems) > 0 {
-		kind := KindConflict
-		if malformed {
-			kind = KindInvalid
-		}
-		if len(problems) == 1 {
-			return nil, &Error{Kind: kind, Code: problems[0].Code, Message: problems[0].Message, Problems: problems}
-		}
-		rowsRefused := map[int]bool{}
+		refused := map[int]bool{}
 		for _, pr := range problems {
-			rowsRefused[pr.Index] = true
+			refused[pr.Index] = true
 		}
-		return nil, &Error{Kind: kind, Code: CodeInvalidImport,
-			Message: strconv.Itoa(len(rowsRefused)) + " rows cannot be imported; nothing was imported", Problems: problems}
+		return nil, refusedRows(problems, malformed, CodeInvalidImport,
+			strconv.Itoa(len(refused))+" rows cannot be imported; nothing was imported")
 	}
 	return events, nil
 }

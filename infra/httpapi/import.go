@@ -29,19 +29,10 @@ type importedMember struct {
 // importMembers is POST /v1/properties/{pid}/members/import: the owner adds
 // existing accounts as members in one request, all or nothing.
 func (s *server) importMembers(w http.ResponseWriter, r *http.Request) {
-	body, err := readBodyUpTo(w, r, maxImportBodyBytes)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
 	var b struct {
 		Members []importRow `json:"members"`
 	}
-	if err := decodeStrict(body, &b); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	m, err := commandMeta(r, body)
+	m, err := readCommandUpTo(w, r, &b, maxImportBodyBytes)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -97,25 +97,13 @@ func jsonOfSize(n int) string {
 // table, for d. Each client has a connection of its own, from a pool
 // opened for the baseline and closed after it.
 func insertBaseline(ctx context.Context, pool *pgxpool.Pool, clients int, d time.Duration) (*InsertBaseline, error) {
-	cfg := pool.Config()
-	cfg.MaxConns, cfg.MinConns = int32(clients), 0
-	conns, err := pgxpool.NewWithConfig(ctx, cfg)
+	et, err := openEventsTable(ctx, pool, clients)
 	if err != nil {
 		return nil, fmt.Errorf("insert baseline: %w", err)
 	}
-	defer conns.Close()
-	schema, drop, err := scratchSchema(ctx, pool)
-	if err != nil {
-		return nil, err
-	}
-	defer drop()
-	table := schema + ".events"
-	if err := createEventsTable(ctx, pool, table); err != nil {
-		return nil, err
-	}
-	dataBytes, metaBytes, source := eventSizes(ctx, pool)
-	data, meta := jsonOfSize(dataBytes), jsonOfSize(metaBytes)
-	sql := `INSERT INTO ` + table + ` (event_id, stream_id, revision, type, data, metadata) VALUES ($1, $2, $3, 'MemberInvited', $4, $5)`
+	defer et.close()
+	conns, sql, dataBytes, source := et.conns, et.insert, et.dataBytes, et.source
+	data, meta := jsonOfSize(dataBytes), jsonOfSize(et.metaBytes)
 
 	var (
 		rec  Recorder
@@ -147,6 +135,41 @@ func insertBaseline(ctx context.Context, pool *pgxpool.Pool, clients int, d time
 	return &InsertBaseline{Clients: clients, DataBytes: len(data), MetaBytes: len(meta), Rows: l.Count,
 		PerSecond: float64(l.Count) / took.Seconds(), Latency: l, Errors: errs.Counts(),
 		DurationS: took.Seconds(), SizeSource: source}, nil
+}
+
+// eventsTable is what the insert baselines write to: a scratch table
+// shaped like Roster's events table, the INSERT of one row into it, the
+// sizes of Roster's stored rows, and a pool with a connection for each
+// client, opened for the baseline and closed after it.
+type eventsTable struct {
+	conns                *pgxpool.Pool
+	insert               string
+	dataBytes, metaBytes int
+	source               string
+	close                func()
+}
+
+func openEventsTable(ctx context.Context, pool *pgxpool.Pool, clients int) (*eventsTable, error) {
+	cfg := pool.Config()
+	cfg.MaxConns, cfg.MinConns = int32(clients), 0
+	conns, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	schema, drop, err := scratchSchema(ctx, pool)
+	if err != nil {
+		conns.Close()
+		return nil, err
+	}
+	et := &eventsTable{conns: conns, close: func() { conns.Close(); drop() }}
+	table := schema + ".events"
+	if err := createEventsTable(ctx, pool, table); err != nil {
+		et.close()
+		return nil, err
+	}
+	et.dataBytes, et.metaBytes, et.source = eventSizes(ctx, pool)
+	et.insert = `INSERT INTO ` + table + ` (event_id, stream_id, revision, type, data, metadata) VALUES ($1, $2, $3, 'MemberInvited', $4, $5)`
+	return et, nil
 }
 
 // createEventsTable creates a table shaped and indexed like Roster's
@@ -199,25 +222,13 @@ func durability(ctx context.Context, pool *pgxpool.Pool) (*Durability, error) {
 // Roster is what Roster adds on top of HTTP, JSON and one commit; the gap
 // between it and insertBaseline is what HTTP costs on this machine.
 func httpInsertBaseline(ctx context.Context, pool *pgxpool.Pool, clients int, d time.Duration) (*InsertBaseline, error) {
-	cfg := pool.Config()
-	cfg.MaxConns, cfg.MinConns = int32(clients), 0
-	conns, err := pgxpool.NewWithConfig(ctx, cfg)
+	et, err := openEventsTable(ctx, pool, clients)
 	if err != nil {
 		return nil, fmt.Errorf("http insert baseline: %w", err)
 	}
-	defer conns.Close()
-	schema, drop, err := scratchSchema(ctx, pool)
-	if err != nil {
-		return nil, err
-	}
-	defer drop()
-	table := schema + ".events"
-	if err := createEventsTable(ctx, pool, table); err != nil {
-		return nil, err
-	}
-	dataBytes, metaBytes, source := eventSizes(ctx, pool)
-	meta := jsonOfSize(metaBytes)
-	sql := `INSERT INTO ` + table + ` (event_id, stream_id, revision, type, data, metadata) VALUES ($1, $2, $3, 'MemberInvited', $4, $5)`
+	defer et.close()
+	conns, sql, dataBytes, source := et.conns, et.insert, et.dataBytes, et.source
+	meta := jsonOfSize(et.metaBytes)
 	var rev atomic.Int64
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /rows", func(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 const (
@@ -21,31 +23,45 @@ const (
 // insertBaselineOnce measures the insert baseline the first time a
 // scenario needs it, just before that scenario's load.
 func (b *bench) insertBaselineOnce(ctx context.Context) (*InsertBaseline, error) {
-	if b.baselines.Insert == nil {
-		b.progress("baseline: %d clients of single-row INSERT transactions for %s", b.cfg.Clients, b.cfg.Duration)
-		ins, err := insertBaseline(ctx, b.pool, b.cfg.Clients, b.cfg.Duration)
-		if err != nil {
-			return nil, err
-		}
-		b.baselines.Insert = ins
-		b.progress("baseline: %.0f inserts/s, p50 %.2f ms, p99 %.2f ms", ins.PerSecond, ins.Latency.P50MS, ins.Latency.P99MS)
-	}
-	return b.baselines.Insert, nil
+	return b.baselineOnce(ctx, &b.baselines.Insert, "single-row INSERT transactions", "inserts", insertBaseline)
 }
 
 // httpBaselineOnce measures the HTTP-plus-INSERT baseline the first time
 // a scenario needs it.
 func (b *bench) httpBaselineOnce(ctx context.Context) (*InsertBaseline, error) {
-	if b.baselines.HTTPInsert == nil {
-		b.progress("baseline: %d clients of a plain HTTP handler doing one INSERT per request for %s", b.cfg.Clients, b.cfg.Duration)
-		h, err := httpInsertBaseline(ctx, b.pool, b.cfg.Clients, b.cfg.Duration)
+	return b.baselineOnce(ctx, &b.baselines.HTTPInsert, "a plain HTTP handler doing one INSERT per request", "HTTP+INSERT requests", httpInsertBaseline)
+}
+
+func (b *bench) baselineOnce(ctx context.Context, into **InsertBaseline, what, unit string,
+	measure func(context.Context, *pgxpool.Pool, int, time.Duration) (*InsertBaseline, error)) (*InsertBaseline, error) {
+	if *into == nil {
+		b.progress("baseline: %d clients of %s for %s", b.cfg.Clients, what, b.cfg.Duration)
+		m, err := measure(ctx, b.pool, b.cfg.Clients, b.cfg.Duration)
 		if err != nil {
 			return nil, err
 		}
-		b.baselines.HTTPInsert = h
-		b.progress("baseline: %.0f HTTP+INSERT requests/s, p50 %.2f ms, p99 %.2f ms", h.PerSecond, h.Latency.P50MS, h.Latency.P99MS)
+		*into = m
+		b.progress("baseline: %.0f %s/s, p50 %.2f ms, p99 %.2f ms", m.PerSecond, unit, m.Latency.P50MS, m.Latency.P99MS)
 	}
-	return b.baselines.HTTPInsert, nil
+	return *into, nil
+}
+
+// spreadTarget is the runner's token and spread's properties.
+func (b *bench) spreadTarget(ctx context.Context) (string, []string, error) {
+	tok, err := b.tokens.token(b.runner)
+	if err != nil {
+		return "", nil, err
+	}
+	pids, err := b.spreadProperties(ctx, tok)
+	return tok, pids, err
+}
+
+// tally counts a closed loop's commands: their latencies, failures by
+// kind, and how many were accepted.
+type tally struct {
+	lat      Recorder
+	errs     Errors
+	accepted atomic.Int64
 }
 
 // spreadProperties makes the properties spread invites across, once per
@@ -131,22 +147,15 @@ func (b *bench) spread(ctx context.Context, s *Scenario) error {
 	if err != nil {
 		return err
 	}
-	tok, err := b.tokens.token(b.runner)
+	tok, pids, err := b.spreadTarget(ctx)
 	if err != nil {
 		return err
 	}
-	pids, err := b.spreadProperties(ctx, tok)
-	if err != nil {
-		return err
-	}
-	var (
-		lat      Recorder
-		errs     Errors
-		accepted atomic.Int64
-	)
+	var t tally
 	lag := newLagSampler(ctx, b.c, tok, lagWorkers)
-	took := b.spreadLoad(ctx, tok, pids, "spread", b.cfg.Duration, &lat, &errs, &accepted, lag)
-	rate, rest := commandFigures(s, b.cfg.Clients, int(accepted.Load()), took, &lat, lag, &errs)
+	took := b.spreadLoad(ctx, tok, pids, "spread", b.cfg.Duration, &t, lag)
+	errs := &t.errs
+	rate, rest := commandFigures(s, b.cfg.Clients, int(t.accepted.Load()), took, &t.lat, lag, errs)
 	b.closedMax = rate.Value
 	s.add(rate.against("INSERT tx/s", ins.PerSecond).ratioAtLeast(0.35))
 	s.add(newFigure(s.Name, "accepted commands/s against HTTP+INSERT", "/s", rate.Value).
@@ -162,14 +171,14 @@ func (b *bench) spread(ctx context.Context, s *Scenario) error {
 // spreadLoad is spread's closed loop: clients inviting one address at a
 // time to a property drawn at random from pids, for d. lag, when not nil,
 // samples the projection lag.
-func (b *bench) spreadLoad(ctx context.Context, tok string, pids []string, label string, d time.Duration, lat *Recorder, errs *Errors, accepted *atomic.Int64, lag *lagSampler) time.Duration {
+func (b *bench) spreadLoad(ctx context.Context, tok string, pids []string, label string, d time.Duration, t *tally, lag *lagSampler) time.Duration {
 	return closedLoop(ctx, b.cfg.Clients, d, func(ctx context.Context, w, i int) {
 		pid := pids[rand.IntN(len(pids))]
 		a := b.inviteOne(ctx, tok, pid, label, w, i)
-		lat.Record(a.Took)
-		errs.Add(a.Kind)
+		t.lat.Record(a.Took)
+		t.errs.Add(a.Kind)
 		if a.Kind == "" {
-			accepted.Add(1)
+			t.accepted.Add(1)
 			if lag != nil {
 				lag.offer(i, pid, a, time.Now())
 			}
@@ -183,22 +192,14 @@ func (b *bench) spreadLoad(ctx context.Context, tok string, pids []string, label
 // requests. Without a spread run first, a closed loop of its own finds
 // the rate.
 func (b *bench) open(ctx context.Context, s *Scenario) error {
-	tok, err := b.tokens.token(b.runner)
-	if err != nil {
-		return err
-	}
-	pids, err := b.spreadProperties(ctx, tok)
+	tok, pids, err := b.spreadTarget(ctx)
 	if err != nil {
 		return err
 	}
 	if b.closedMax == 0 {
-		var (
-			lat      Recorder
-			errs     Errors
-			accepted atomic.Int64
-		)
-		took := b.spreadLoad(ctx, tok, pids, "open-max", b.cfg.Duration, &lat, &errs, &accepted, nil)
-		b.closedMax = float64(accepted.Load()) / took.Seconds()
+		var t tally
+		took := b.spreadLoad(ctx, tok, pids, "open-max", b.cfg.Duration, &t, nil)
+		b.closedMax = float64(t.accepted.Load()) / took.Seconds()
 		s.Notes = append(s.Notes, fmt.Sprintf("closed-loop maximum measured here: %.0f commands/s", b.closedMax))
 	}
 	rate := max(1, b.closedMax/2)
@@ -418,23 +419,17 @@ func (b *bench) read(ctx context.Context, s *Scenario) error {
 	sel := b.baselines.Select
 	// The pages are read while spread's writes go on, as a dashboard's
 	// are: the projections' batches and the commands share the cores.
-	runTok, err := b.tokens.token(b.runner)
-	if err != nil {
-		return err
-	}
-	pids, err := b.spreadProperties(ctx, runTok)
+	runTok, pids, err := b.spreadTarget(ctx)
 	if err != nil {
 		return err
 	}
 	var (
-		wLat      Recorder
-		wErrs     Errors
-		wAccepted atomic.Int64
-		wTook     time.Duration
-		writes    sync.WaitGroup
+		wt     tally
+		wTook  time.Duration
+		writes sync.WaitGroup
 	)
 	writes.Go(func() {
-		wTook = b.spreadLoad(ctx, runTok, pids, "read-spread", b.cfg.Duration, &wLat, &wErrs, &wAccepted, nil)
+		wTook = b.spreadLoad(ctx, runTok, pids, "read-spread", b.cfg.Duration, &wt, nil)
 	})
 
 	var pages, perms Recorder
@@ -462,7 +457,7 @@ func (b *bench) read(ctx context.Context, s *Scenario) error {
 	})
 	errs.AddN(fmt.Sprintf("bench: planned request skipped, %d already waiting", readInflight), skipped)
 	writes.Wait()
-	for k, n := range wErrs.Counts() {
+	for k, n := range wt.errs.Counts() {
 		errs.AddN("spread alongside: "+k, n)
 	}
 	pl, ml := pages.Summary(), perms.Summary()
@@ -473,10 +468,10 @@ func (b *bench) read(ctx context.Context, s *Scenario) error {
 	s.add(newFigure(s.Name, "member page p99", "ms", pl.P99MS).against("SELECT 1 p99", sel.P99MS).below(5))
 	s.add(latencyFigures(s.Name, "permission check", ml, 0)[:2]...)
 	s.add(newFigure(s.Name, "permission check p99", "ms", ml.P99MS).against("SELECT 1 p99", sel.P99MS).below(2))
-	s.add(newFigure(s.Name, "spread alongside: accepted commands/s", "/s", float64(wAccepted.Load())/wTook.Seconds()))
+	s.add(newFigure(s.Name, "spread alongside: accepted commands/s", "/s", float64(wt.accepted.Load())/wTook.Seconds()))
 	s.add(newFigure(s.Name, "errors", "", float64(errs.Total())))
 	s.Notes = append(s.Notes, "latency counts from each request's planned moment; pages mix plain, cursor, role=admin and q= prefix searches",
-		fmt.Sprintf("spread's %d clients invited across %d properties all the while (p99 %.2f ms)", b.cfg.Clients, len(pids), wLat.Summary().P99MS))
+		fmt.Sprintf("spread's %d clients invited across %d properties all the while (p99 %.2f ms)", b.cfg.Clients, len(pids), wt.lat.Summary().P99MS))
 	return nil
 }
 
