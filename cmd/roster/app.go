@@ -154,6 +154,10 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	if err != nil {
 		return nil, err
 	}
+	writeLimits, err := newLimits(cfg, pool, subs, reg)
+	if err != nil {
+		return nil, err
+	}
 	api := httpapi.New(httpapi.Config{
 		// The chain covers events as stored, sealed: the auditor reads the
 		// store itself, never through the vault.
@@ -174,6 +178,7 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		SignIn:       signIn,
 		Dashboard:    page,
 		LongReads:    httpapi.LongReadLimits{PerCaller: cfg.LongReadsPerCaller, Total: cfg.LongReadsTotal},
+		Limits:       writeLimits,
 	})
 	return &App{log: log, pool: pool, store: store, handler: api, consumers: subs, closers: closers,
 		vault: vault, commands: handlers, mail: mailer.dispatcher, index: index}, nil
