@@ -29,6 +29,7 @@ type Config struct {
 type Handlers struct {
 	CreateProperty    CreatePropertyHandler
 	Invite            InviteHandler
+	ImportMembers     ImportMembersHandler
 	Resend            ResendHandler
 	Revoke            RevokeHandler
 	Answer            AnswerHandler
@@ -65,6 +66,7 @@ func New(c Config) Handlers {
 	return Handlers{
 		CreateProperty:    CreatePropertyHandler{exec: exec},
 		Invite:            InviteHandler{exec: exec, ttl: ttl},
+		ImportMembers:     ImportMembersHandler{exec: exec},
 		Resend:            ResendHandler{exec: exec, ttl: ttl},
 		Revoke:            RevokeHandler{exec: exec},
 		MayRead:           MayReadHandler{exec: exec},

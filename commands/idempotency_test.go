@@ -29,6 +29,13 @@ var everyCommand = map[string]command{
 				Rows: []commands.InviteRow{{Email: ada.Email, Role: "admin"}, {Email: bob.Email, Role: "agent"}}})
 		}, owner
 	},
+	"import members": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
+		pid := f.create()
+		return func(m commands.Meta) (commands.Result, error) {
+			return f.h.ImportMembers.Handle(context.Background(), m, commands.ImportMembers{PropertyID: pid,
+				Rows: []commands.ImportRow{{AccountID: ada.AccountID, Email: ada.Email, Role: "admin"}, {AccountID: cy.AccountID, Email: cy.Email, Role: "agent"}}})
+		}, owner
+	},
 	"resend": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
 		pid := f.create()
 		iid := f.invite(pid, ada.Email, "agent").InvitationID

@@ -122,6 +122,14 @@ func rowProblem(i int, field, value string, err error) Problem {
 }
 
 func invitationProblems(problems []Problem, malformed bool) *Error {
+	return refusedRows(problems, malformed, CodeInvalidInvitations,
+		strconv.Itoa(len(problems))+" invitations cannot be sent; nothing was sent")
+}
+
+// refusedRows is the error of a bulk request with refused rows: KindInvalid
+// when any row is malformed, else KindConflict; one problem's own code and
+// message, or several's code and message with every problem listed.
+func refusedRows(problems []Problem, malformed bool, severalCode, severalMessage string) *Error {
 	kind := KindConflict
 	if malformed {
 		kind = KindInvalid
@@ -129,8 +137,7 @@ func invitationProblems(problems []Problem, malformed bool) *Error {
 	if len(problems) == 1 {
 		return &Error{Kind: kind, Code: problems[0].Code, Message: problems[0].Message, Problems: problems}
 	}
-	return &Error{Kind: kind, Code: CodeInvalidInvitations,
-		Message: strconv.Itoa(len(problems)) + " invitations cannot be sent; nothing was sent", Problems: problems}
+	return &Error{Kind: kind, Code: severalCode, Message: severalMessage, Problems: problems}
 }
 
 // Resend gives a pending (or expired) invitation a new token and expiry:

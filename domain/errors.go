@@ -96,6 +96,16 @@ const (
 	CodeTooManyLongReads = "too_many_long_reads" // too many exports, as_of queries or access reviews at once; retry after Retry-After
 )
 
+// Codes of importing members in bulk (Property.ImportMembers).
+const (
+	CodeNoImportRows      = "no_import_rows"       // an import with no row
+	CodeTooManyImportRows = "too_many_import_rows" // more rows than MaxImportRows
+	CodeDuplicateAccount  = "duplicate_account"    // two rows of one import name the same account
+	CodeInvalidImport     = "invalid_import"       // several rows refused; each is in Problems
+	CodeInvalidAccountID  = "invalid_account_id"   // an account ID that is empty, too long or holds spaces or controls
+	CodeImportNotOwner    = "import_owner_only"    // an admin who does not own the property tried to import
+)
+
 // Codes of signing in to the dashboard.
 const (
 	CodeDevLoginOff = "dev_login_off" // development sign-in is not turned on
