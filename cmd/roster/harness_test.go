@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/auth"
 	"github.com/rosterhq/roster/infra/config"
 	"github.com/rosterhq/roster/infra/eventstore"
@@ -194,6 +195,19 @@ func (a *testApp) storedEvents(t *testing.T) []eventstore.RecordedEvent {
 		}
 		after = batch[len(batch)-1].Position
 	}
+}
+
+// streamEvents is the property's stream as it is now. Unlike the feed
+// (storedEvents), which holds back events behind transactions still open,
+// a stream read sees every committed append, so it can prove that a
+// refused command wrote nothing.
+func (a *testApp) streamEvents(t *testing.T, propertyID string) []eventstore.RecordedEvent {
+	t.Helper()
+	events, err := a.app.store.ReadStreamPage(context.Background(), domain.StreamName(propertyID), 0, 100_000)
+	if err != nil {
+		t.Fatalf("read the stream of %s: %v", propertyID, err)
+	}
+	return events
 }
 
 // withPoolSize sets pool_max_conns on a PostgreSQL URL.

@@ -84,7 +84,7 @@ func TestTheInvitationLimitsHoldAcrossTwoInstances(t *testing.T) {
 	one.invite(t, owner, pid, inviteRows("a", 2)...)
 	key := map[string]string{"Idempotency-Key": "second-pair"}
 	two.command(t, http.MethodPost, path, owner.Token, map[string]any{"invitations": inviteRows("b", 2)}, key, http.StatusCreated)
-	events := len(one.storedEvents(t))
+	events := len(one.streamEvents(t, pid))
 
 	for _, a := range []*testApp{one, two} {
 		r := a.do(t, http.MethodPost, path, owner.Token, map[string]any{"invitations": inviteRows("c", 1)}, nil)
@@ -101,7 +101,7 @@ func TestTheInvitationLimitsHoldAcrossTwoInstances(t *testing.T) {
 	if !again.Repeated {
 		t.Error("the retry at the limit was not answered as a repeat")
 	}
-	if got := len(one.storedEvents(t)); got != events {
+	if got := len(one.streamEvents(t, pid)); got != events {
 		t.Errorf("%d events after the refusals, want %d: nothing written", got, events)
 	}
 
@@ -119,10 +119,10 @@ func TestTheInvitationLimitsHoldAcrossTwoInstances(t *testing.T) {
 		t.Fatalf("limits set: %d %s %s", res.code, res.stdout, res.stderr)
 	}
 	// The owner sent five of their six this hour: a bulk of two is refused whole.
-	before := len(two.storedEvents(t))
+	before := len(two.streamEvents(t, pid))
 	wantLimit(t, two.do(t, http.MethodPost, path, owner.Token, map[string]any{"invitations": inviteRows("e", 2)}, nil),
 		"invitations_per_actor", "invitation_rate_limited", 6, 3600)
-	if got := len(two.storedEvents(t)); got != before {
+	if got := len(two.streamEvents(t, pid)); got != before {
 		t.Errorf("a refused bulk wrote %d events", got-before)
 	}
 	two.invite(t, owner, pid, inviteRows("e", 1)...)
