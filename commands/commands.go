@@ -22,6 +22,10 @@ type Config struct {
 	Vault Vault
 	// Options tune the executor (e.g. WithCache).
 	Options []Option
+	// WebhookSecrets derives webhook endpoints' signing secrets.
+	WebhookSecrets WebhookSecrets
+	// WebhookRules check endpoints' settings.
+	WebhookRules domain.WebhookRules
 }
 
 // Handlers holds one handler per command, all sharing one Executor.
@@ -37,6 +41,12 @@ type Handlers struct {
 	Remove            RemoveHandler
 	TransferOwnership TransferOwnershipHandler
 	MayRead           MayReadHandler
+
+	CreateWebhook         CreateWebhookHandler
+	ChangeWebhook         ChangeWebhookHandler
+	RotateWebhookSecret   RotateWebhookSecretHandler
+	ListWebhooks          ListWebhooksHandler
+	DisableFailingWebhook DisableFailingWebhookHandler
 
 	exec *Executor
 }
@@ -67,6 +77,12 @@ func New(c Config) Handlers {
 		SetAccess:         SetAccessHandler{exec: exec},
 		Remove:            RemoveHandler{exec: exec},
 		TransferOwnership: TransferOwnershipHandler{exec: exec},
-		exec:              exec,
+
+		CreateWebhook:         CreateWebhookHandler{exec: exec, secrets: c.WebhookSecrets, rules: c.WebhookRules},
+		ChangeWebhook:         ChangeWebhookHandler{exec: exec, rules: c.WebhookRules},
+		RotateWebhookSecret:   RotateWebhookSecretHandler{exec: exec, secrets: c.WebhookSecrets},
+		ListWebhooks:          ListWebhooksHandler{exec: exec},
+		DisableFailingWebhook: DisableFailingWebhookHandler{exec: exec},
+		exec:                  exec,
 	}
 }

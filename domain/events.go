@@ -22,6 +22,13 @@ const (
 	TypeMemberRemoved        = "MemberRemoved"
 	TypeMemberLeft           = "MemberLeft"
 	TypeOwnershipTransferred = "OwnershipTransferred"
+
+	TypeWebhookEndpointCreated  = "WebhookEndpointCreated"
+	TypeWebhookEndpointUpdated  = "WebhookEndpointUpdated"
+	TypeWebhookEndpointDisabled = "WebhookEndpointDisabled"
+	TypeWebhookEndpointEnabled  = "WebhookEndpointEnabled"
+	TypeWebhookSecretRotated    = "WebhookSecretRotated"
+	TypeWebhookEndpointDeleted  = "WebhookEndpointDeleted"
 )
 
 // SchemaV1 is the payload schema every event is written with today. A reader
@@ -128,20 +135,75 @@ type OwnershipTransferred struct {
 	To     string `json:"to"`
 }
 
+// WebhookEndpointCreated adds a webhook endpoint. Its signing secret is
+// derived from SecretNonce under a server key, never stored.
+type WebhookEndpointCreated struct {
+	Schema      int      `json:"schema"`
+	EndpointID  string   `json:"endpoint_id"`
+	URL         string   `json:"url"`
+	EventTypes  []string `json:"event_types"`
+	Description string   `json:"description"`
+	SecretNonce string   `json:"secret_nonce"`
+}
+
+// WebhookEndpointUpdated records an endpoint's settings after a change.
+type WebhookEndpointUpdated struct {
+	Schema      int      `json:"schema"`
+	EndpointID  string   `json:"endpoint_id"`
+	URL         string   `json:"url"`
+	EventTypes  []string `json:"event_types"`
+	Description string   `json:"description"`
+}
+
+// WebhookEndpointDisabled stops an endpoint's deliveries; Reason says who
+// decided (WebhookDisabledByAdmin, WebhookDisabledFailing).
+type WebhookEndpointDisabled struct {
+	Schema     int    `json:"schema"`
+	EndpointID string `json:"endpoint_id"`
+	Reason     string `json:"reason"`
+}
+
+// WebhookEndpointEnabled resumes a disabled endpoint's deliveries.
+type WebhookEndpointEnabled struct {
+	Schema     int    `json:"schema"`
+	EndpointID string `json:"endpoint_id"`
+}
+
+// WebhookSecretRotated gives an endpoint a new secret nonce; the previous
+// secret still signs until PreviousValidUntil.
+type WebhookSecretRotated struct {
+	Schema             int       `json:"schema"`
+	EndpointID         string    `json:"endpoint_id"`
+	SecretNonce        string    `json:"secret_nonce"`
+	PreviousValidUntil time.Time `json:"previous_valid_until"`
+}
+
+// WebhookEndpointDeleted removes an endpoint.
+type WebhookEndpointDeleted struct {
+	Schema     int    `json:"schema"`
+	EndpointID string `json:"endpoint_id"`
+}
+
 // EventType implementations: the stored names above, never derived from Go names.
-func (PropertyCreated) EventType() string      { return TypePropertyCreated }
-func (MemberInvited) EventType() string        { return TypeMemberInvited }
-func (InvitationResent) EventType() string     { return TypeInvitationResent }
-func (InvitationRevoked) EventType() string    { return TypeInvitationRevoked }
-func (InvitationDeclined) EventType() string   { return TypeInvitationDeclined }
-func (InvitationAccepted) EventType() string   { return TypeInvitationAccepted }
-func (MemberJoined) EventType() string         { return TypeMemberJoined }
-func (MemberRoleChanged) EventType() string    { return TypeMemberRoleChanged }
-func (MemberAccessDisabled) EventType() string { return TypeMemberAccessDisabled }
-func (MemberAccessEnabled) EventType() string  { return TypeMemberAccessEnabled }
-func (MemberRemoved) EventType() string        { return TypeMemberRemoved }
-func (MemberLeft) EventType() string           { return TypeMemberLeft }
-func (OwnershipTransferred) EventType() string { return TypeOwnershipTransferred }
+func (PropertyCreated) EventType() string         { return TypePropertyCreated }
+func (MemberInvited) EventType() string           { return TypeMemberInvited }
+func (InvitationResent) EventType() string        { return TypeInvitationResent }
+func (InvitationRevoked) EventType() string       { return TypeInvitationRevoked }
+func (InvitationDeclined) EventType() string      { return TypeInvitationDeclined }
+func (InvitationAccepted) EventType() string      { return TypeInvitationAccepted }
+func (MemberJoined) EventType() string            { return TypeMemberJoined }
+func (MemberRoleChanged) EventType() string       { return TypeMemberRoleChanged }
+func (MemberAccessDisabled) EventType() string    { return TypeMemberAccessDisabled }
+func (MemberAccessEnabled) EventType() string     { return TypeMemberAccessEnabled }
+func (MemberRemoved) EventType() string           { return TypeMemberRemoved }
+func (MemberLeft) EventType() string              { return TypeMemberLeft }
+func (OwnershipTransferred) EventType() string    { return TypeOwnershipTransferred }
+func (WebhookEndpointCreated) EventType() string  { return TypeWebhookEndpointCreated }
+func (WebhookEndpointUpdated) EventType() string  { return TypeWebhookEndpointUpdated }
+func (WebhookEndpointDisabled) EventType() string { return TypeWebhookEndpointDisabled }
+func (WebhookEndpointEnabled) EventType() string  { return TypeWebhookEndpointEnabled }
+func (WebhookSecretRotated) EventType() string    { return TypeWebhookSecretRotated }
+func (WebhookEndpointDeleted) EventType() string  { return TypeWebhookEndpointDeleted }
 
 // decoders maps each stored type name to a decoder of its payload.
 var decoders = map[string]func([]byte) (Event, error){
@@ -158,6 +220,13 @@ var decoders = map[string]func([]byte) (Event, error){
 	TypeMemberRemoved:        decodeAs[MemberRemoved],
 	TypeMemberLeft:           decodeAs[MemberLeft],
 	TypeOwnershipTransferred: decodeAs[OwnershipTransferred],
+
+	TypeWebhookEndpointCreated:  decodeAs[WebhookEndpointCreated],
+	TypeWebhookEndpointUpdated:  decodeAs[WebhookEndpointUpdated],
+	TypeWebhookEndpointDisabled: decodeAs[WebhookEndpointDisabled],
+	TypeWebhookEndpointEnabled:  decodeAs[WebhookEndpointEnabled],
+	TypeWebhookSecretRotated:    decodeAs[WebhookSecretRotated],
+	TypeWebhookEndpointDeleted:  decodeAs[WebhookEndpointDeleted],
 }
 
 func decodeAs[T Event](data []byte) (Event, error) {

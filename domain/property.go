@@ -66,6 +66,8 @@ type Property struct {
 	Version     uint64
 	Members     map[string]*Member
 	Invitations map[string]*Invitation
+	// Webhooks are the property's webhook endpoints, by ID.
+	Webhooks map[string]*WebhookEndpoint
 	// order keeps invitations in creation order for stable answers.
 	order []string
 	// memberOf and invitedAs index members and invitations by email, so a
@@ -78,7 +80,7 @@ type Property struct {
 // NewProperty returns the empty state of a property that has no events yet.
 func NewProperty(id string) *Property {
 	return &Property{ID: id, Members: map[string]*Member{}, Invitations: map[string]*Invitation{},
-		memberOf: map[string]string{}, invitedAs: map[string][]string{}}
+		Webhooks: map[string]*WebhookEndpoint{}, memberOf: map[string]string{}, invitedAs: map[string][]string{}}
 }
 
 // Exists reports whether the property has been created.
@@ -139,6 +141,9 @@ func (p *Property) Apply(e Event, at time.Time) {
 		p.forgetMember(e.AccountID)
 	case OwnershipTransferred:
 		p.OwnerID = e.To
+	case WebhookEndpointCreated, WebhookEndpointUpdated, WebhookEndpointDisabled, WebhookEndpointEnabled,
+		WebhookSecretRotated, WebhookEndpointDeleted:
+		p.applyWebhook(e, at)
 	}
 }
 

@@ -48,6 +48,13 @@ func Audit() Projection {
 		domain.TypeMemberRemoved:        onEvent(auditRemoved),
 		domain.TypeMemberLeft:           onEvent(auditLeft),
 		domain.TypeOwnershipTransferred: onEvent(auditOwnershipTransferred),
+
+		domain.TypeWebhookEndpointCreated:  onEvent(auditWebhookCreated),
+		domain.TypeWebhookEndpointUpdated:  onEvent(auditWebhookUpdated),
+		domain.TypeWebhookEndpointDisabled: onEvent(auditWebhookDisabled),
+		domain.TypeWebhookEndpointEnabled:  onEvent(auditWebhookEnabled),
+		domain.TypeWebhookSecretRotated:    onEvent(auditWebhookSecretRotated),
+		domain.TypeWebhookEndpointDeleted:  onEvent(auditWebhookDeleted),
 	})
 }
 

@@ -31,6 +31,13 @@ func Properties() Projection {
 		domain.TypeMemberRemoved:        onEvent(propertyMemberRemoved),
 		domain.TypeMemberLeft:           onEvent(propertyMemberLeft),
 		domain.TypeOwnershipTransferred: onEvent(propertyOwnershipTransferred),
+
+		domain.TypeWebhookEndpointCreated:  touchProperty,
+		domain.TypeWebhookEndpointUpdated:  touchProperty,
+		domain.TypeWebhookEndpointDisabled: touchProperty,
+		domain.TypeWebhookEndpointEnabled:  touchProperty,
+		domain.TypeWebhookSecretRotated:    touchProperty,
+		domain.TypeWebhookEndpointDeleted:  touchProperty,
 	})
 }
 

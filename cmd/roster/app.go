@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rosterhq/roster/commands"
+	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/accessindex"
 	"github.com/rosterhq/roster/infra/auth"
 	"github.com/rosterhq/roster/infra/broker"
@@ -32,6 +33,7 @@ import (
 	"github.com/rosterhq/roster/infra/httpapi"
 	"github.com/rosterhq/roster/infra/invitetoken"
 	"github.com/rosterhq/roster/infra/mail"
+	"github.com/rosterhq/roster/infra/webhooks"
 	"github.com/rosterhq/roster/infra/privacy"
 	"github.com/rosterhq/roster/migrations"
 	"github.com/rosterhq/roster/projections"
@@ -102,6 +104,8 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	vault := privacy.NewVault(pool, privacy.WithLogger(log))
 	handlers := commands.New(commands.Config{
 		Store: store, InviteTTL: cfg.InviteTTL, Tokens: invitetoken.New(cfg.InvitationKey()), Vault: vault,
+		WebhookSecrets: webhooks.NewSecrets(cfg.WebhookKey()),
+		WebhookRules:   domain.WebhookRules{KnownTypes: broker.PublicTypes(), AllowHTTP: cfg.WebhookAllowHTTP},
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -126,7 +126,7 @@ var settings = []setting{
 		parse: str(func(c *Config) *string { return &c.DebugAddr })},
 }
 
-func init() { settings = append(settings, checkSettings...) }
+func init() { settings = append(append(settings, checkSettings...), webhookSettings...) }
 
 // operators reads ROSTER_OPERATORS: account IDs separated by commas, each
 // trimmed. An empty entry or one with a space inside is refused: it is a

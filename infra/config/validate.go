@@ -109,6 +109,7 @@ func (c Config) Validate() error {
 		add("ROSTER_INSTANCE_ID", "must be at most 200 bytes without control characters")
 	}
 	c.validateLongReads(add)
+	c.validateWebhooks(add)
 	switch {
 	case c.InviteKey == "" && c.JWTSecret == "":
 		add("ROSTER_INVITE_KEY", "is required when ROSTER_JWT_SECRET is not set (it is derived from that secret otherwise)")

@@ -122,6 +122,7 @@ func New(c Config) http.Handler {
 	s.registerPropertyRoutes(v1)
 	s.registerInvitationRoutes(v1)
 	s.registerMemberRoutes(v1)
+	s.registerWebhookRoutes(v1)
 	s.registerMeRoutes(v1)
 	s.registerNotificationRoutes(v1)
 	s.registerAuditRoutes(v1)

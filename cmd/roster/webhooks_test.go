@@ -1,0 +1,139 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// webhookView is an endpoint as GET .../webhooks shows it.
+type webhookView struct {
+	ID             string   `json:"id"`
+	URL            string   `json:"url"`
+	EventTypes     []string `json:"event_types"`
+	Description    string   `json:"description"`
+	Status         string   `json:"status"`
+	DisabledReason string   `json:"disabled_reason"`
+	PreviousSecret *string  `json:"previous_secret_valid_until"`
+}
+
+func (a *testApp) webhooks(t *testing.T, pid, token string) []webhookView {
+	t.Helper()
+	var page struct {
+		Endpoints []webhookView `json:"endpoints"`
+	}
+	r := a.do(t, http.MethodGet, "/v1/properties/"+pid+"/webhooks", token, nil, nil).want(t, http.StatusOK)
+	r.into(t, &page)
+	return page.Endpoints
+}
+
+// TestWebhookEndpointsThroughTheAPI: admins add, list, change, disable,
+// rotate and delete endpoints; the secret is shown only when issued and is
+// in no event, listing or audit row; each change is in the audit trail.
+func TestWebhookEndpointsThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	owner, agentU, outsider := a.user(t, "hook-owner"), a.user(t, "hook-agent"), a.user(t, "hook-outsider")
+	pid := a.createProperty(t, owner, "Hooks").PropertyID
+	a.join(t, owner, pid, "agent", agentU)
+	base := "/v1/properties/" + pid + "/webhooks"
+
+	created := a.do(t, http.MethodPost, base, owner.Token, map[string]any{
+		"url": "https://hooks.example.com/roster", "event_types": []string{"roster.member.joined.v1"}, "description": "CRM",
+	}, nil).want(t, http.StatusCreated)
+	secret, wid := created.str("secret"), created.str("endpoint_id")
+	if !strings.HasPrefix(secret, "whsec_") || len(secret) < 40 || wid == "" {
+		t.Fatalf("create answered secret %q, endpoint %q", secret, wid)
+	}
+
+	t.Run("bad settings are refused and nothing is stored", func(t *testing.T) {
+		// The feed shows an event once every earlier commit is in: wait
+		// for the read side to pass the endpoint's creation first.
+		a.read(t, "/v1/properties/"+pid+"/audit", owner.Token, created.str("position")).want(t, http.StatusOK)
+		before := len(a.storedEvents(t))
+		for _, tc := range []struct {
+			name   string
+			body   any
+			status int
+			code   string
+		}{
+			{"plain http", map[string]any{"url": "http://hooks.example.com/"}, http.StatusUnprocessableEntity, "invalid_webhook_url"},
+			{"no url", map[string]any{"event_types": []string{"*"}}, http.StatusUnprocessableEntity, "invalid_webhook_url"},
+			{"credentials in the url", map[string]any{"url": "https://u:p@hooks.example.com/"}, http.StatusUnprocessableEntity, "invalid_webhook_url"},
+			{"an unknown event type", map[string]any{"url": "https://hooks.example.com/", "event_types": []string{"MemberJoined"}}, http.StatusUnprocessableEntity, "invalid_event_types"},
+			{"a description too long", map[string]any{"url": "https://hooks.example.com/", "description": strings.Repeat("x", 501)}, http.StatusUnprocessableEntity, "invalid_description"},
+			{"an unknown field", map[string]any{"url": "https://hooks.example.com/", "secret": "mine"}, http.StatusBadRequest, "unknown_field"},
+			{"not JSON", "{", http.StatusBadRequest, "malformed_json"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a.do(t, http.MethodPost, base, owner.Token, tc.body, nil).wantProblem(t, tc.status, tc.code)
+			})
+		}
+		a.do(t, http.MethodPatch, base+"/"+wid, owner.Token, map[string]any{"url": "ftp://x"}, nil).
+			wantProblem(t, http.StatusUnprocessableEntity, "invalid_webhook_url")
+		if evs := a.storedEvents(t); len(evs) != before {
+			t.Logf("last: %s", evs[len(evs)-1].Type)
+			t.Errorf("refused requests stored %d events", len(evs)-before)
+		}
+	})
+
+	t.Run("only admins see or change endpoints", func(t *testing.T) {
+		a.do(t, http.MethodGet, base, agentU.Token, nil, nil).wantProblem(t, http.StatusForbidden, "forbidden")
+		a.do(t, http.MethodPost, base, agentU.Token, map[string]any{"url": "https://x.example.com/"}, nil).wantProblem(t, http.StatusForbidden, "forbidden")
+		a.do(t, http.MethodGet, base, outsider.Token, nil, nil).wantProblem(t, http.StatusNotFound, "property_not_found")
+		a.do(t, http.MethodPost, base+"/"+wid+"/disable", outsider.Token, nil, nil).wantProblem(t, http.StatusNotFound, "property_not_found")
+		a.do(t, http.MethodPost, base+"/nope/disable", owner.Token, nil, nil).wantProblem(t, http.StatusNotFound, "webhook_not_found")
+	})
+
+	a.command(t, http.MethodPatch, base+"/"+wid, owner.Token, map[string]any{"event_types": []string{"*"}}, nil, http.StatusOK)
+	rotated := a.do(t, http.MethodPost, base+"/"+wid+"/rotate-secret", owner.Token, nil, nil).want(t, http.StatusOK)
+	if s := rotated.str("secret"); !strings.HasPrefix(s, "whsec_") || s == secret {
+		t.Errorf("rotation answered secret %q (the first was %q)", s, secret)
+	}
+	a.command(t, http.MethodPost, base+"/"+wid+"/disable", owner.Token, nil, nil, http.StatusOK)
+	list := a.webhooks(t, pid, owner.Token)
+	if len(list) != 1 || list[0].Status != "disabled" || list[0].DisabledReason != "admin" || list[0].PreviousSecret == nil ||
+		len(list[0].EventTypes) != 1 || list[0].EventTypes[0] != "*" || list[0].URL != "https://hooks.example.com/roster" {
+		t.Errorf("endpoints = %+v", list)
+	}
+	a.command(t, http.MethodPost, base+"/"+wid+"/enable", owner.Token, nil, nil, http.StatusOK)
+	last := a.command(t, http.MethodDelete, base+"/"+wid, owner.Token, nil, nil, http.StatusOK)
+	if got := a.webhooks(t, pid, owner.Token); len(got) != 0 {
+		t.Errorf("a deleted endpoint is listed: %+v", got)
+	}
+	a.do(t, http.MethodDelete, base+"/"+wid, owner.Token, nil, nil).wantProblem(t, http.StatusNotFound, "webhook_not_found")
+
+	audit := a.read(t, "/v1/properties/"+pid+"/audit?type=WebhookEndpointCreated,WebhookEndpointUpdated,WebhookSecretRotated,WebhookEndpointDisabled,WebhookEndpointEnabled,WebhookEndpointDeleted&order=asc",
+		owner.Token, last.Position).want(t, http.StatusOK)
+	var trail struct {
+		Entries []struct {
+			Type    string `json:"type"`
+			Subject struct {
+				Kind, ID string
+			} `json:"subject"`
+		} `json:"entries"`
+	}
+	audit.into(t, &trail)
+	var types []string
+	for _, e := range trail.Entries {
+		types = append(types, e.Type)
+		if e.Subject.Kind != "webhook" || e.Subject.ID != wid {
+			t.Errorf("audit row %s is about %s %s, want webhook %s", e.Type, e.Subject.Kind, e.Subject.ID, wid)
+		}
+	}
+	want := "WebhookEndpointCreated WebhookEndpointUpdated WebhookSecretRotated WebhookEndpointDisabled WebhookEndpointEnabled WebhookEndpointDeleted"
+	if strings.Join(types, " ") != want {
+		t.Errorf("audit trail %v, want %s", types, want)
+	}
+	secrets := []string{strings.TrimPrefix(secret, "whsec_"), strings.TrimPrefix(rotated.str("secret"), "whsec_")}
+	for _, s := range secrets {
+		if strings.Contains(string(audit.Raw), s) {
+			t.Error("the audit trail holds a secret")
+		}
+		for _, e := range a.storedEvents(t) {
+			if strings.Contains(string(e.Data), s) || strings.Contains(string(e.Metadata), s) {
+				t.Errorf("event %s holds a secret", e.Type)
+			}
+		}
+	}
+}
