@@ -93,7 +93,9 @@ func TestWebhookEndpointsAreAdministeredByAdmins(t *testing.T) {
 			when: func(p *domain.Property) ([]domain.Event, error) { return p.EnableWebhook(admin, "wh-1") },
 			then: []domain.Event{domain.WebhookEndpointEnabled{Schema: 1, EndpointID: "wh-1"}}},
 		{name: "rotation keeps the old secret a day", given: withHook,
-			when: func(p *domain.Property) ([]domain.Event, error) { return p.RotateWebhookSecret(owner, tNow, "wh-1", "nonce-2") },
+			when: func(p *domain.Property) ([]domain.Event, error) {
+				return p.RotateWebhookSecret(owner, tNow, "wh-1", "nonce-2")
+			},
 			then: []domain.Event{domain.WebhookSecretRotated{Schema: 1, EndpointID: "wh-1", SecretNonce: "nonce-2", PreviousValidUntil: tNow.Add(24 * time.Hour)}}},
 		{name: "an admin deletes an endpoint", given: withHook,
 			when: func(p *domain.Property) ([]domain.Event, error) { return p.DeleteWebhook(admin, "wh-1") },
