@@ -54,6 +54,8 @@ type App struct {
 	closers []io.Closer
 	// mail sends the invitation mails the consumers record.
 	mail *mail.Dispatcher
+	// webhooks sends the webhook deliveries the consumers queue.
+	webhooks *webhooks.Webhooks
 	// index answers the access-check API; every instance keeps its own.
 	index *accessindex.Index
 }
@@ -130,6 +132,12 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		return nil, err
 	}
 	subs.AddPersistent("mail", mailer.consumer.Handle)
+	hooks, err := newWebhooks(cfg, pool, handlers, log)
+	if err != nil {
+		return nil, err
+	}
+	// Never poisoned: a database away delays deliveries, it does not lose them.
+	subs.AddPersistent("webhooks", hooks.Handle)
 	var closers []io.Closer
 	if cfg.BrokerURL != "" {
 		fwd, err := broker.NewForwarder(broker.Config{URL: cfg.BrokerURL}, feed.Logger(log))
@@ -180,7 +188,7 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		LongReads:    httpapi.LongReadLimits{PerCaller: cfg.LongReadsPerCaller, Total: cfg.LongReadsTotal},
 	})
 	return &App{log: log, pool: pool, store: store, handler: api, consumers: subs, closers: closers,
-		vault: vault, commands: handlers, mail: mailer.dispatcher, index: index}, nil
+		vault: vault, commands: handlers, mail: mailer.dispatcher, webhooks: hooks, index: index}, nil
 }
 
 // Handler is the HTTP API.
@@ -199,6 +207,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.consumers.Run(ctx) })
 	g.Go(func() error { return a.mail.Run(ctx) })
+	g.Go(func() error { return a.webhooks.Run(ctx) })
 	g.Go(func() error { return a.index.Run(ctx) })
 	// A forget in any process destroys a key; the states the command side
 	// keeps may hold that person's data in the clear, so they go too.

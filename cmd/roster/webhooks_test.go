@@ -1,9 +1,17 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // webhookView is an endpoint as GET .../webhooks shows it.
@@ -135,5 +143,59 @@ func TestWebhookEndpointsThroughTheAPI(t *testing.T) {
 				t.Errorf("event %s holds a secret", e.Type)
 			}
 		}
+	}
+}
+
+// TestWebhookDeliveriesFromTheRunningApp: an endpoint added through the
+// API receives the property's later events, signed under the secret the
+// API showed, verified by the Standard Webhooks library.
+func TestWebhookDeliveriesFromTheRunningApp(t *testing.T) {
+	t.Parallel()
+	type got struct {
+		id, typ string
+		err     error
+	}
+	hits := make(chan got, 100)
+	var wh *standardwebhooks.Webhook
+	var mu sync.Mutex
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev struct{ Type string }
+		_ = json.Unmarshal(body, &ev)
+		mu.Lock()
+		err := wh.Verify(body, r.Header)
+		mu.Unlock()
+		hits <- got{id: r.Header.Get("webhook-id"), typ: ev.Type, err: err}
+	}))
+	defer rcv.Close()
+	a := startApp(t, "ROSTER_WEBHOOK_ALLOW_HTTP", "true", "ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")
+	owner, agentU := a.user(t, "wh-owner"), a.user(t, "wh-agent")
+	pid := a.createProperty(t, owner, "Hooked").PropertyID
+	created := a.do(t, http.MethodPost, "/v1/properties/"+pid+"/webhooks", owner.Token, map[string]any{
+		"url": rcv.URL + "/in", "event_types": []string{"roster.member.invited.v1", "roster.member.joined.v1"},
+	}, nil).want(t, http.StatusCreated)
+	mu.Lock()
+	var err error
+	wh, err = standardwebhooks.NewWebhook(created.str("secret"))
+	mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.join(t, owner, pid, "agent", agentU)
+	var types []string
+	deadline := time.After(time.Minute)
+	for len(types) < 2 {
+		select {
+		case h := <-hits:
+			if h.err != nil {
+				t.Errorf("delivery %s does not verify: %v", h.id, h.err)
+			}
+			types = append(types, h.typ)
+		case <-deadline:
+			t.Fatalf("got %v in a minute, want the invitation and the join", types)
+		}
+	}
+	if !slices.Equal(types, []string{"roster.member.invited.v1", "roster.member.joined.v1"}) {
+		t.Errorf("delivered %v, want the invitation then the join", types)
 	}
 }
