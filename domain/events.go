@@ -156,11 +156,13 @@ type WebhookEndpointUpdated struct {
 }
 
 // WebhookEndpointDisabled stops an endpoint's deliveries; Reason says who
-// decided (WebhookDisabledByAdmin, WebhookDisabledFailing).
+// decided (WebhookDisabledByAdmin, WebhookDisabledFailing). Notified are
+// the accounts told of a disabling Roster decided: the enabled admins then.
 type WebhookEndpointDisabled struct {
-	Schema     int    `json:"schema"`
-	EndpointID string `json:"endpoint_id"`
-	Reason     string `json:"reason"`
+	Schema     int      `json:"schema"`
+	EndpointID string   `json:"endpoint_id"`
+	Reason     string   `json:"reason"`
+	Notified   []string `json:"notified,omitempty"`
 }
 
 // WebhookEndpointEnabled resumes a disabled endpoint's deliveries.

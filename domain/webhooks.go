@@ -47,6 +47,8 @@ const (
 	CodeWebhookNotFound    = "webhook_not_found"
 	CodeTooManyWebhooks    = "too_many_webhooks"
 	CodeInvalidDescription = "invalid_description"
+	// CodeWebhookDeliveryNotFound: an endpoint's delivery log has no such delivery.
+	CodeWebhookDeliveryNotFound = "webhook_delivery_not_found"
 )
 
 // WebhookEndpoint is one endpoint of a property, as its events left it.
@@ -169,13 +171,24 @@ func (p *Property) DisableWebhook(actor Actor, id string) ([]Event, error) {
 }
 
 // DisableFailingWebhook is Roster's own decision, not an admin's: the
-// endpoint's deliveries failed for the whole retry horizon. An endpoint
-// gone or disabled meanwhile is left as it is.
+// endpoint's deliveries failed for the whole retry horizon. Its enabled
+// admins are told, the owner first. An endpoint gone or disabled meanwhile
+// is left as it is.
 func (p *Property) DisableFailingWebhook(id string) []Event {
 	if w := p.Webhooks[id]; w == nil || !w.Enabled {
 		return nil
 	}
-	return []Event{WebhookEndpointDisabled{Schema: SchemaV1, EndpointID: id, Reason: WebhookDisabledFailing}}
+	var admins []string
+	for _, m := range p.Members {
+		if m.Role == RoleAdmin && m.Status == StatusEnabled && m.AccountID != p.OwnerID {
+			admins = append(admins, m.AccountID)
+		}
+	}
+	slices.Sort(admins)
+	if m := p.Members[p.OwnerID]; m != nil && m.Status == StatusEnabled {
+		admins = append([]string{p.OwnerID}, admins...)
+	}
+	return []Event{WebhookEndpointDisabled{Schema: SchemaV1, EndpointID: id, Reason: WebhookDisabledFailing, Notified: admins}}
 }
 
 // EnableWebhook resumes a disabled endpoint's deliveries. Errors: CodeWebhookNotFound.

@@ -103,9 +103,10 @@ func TestWebhookEndpointsAreAdministeredByAdmins(t *testing.T) {
 		{name: "a deleted endpoint is not found", given: events(withHook, domain.WebhookEndpointDeleted{Schema: 1, EndpointID: "wh-1"}),
 			when:  func(p *domain.Property) ([]domain.Event, error) { return p.DeleteWebhook(admin, "wh-1") },
 			fails: failure{kind: domain.KindNotFound, code: domain.CodeWebhookNotFound}},
-		{name: "Roster disables a failing endpoint", given: withHook,
+		{name: "Roster disables a failing endpoint and tells the enabled admins, the owner first", given: withHook,
 			when: func(p *domain.Property) ([]domain.Event, error) { return p.DisableFailingWebhook("wh-1"), nil },
-			then: []domain.Event{hookDisabled(domain.WebhookDisabledFailing)}},
+			then: []domain.Event{domain.WebhookEndpointDisabled{Schema: 1, EndpointID: "wh-1", Reason: domain.WebhookDisabledFailing,
+				Notified: []string{owner.AccountID, admin.AccountID}}}},
 		{name: "Roster leaves a disabled endpoint alone", given: events(withHook, hookDisabled(domain.WebhookDisabledByAdmin)),
 			when: func(p *domain.Property) ([]domain.Event, error) { return p.DisableFailingWebhook("wh-1"), nil }},
 	})

@@ -185,6 +185,7 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		Log:          log,
 		SignIn:       signIn,
 		Dashboard:    page,
+		Deliveries:   hooks,
 		LongReads:    httpapi.LongReadLimits{PerCaller: cfg.LongReadsPerCaller, Total: cfg.LongReadsTotal},
 	})
 	return &App{log: log, pool: pool, store: store, handler: api, consumers: subs, closers: closers,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -197,5 +198,60 @@ func TestWebhookDeliveriesFromTheRunningApp(t *testing.T) {
 	}
 	if !slices.Equal(types, []string{"roster.member.invited.v1", "roster.member.joined.v1"}) {
 		t.Errorf("delivered %v, want the invitation then the join", types)
+	}
+
+	// The delivery log, newest first, once both are recorded delivered.
+	base := "/v1/properties/" + pid + "/webhooks/" + created.str("endpoint_id")
+	type delivery struct {
+		ID             int64
+		EventType      string `json:"event_type"`
+		Status, Origin string
+		Attempts       int
+		LastStatusCode *int `json:"last_status_code"`
+	}
+	var page struct {
+		Deliveries []delivery `json:"deliveries"`
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		a.do(t, http.MethodGet, base+"/deliveries", owner.Token, nil, nil).want(t, http.StatusOK).into(t, &page)
+		if len(page.Deliveries) == 2 && page.Deliveries[0].Status == "delivered" && page.Deliveries[1].Status == "delivered" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery log %+v", page.Deliveries)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := page.Deliveries[0]; d.EventType != "roster.member.joined.v1" || d.Attempts != 1 || d.LastStatusCode == nil || *d.LastStatusCode != 200 {
+		t.Errorf("newest delivery %+v", d)
+	}
+	a.do(t, http.MethodGet, base+"/deliveries", agentU.Token, nil, nil).wantProblem(t, http.StatusForbidden, "forbidden")
+	a.do(t, http.MethodGet, base+"/deliveries?before=x", owner.Token, nil, nil).wantProblem(t, http.StatusUnprocessableEntity, "invalid_query")
+	a.do(t, http.MethodGet, base+"/deliveries?limit=1000", owner.Token, nil, nil).wantProblem(t, http.StatusUnprocessableEntity, "invalid_query")
+	a.do(t, http.MethodGet, "/v1/properties/"+pid+"/webhooks/nope/deliveries", owner.Token, nil, nil).wantProblem(t, http.StatusNotFound, "webhook_not_found")
+	a.do(t, http.MethodPost, base+"/deliveries/999999/redeliver", owner.Token, nil, nil).wantProblem(t, http.StatusNotFound, "webhook_delivery_not_found")
+	a.do(t, http.MethodPost, base+"/deliveries/x/redeliver", owner.Token, nil, nil).wantProblem(t, http.StatusNotFound, "webhook_delivery_not_found")
+	a.do(t, http.MethodPost, base+"/replay", owner.Token, map[string]any{}, nil).wantProblem(t, http.StatusUnprocessableEntity, "invalid_request")
+	a.do(t, http.MethodPost, base+"/replay", owner.Token, map[string]any{"since": "yesterday"}, nil).wantProblem(t, http.StatusBadRequest, "malformed_json")
+	a.do(t, http.MethodPost, base+"/replay", agentU.Token, map[string]any{"since": time.Now()}, nil).wantProblem(t, http.StatusForbidden, "forbidden")
+
+	// Redeliver the invitation, replay everything: three more, in order.
+	a.do(t, http.MethodPost, base+"/deliveries/"+strconv.FormatInt(page.Deliveries[1].ID, 10)+"/redeliver", owner.Token, nil, nil).
+		want(t, http.StatusAccepted)
+	r := a.do(t, http.MethodPost, base+"/replay", owner.Token, map[string]any{"since": time.Now().Add(-time.Hour)}, nil).want(t, http.StatusAccepted)
+	if r.Body["queued"] != float64(2) {
+		t.Errorf("replay queued %v, want 2", r.Body["queued"])
+	}
+	types = nil
+	for len(types) < 3 {
+		select {
+		case h := <-hits:
+			types = append(types, h.typ)
+		case <-time.After(time.Minute):
+			t.Fatalf("got %v in a minute, want three more", types)
+		}
+	}
+	if !slices.Equal(types, []string{"roster.member.invited.v1", "roster.member.invited.v1", "roster.member.joined.v1"}) {
+		t.Errorf("redelivered and replayed %v", types)
 	}
 }

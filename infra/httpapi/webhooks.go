@@ -1,11 +1,15 @@
 package httpapi
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/webhooks"
 )
 
 func (s *server) registerWebhookRoutes(r routes) {
@@ -133,4 +137,133 @@ func (s *server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
 		Endpoints []webhookView `json:"endpoints"`
 	}{views})
+}
+
+// WebhookDeliveries is the delivery log of endpoints (infra/webhooks), and
+// what an admin may ask of it.
+type WebhookDeliveries interface {
+	Log(ctx context.Context, endpointID string, before int64, limit int) ([]webhooks.Delivery, error)
+	Redeliver(ctx context.Context, endpointID string, deliveryID int64) (webhooks.Delivery, error)
+	Replay(ctx context.Context, endpointID string, since time.Time) (int64, error)
+}
+
+func (s *server) registerWebhookDeliveryRoutes(r routes) {
+	r.handle(http.MethodGet, "/properties/{pid}/webhooks/{wid}/deliveries", s.webhookDeliveries)
+	r.handle(http.MethodPost, "/properties/{pid}/webhooks/{wid}/deliveries/{did}/redeliver", s.redeliverWebhook)
+	r.handle(http.MethodPost, "/properties/{pid}/webhooks/{wid}/replay", s.replayWebhook)
+}
+
+// webhookAdmin checks that the caller administers the property's settings
+// and that the endpoint of the path is one of its, and returns its ID.
+func (s *server) webhookAdmin(r *http.Request) (string, error) {
+	if s.deliveries == nil {
+		return "", domain.Errorf(domain.KindInternal, domain.CodeInternal, "webhook deliveries are not configured")
+	}
+	m := commands.Meta{Actor: actorOf(r.Context()), CorrelationID: requestID(r.Context())}
+	list, err := s.cmd.ListWebhooks.Handle(r.Context(), m, vars(r)["pid"])
+	if err != nil {
+		return "", err
+	}
+	wid := vars(r)["wid"]
+	for _, e := range list {
+		if e.ID == wid {
+			return wid, nil
+		}
+	}
+	return "", domain.Errorf(domain.KindNotFound, domain.CodeWebhookNotFound, "property %s has no webhook endpoint %q", vars(r)["pid"], wid)
+}
+
+func (s *server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := limitParam(q)
+	if err == nil && (limit < 0 || limit > webhooks.MaxLogLimit) {
+		err = invalidQuery("limit", q.Get("limit"), fmt.Sprintf("is not from 0 to %d", webhooks.MaxLogLimit))
+	}
+	var before int64
+	if raw := q.Get("before"); err == nil && raw != "" {
+		if before, err = strconv.ParseInt(raw, 10, 64); err != nil || before < 1 {
+			err = invalidQuery("before", raw, "is not a delivery ID")
+		}
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	wid, err := s.webhookAdmin(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	log, err := s.deliveries.Log(r.Context(), wid, before, limit)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	page := struct {
+		Deliveries []webhooks.Delivery `json:"deliveries"`
+		// NextBefore asks for the next page (older deliveries); 0 when none is left.
+		NextBefore int64 `json:"next_before"`
+	}{Deliveries: log}
+	if page.Deliveries == nil {
+		page.Deliveries = []webhooks.Delivery{}
+	}
+	if limit == 0 {
+		limit = webhooks.DefaultLogLimit
+	}
+	if n := len(log); n > 0 && n == limit {
+		page.NextBefore = log[n-1].ID
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *server) redeliverWebhook(w http.ResponseWriter, r *http.Request) {
+	if _, err := readCommand(w, r, nil); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	wid, err := s.webhookAdmin(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	did, err := strconv.ParseInt(vars(r)["did"], 10, 64)
+	if err != nil || did < 1 {
+		writeError(w, r, domain.Errorf(domain.KindNotFound, domain.CodeWebhookDeliveryNotFound, "webhook endpoint %s has no delivery %q", wid, vars(r)["did"]))
+		return
+	}
+	d, err := s.deliveries.Redeliver(r.Context(), wid, did)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, struct {
+		Delivery webhooks.Delivery `json:"delivery"`
+	}{d})
+}
+
+func (s *server) replayWebhook(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Since *time.Time `json:"since"`
+	}
+	if _, err := readCommand(w, r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if body.Since == nil {
+		writeError(w, r, domain.Errorf(domain.KindInvalid, domain.CodeInvalidRequest, "since is required: the moment (RFC 3339) to replay the endpoint's events from"))
+		return
+	}
+	wid, err := s.webhookAdmin(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	n, err := s.deliveries.Replay(r.Context(), wid, *body.Since)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, struct {
+		Queued int64 `json:"queued"`
+	}{n})
 }

@@ -7,11 +7,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rosterhq/roster/domain"
 )
 
-// ErrDeliveryNotFound is matched by errors.Is when an endpoint has no
-// delivery of the ID asked for.
-var ErrDeliveryNotFound = errors.New("webhook delivery not found")
+// deliveryNotFound is the error for a delivery an endpoint's log does not hold.
+func deliveryNotFound(endpointID string, id int64) error {
+	return domain.Errorf(domain.KindNotFound, domain.CodeWebhookDeliveryNotFound,
+		"webhook endpoint %s has no delivery %d", endpointID, id)
+}
 
 // Delivery is one row of an endpoint's delivery log.
 type Delivery struct {
@@ -70,8 +74,8 @@ FROM webhook_deliveries WHERE endpoint_id = $1 AND ($2 <= 0 OR id < $2) ORDER BY
 }
 
 // Redeliver queues delivery deliveryID of endpointID again, as a new
-// delivery after the endpoint's open ones, and returns it. Errors:
-// ErrDeliveryNotFound, and the database's.
+// delivery after the endpoint's open ones, and returns it. Errors: a
+// *domain.Error with CodeWebhookDeliveryNotFound, and the database's.
 func (w *Webhooks) Redeliver(ctx context.Context, endpointID string, deliveryID int64) (Delivery, error) {
 	now := w.c.Now()
 	var id int64
@@ -81,7 +85,7 @@ SELECT endpoint_id, property_id, event_id, event_type, occurred_at, body, 'redel
 FROM webhook_deliveries WHERE endpoint_id = $1 AND id = $2
 RETURNING id`, endpointID, deliveryID, now).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Delivery{}, fmt.Errorf("delivery %d of endpoint %s: %w", deliveryID, endpointID, ErrDeliveryNotFound)
+		return Delivery{}, deliveryNotFound(endpointID, deliveryID)
 	}
 	if err != nil {
 		return Delivery{}, fmt.Errorf("webhooks: redeliver: %w", err)
