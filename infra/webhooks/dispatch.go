@@ -62,7 +62,7 @@ func (w *Webhooks) Run(ctx context.Context) error {
 			}
 			for _, c := range picked {
 				inFlight[c.endpointID] = true
-				go func() { w.attempt(ctx, c); done <- c.endpointID }()
+				go func() { w.work(ctx, c); done <- c.endpointID }()
 			}
 		}
 		timer := time.NewTimer(w.c.Poll)
@@ -159,34 +159,61 @@ ORDER BY h.id LIMIT $3`, now, busy, limit)
 // lasts a little over one request, so a process that dies holding it is
 // replaced soon after.
 func (w *Webhooks) claim(ctx context.Context, id int64, now time.Time) (claimed, bool, error) {
-	c := claimed{id: id, lease: uuid.New()}
+	return w.claimWhere(ctx, `d.id = $1`, id, now)
+}
+
+// claimNext claims endpointID's first open delivery if it is due: what a
+// worker sends next after a success, without waiting for the next pick.
+func (w *Webhooks) claimNext(ctx context.Context, endpointID string, now time.Time) (claimed, bool, error) {
+	return w.claimWhere(ctx, `d.id = (SELECT o.id FROM webhook_deliveries o WHERE o.endpoint_id = $1
+    AND o.status IN ('pending', 'sending') ORDER BY o.id LIMIT 1)`, endpointID, now)
+}
+
+func (w *Webhooks) claimWhere(ctx context.Context, which string, arg any, now time.Time) (claimed, bool, error) {
+	c := claimed{lease: uuid.New()}
 	err := w.c.Pool.QueryRow(ctx, `
 UPDATE webhook_deliveries d SET status = 'sending', claimed_until = $2, lease_id = $3, attempts = d.attempts + 1, last_attempt_at = $4
 FROM webhook_endpoints e
-WHERE d.id = $1 AND e.endpoint_id = d.endpoint_id AND e.enabled AND NOT e.deleted
+WHERE `+which+` AND e.endpoint_id = d.endpoint_id AND e.enabled AND NOT e.deleted
   AND ((d.status = 'pending' AND d.next_attempt_at <= $4) OR (d.status = 'sending' AND d.claimed_until < $4))
   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = d.endpoint_id
                   AND o.status IN ('pending', 'sending') AND o.id < d.id)
-RETURNING d.attempts, d.endpoint_id, d.property_id, d.event_id, e.url, d.body,
+RETURNING d.id, d.attempts, d.endpoint_id, d.property_id, d.event_id, e.url, d.body,
           e.secret_nonce, coalesce(e.previous_nonce, ''), e.previous_until, e.failing_since`,
-		id, now.Add(2*w.c.Timeout+5*time.Second), c.lease, now).Scan(&c.attempt, &c.endpointID, &c.propertyID, &c.eventID,
+		arg, now.Add(2*w.c.Timeout+5*time.Second), c.lease, now).Scan(&c.id, &c.attempt, &c.endpointID, &c.propertyID, &c.eventID,
 		&c.url, &c.body, &c.nonce, &c.previousNonce, &c.previousUntil, &c.failingSince)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return claimed{}, false, nil
 	}
 	if err != nil {
-		return claimed{}, false, fmt.Errorf("webhooks: claim delivery %d: %w", id, err)
+		return claimed{}, false, fmt.Errorf("webhooks: claim a delivery (%v): %w", arg, err)
 	}
 	return c, true, nil
 }
 
-// attempt sends c once and records the outcome.
-func (w *Webhooks) attempt(ctx context.Context, c claimed) {
+// work sends c, and after each success the endpoint's next delivery if it
+// is due, until one fails, none is due or ctx ends: one worker per
+// endpoint, so its deliveries go one after the other, in order.
+func (w *Webhooks) work(ctx context.Context, c claimed) {
+	for w.attempt(ctx, c) && ctx.Err() == nil {
+		next, ok, err := w.claimNext(ctx, c.endpointID, w.c.Now())
+		if err != nil || !ok {
+			return
+		}
+		c = next
+	}
+}
+
+// attempt sends c once and records the outcome; it reports whether c was
+// delivered and recorded so.
+func (w *Webhooks) attempt(ctx context.Context, c claimed) bool {
 	at := w.c.Now()
 	o := w.send(ctx, c, at)
 	if err := w.record(ctx, c, at, o); err != nil {
 		w.c.Log.Warn().Err(err).Int64("delivery", c.id).Msg("webhooks: the outcome of a delivery was not recorded; it will be sent again")
+		return false
 	}
+	return o.ok()
 }
 
 // send posts c's body to its endpoint, signed as Standard Webhooks says:

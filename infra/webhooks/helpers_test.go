@@ -35,7 +35,7 @@ var serverKey = []byte("the webhook server key of tests!")
 // fixture is one database, one property's stream fed to the consumer by
 // hand, and the deliveries under a clock of the test's.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	pool  *pgxpool.Pool
 	clock *clock
 	w     *webhooks.Webhooks
@@ -46,7 +46,7 @@ type fixture struct {
 	disabled []string
 }
 
-func newFixture(t *testing.T, edit func(*webhooks.Config)) *fixture {
+func newFixture(t testing.TB, edit func(*webhooks.Config)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, pool: pgtest.NewPool(t), clock: &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, pid: uuid.NewString()}
 	c := webhooks.Config{Pool: f.pool, Secrets: webhooks.NewSecrets(serverKey), Now: f.clock.Now,
