@@ -2,7 +2,8 @@
 // their property: a consumer of the feed queues one delivery per event and
 // endpoint in PostgreSQL, and a dispatcher sends them, signed as the
 // Standard Webhooks specification says, in order per endpoint, retrying
-// with backoff, each endpoint apart from the others (docs/webhooks.md).
+// with backoff, each endpoint apart from the others (docs/ARCHITECTURE.md
+// section 10).
 package webhooks
 
 import (
