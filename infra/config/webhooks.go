@@ -3,8 +3,6 @@ package config
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -30,21 +28,6 @@ var webhookSettings = []setting{
 		parse: boolean(func(c *Config) *bool { return &c.WebhookAllowHTTP })},
 	{env: "ROSTER_WEBHOOK_ALLOW_PRIVATE", usage: "`true` lets webhooks reach private, loopback and link-local addresses (development and tests only, never with a JWKS)",
 		parse: boolean(func(c *Config) *bool { return &c.WebhookAllowPrivate })},
-}
-
-func boolean(field func(*Config) *bool) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		if v == "" {
-			*field(c) = false
-			return nil
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("%q is not true or false", v)
-		}
-		*field(c) = b
-		return nil
-	}
 }
 
 // validateWebhooks checks the webhook settings. What opens a way into the

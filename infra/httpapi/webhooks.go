@@ -216,14 +216,23 @@ func (s *server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
-func (s *server) redeliverWebhook(w http.ResponseWriter, r *http.Request) {
-	if _, err := readCommand(w, r, nil); err != nil {
-		writeError(w, r, err)
-		return
+// webhookRequest reads a request of an endpoint's delivery log (its body
+// into v unless nil) and authorizes it; ok is false once it has answered.
+func (s *server) webhookRequest(w http.ResponseWriter, r *http.Request, v any) (wid string, ok bool) {
+	_, err := readCommand(w, r, v)
+	if err == nil {
+		wid, err = s.webhookAdmin(r)
 	}
-	wid, err := s.webhookAdmin(r)
 	if err != nil {
 		writeError(w, r, err)
+		return "", false
+	}
+	return wid, true
+}
+
+func (s *server) redeliverWebhook(w http.ResponseWriter, r *http.Request) {
+	wid, ok := s.webhookRequest(w, r, nil)
+	if !ok {
 		return
 	}
 	did, err := strconv.ParseInt(vars(r)["did"], 10, 64)
@@ -245,17 +254,12 @@ func (s *server) replayWebhook(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Since *time.Time `json:"since"`
 	}
-	if _, err := readCommand(w, r, &body); err != nil {
-		writeError(w, r, err)
+	wid, ok := s.webhookRequest(w, r, &body)
+	if !ok {
 		return
 	}
 	if body.Since == nil {
 		writeError(w, r, domain.Errorf(domain.KindInvalid, domain.CodeInvalidRequest, "since is required: the moment (RFC 3339) to replay the endpoint's events from"))
-		return
-	}
-	wid, err := s.webhookAdmin(r)
-	if err != nil {
-		writeError(w, r, err)
 		return
 	}
 	n, err := s.deliveries.Replay(r.Context(), wid, *body.Since)

@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -87,24 +88,12 @@ func (c Config) Validate() error {
 }
 
 func (c *Config) setDefaults() {
-	if c.RetryHorizon == 0 {
-		c.RetryHorizon = DefaultRetryHorizon
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.InitialBackoff == 0 {
-		c.InitialBackoff = DefaultInitialBackoff
-	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = DefaultMaxBackoff
-	}
-	if c.Workers == 0 {
-		c.Workers = DefaultWorkers
-	}
-	if c.Poll == 0 {
-		c.Poll = DefaultPoll
-	}
+	c.RetryHorizon = cmp.Or(c.RetryHorizon, DefaultRetryHorizon)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.InitialBackoff = cmp.Or(c.InitialBackoff, DefaultInitialBackoff)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, DefaultMaxBackoff)
+	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
+	c.Poll = cmp.Or(c.Poll, DefaultPoll)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
