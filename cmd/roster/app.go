@@ -166,6 +166,10 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	if err != nil {
 		return nil, err
 	}
+	writeLimits, err := newLimits(cfg, pool, subs, reg)
+	if err != nil {
+		return nil, err
+	}
 	api := httpapi.New(httpapi.Config{
 		// The chain covers events as stored, sealed: the auditor reads the
 		// store itself, never through the vault.
@@ -187,6 +191,7 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		Dashboard:    page,
 		Deliveries:   hooks,
 		LongReads:    httpapi.LongReadLimits{PerCaller: cfg.LongReadsPerCaller, Total: cfg.LongReadsTotal},
+		Limits:       writeLimits,
 	})
 	return &App{log: log, pool: pool, store: store, handler: api, consumers: subs, closers: closers,
 		vault: vault, commands: handlers, mail: mailer.dispatcher, webhooks: hooks, index: index}, nil

@@ -34,6 +34,8 @@ commands:
             the property and its members, now or at a past moment, from its events
   audit verify|head|check-head|public-key
             verify the properties' hash chains; sign a property's head, or check a stored one
+  limits set|show
+            raise a property's daily invitation limits, or show every limit on writes
   token     print a signed development token (needs ROSTER_JWT_SECRET)
   bench     drive a running server with the load scenarios and write a report
 
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = auditCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "property":
 		err = propertyCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "limits":
+		err = limitsCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		err = benchCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -162,6 +162,8 @@ type Config struct {
 	// database pool's size, so that commands and short queries always
 	// find a connection. Zero takes the default.
 	LongReadsTotal int
+	// Limits are the limits on writes (ROSTER_LIMIT_*).
+	Limits Limits
 
 	// InstanceID names this process in the leases of the feed's consumers
 	// (ROSTER_INSTANCE_ID); empty means the host name and the process ID.
@@ -290,6 +292,7 @@ func (c *Config) setDefaults() {
 	if c.LongReadsTotal == 0 {
 		c.LongReadsTotal = DefaultLongReadsTotal
 	}
+	c.setLimitDefaults()
 }
 
 func orDefault(v, def string) string {

@@ -37,6 +37,8 @@ func defaults() Config {
 
 		LongReadsPerCaller: 2,
 		LongReadsTotal:     8,
+		Limits: Limits{InvitationsPerActorHour: 100, InvitationsPerPropertyDay: 1000, NewEmailsPerPropertyDay: 500,
+			CommandsPerAccountSecond: 20, TokenFailuresPerIPMinute: 10},
 	}
 }
 
@@ -77,6 +79,12 @@ func TestLoad(t *testing.T) {
 
 				"ROSTER_LONG_READS_PER_CALLER": "3",
 				"ROSTER_LONG_READS_TOTAL":      "12",
+
+				"ROSTER_LIMIT_INVITATIONS_PER_ACTOR_HOUR":   "7",
+				"ROSTER_LIMIT_INVITATIONS_PER_PROPERTY_DAY": "70",
+				"ROSTER_LIMIT_NEW_EMAILS_PER_PROPERTY_DAY":  " 60 ",
+				"ROSTER_LIMIT_COMMANDS_PER_ACCOUNT_SECOND":  "5",
+				"ROSTER_LIMIT_TOKEN_FAILURES_PER_IP_MINUTE": "3",
 			},
 			want: Config{
 				HTTPAddr:       ":9090",
@@ -101,6 +109,8 @@ func TestLoad(t *testing.T) {
 
 				LongReadsPerCaller: 3,
 				LongReadsTotal:     12,
+				Limits: Limits{InvitationsPerActorHour: 7, InvitationsPerPropertyDay: 70, NewEmailsPerPropertyDay: 60,
+					CommandsPerAccountSecond: 5, TokenFailuresPerIPMinute: 3},
 			},
 		},
 		{
@@ -360,7 +370,9 @@ func TestEveryVariableHasAFlag(t *testing.T) {
 	fs.VisitAll(func(f *flag.Flag) { got = append(got, f.Name) })
 	want := []string{
 		"accept-url", "audit-signing-key", "broker-url", "check-index-size", "check-max-staleness", "check-scope", "check-services", "debug-addr", "dev-login", "esdb-url", "event-store", "http-addr", "instance-id", "invite-key", "invite-ttl",
-		"jwks-url", "jwt-audience", "jwt-issuer", "jwt-max-lifetime", "jwt-secret", "lease-ttl", "log-format", "log-level",
+		"jwks-url", "jwt-audience", "jwt-issuer", "jwt-max-lifetime", "jwt-secret", "lease-ttl",
+		"limit-commands-per-account-second", "limit-invitations-per-actor-hour", "limit-invitations-per-property-day",
+		"limit-new-emails-per-property-day", "limit-token-failures-per-ip-minute", "log-format", "log-level",
 		"long-reads-per-caller", "long-reads-total", "mail-from", "mail-lease",
 		"oidc-client-id", "oidc-issuer", "operators", "pg-url", "smtp-url",
 		"webhook-allow-http", "webhook-allow-private", "webhook-retry-horizon", "webhook-timeout",
@@ -535,6 +547,47 @@ func TestLongReads(t *testing.T) {
 			}
 			if got := [2]int{c.LongReadsPerCaller, c.LongReadsTotal}; err != nil || got != tt.want {
 				t.Fatalf("Load = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    Limits
+		wantErr string
+	}{
+		{"unset takes the defaults", nil, Limits{100, 1000, 500, 20, 10}, ""},
+		{"each given", map[string]string{"ROSTER_LIMIT_INVITATIONS_PER_ACTOR_HOUR": "1", "ROSTER_LIMIT_INVITATIONS_PER_PROPERTY_DAY": "2",
+			"ROSTER_LIMIT_NEW_EMAILS_PER_PROPERTY_DAY": "3", "ROSTER_LIMIT_COMMANDS_PER_ACCOUNT_SECOND": "4", "ROSTER_LIMIT_TOKEN_FAILURES_PER_IP_MINUTE": "5"},
+			Limits{1, 2, 3, 4, 5}, ""},
+		{"zero takes the default", map[string]string{"ROSTER_LIMIT_COMMANDS_PER_ACCOUNT_SECOND": "0"}, Limits{100, 1000, 500, 20, 10}, ""},
+		{"a negative limit is refused", map[string]string{"ROSTER_LIMIT_INVITATIONS_PER_ACTOR_HOUR": "-1"}, Limits{},
+			"ROSTER_LIMIT_INVITATIONS_PER_ACTOR_HOUR: -1 is not from 1 to 10000000"},
+		{"a limit too large is refused", map[string]string{"ROSTER_LIMIT_NEW_EMAILS_PER_PROPERTY_DAY": "10000001"}, Limits{},
+			"ROSTER_LIMIT_NEW_EMAILS_PER_PROPERTY_DAY: 10000001 is not from 1 to 10000000"},
+		{"no number is refused", map[string]string{"ROSTER_LIMIT_TOKEN_FAILURES_PER_IP_MINUTE": "ten"}, Limits{},
+			`ROSTER_LIMIT_TOKEN_FAILURES_PER_IP_MINUTE: "ten" is not a whole number`},
+		{"a fraction is refused", map[string]string{"ROSTER_LIMIT_INVITATIONS_PER_PROPERTY_DAY": "1.5"}, Limits{},
+			`ROSTER_LIMIT_INVITATIONS_PER_PROPERTY_DAY: "1.5" is not a whole number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := map[string]string{"ROSTER_JWT_SECRET": devSecret}
+			for k, v := range tt.env {
+				e[k] = v
+			}
+			c, err := Load(env(e))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Load error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || c.Limits != tt.want {
+				t.Fatalf("Load = %+v, %v; want %+v", c.Limits, err, tt.want)
 			}
 		})
 	}

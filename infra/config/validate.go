@@ -109,6 +109,7 @@ func (c Config) Validate() error {
 		add("ROSTER_INSTANCE_ID", "must be at most 200 bytes without control characters")
 	}
 	c.validateLongReads(add)
+	c.validateLimits(add)
 	c.validateWebhooks(add)
 	switch {
 	case c.InviteKey == "" && c.JWTSecret == "":

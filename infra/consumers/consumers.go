@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -95,7 +96,14 @@ type Consumers struct {
 	open   projections.Opener
 	// terms are the consumers this instance leads now, by name.
 	terms map[string]*term
+	// live is how many instances the last heartbeat counted.
+	live atomic.Int64
 }
+
+// LiveInstances is how many instances, this one included, the last
+// heartbeat found alive; one before the first. The per-instance limits
+// divide their quota by it.
+func (c *Consumers) LiveInstances() int { return max(int(c.live.Load()), 1) }
 
 // spec is one consumer as added: how to build its handler for each term
 // of leadership.

@@ -441,6 +441,17 @@ func TestLeadershipSpreadsAndMovesWithTheInstances(t *testing.T) {
 	cl.start("b")
 	cl.start("c")
 	got := cl.spread("a", "b", "c")
+	// Each counts the three, which the limits per instance divide by.
+	waitUntil(t, "every instance counting three live", func() bool {
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		for _, in := range cl.instances {
+			if in.c.LiveInstances() != 3 {
+				return false
+			}
+		}
+		return true
+	})
 	last = cl.appendEvents(30)
 
 	t.Run("a graceful stop hands the consumers over", func(t *testing.T) {

@@ -176,6 +176,7 @@ func (l *leadership) beat(ctx, handlers context.Context, conn *pgx.Conn) error {
 		WHERE i.heartbeat_at > now() - $1 * interval '1 millisecond' AND `+alive, l.ttl.Milliseconds()).Scan(&live); err != nil {
 		return fmt.Errorf("count live instances: %w", err)
 	}
+	l.c.live.Store(int64(live))
 	share := (len(names) + max(live, 1) - 1) / max(live, 1)
 	held := l.c.leading()
 	if extra := len(held) - share; extra > 0 {

@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
@@ -97,8 +100,18 @@ func (s *server) invite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	release, err := s.reserveInvitations(r, m, rows)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	res, err := s.cmd.Invite.Handle(r.Context(), m, commands.Invite{PropertyID: vars(r)["pid"], Rows: rows})
 	if err != nil {
+		// Nothing was invited: the quota goes back. (A repeat's was
+		// counted by its first attempt and stays.)
+		if rerr := release(r.Context()); rerr != nil {
+			zerolog.Ctx(r.Context()).Warn().Err(rerr).Msg("release the invitations' quota")
+		}
 		writeError(w, r, err)
 		return
 	}
@@ -113,6 +126,25 @@ func (s *server) invite(w http.ResponseWriter, r *http.Request) {
 		commandResponse
 		Invitations []invitationView `json:"invitations"`
 	}{newCommandResponse(res), views})
+}
+
+// reserveInvitations takes the quota of the invitation rows before the
+// command writes anything (every row counts, so a bulk invite is refused
+// whole past a limit), and returns what gives it back.
+func (s *server) reserveInvitations(r *http.Request, m commands.Meta, rows []commands.InviteRow) (release func(context.Context) error, err error) {
+	if s.limits.ReserveInvitations == nil {
+		return func(context.Context) error { return nil }, nil
+	}
+	emails := make([]string, len(rows))
+	for i, row := range rows {
+		emails[i] = row.Email
+	}
+	pid := vars(r)["pid"]
+	var commandID string
+	if m.IdempotencyKey != "" {
+		commandID = commands.CommandID(m, pid).String()
+	}
+	return s.limits.ReserveInvitations(r.Context(), commandID, pid, m.Actor.AccountID, emails)
 }
 
 func (s *server) resend(w http.ResponseWriter, r *http.Request) {

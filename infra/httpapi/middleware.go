@@ -75,10 +75,19 @@ func recoverer(next http.Handler) http.Handler {
 // error is answered 401.
 type Authenticator func(ctx context.Context, rawToken string) (domain.Actor, error)
 
-// authenticate requires a valid bearer token and puts its actor in the context.
-func authenticate(auth Authenticator) func(http.Handler) http.Handler {
+// authenticate requires a valid bearer token and puts its actor in the
+// context. With failures, an address whose refused tokens are past their
+// limit is refused before its token is checked, and each refused token
+// counts; a request without a token guesses nothing and does not count.
+func authenticate(auth Authenticator, failures FailureLimiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if failures != nil {
+				if err := failures.Check(clientIP(r)); err != nil {
+					writeError(w, r, err)
+					return
+				}
+			}
 			raw, ok := bearer(r)
 			if !ok {
 				writeError(w, r, domain.Errorf(domain.KindUnauthenticated, domain.CodeUnauthenticated,
@@ -87,6 +96,9 @@ func authenticate(auth Authenticator) func(http.Handler) http.Handler {
 			}
 			actor, err := auth(r.Context(), raw)
 			if err != nil {
+				if failures != nil {
+					failures.Fail(clientIP(r))
+				}
 				writeError(w, r, domain.Errorf(domain.KindUnauthenticated, domain.CodeUnauthenticated,
 					"the bearer token was refused: %v", err))
 				return

@@ -54,10 +54,18 @@ type problem struct {
 	Errors    []domain.Problem `json:"errors,omitempty"`
 }
 
+// rateLimited is an error of a limit on writes (infra/limits), which
+// tells the RateLimit-Policy and RateLimit fields of its answer
+// (draft-ietf-httpapi-ratelimit-headers).
+type rateLimited interface {
+	RateLimitFields() (policy, current string)
+}
+
 // writeError answers err as application/problem+json. An error that says
 // a dependency cannot be reached (outage.Is) is 503 with Retry-After, not
-// 500. Only internal errors and outages are logged, here and only here,
-// with the request ID to find them by.
+// 500; a limit's refusal carries its RateLimit headers. Only internal
+// errors and outages are logged, here and only here, with the request ID
+// to find them by.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var de *domain.Error
 	if !errors.As(err, &de) {
@@ -79,6 +87,12 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
+	}
+	var limited rateLimited
+	if errors.As(err, &limited) {
+		policy, current := limited.RateLimitFields()
+		w.Header().Set("RateLimit-Policy", policy)
+		w.Header().Set("RateLimit", current)
 	}
 	if de.RetryAfter > 0 {
 		// Whole seconds, rounded up: "Retry-After: 0" would invite a storm.

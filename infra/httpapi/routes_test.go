@@ -107,7 +107,7 @@ func TestAuthenticateNeedsABearerToken(t *testing.T) {
 			if tt.header != "" {
 				r.Header.Set("Authorization", tt.header)
 			}
-			authenticate(check)(next).ServeHTTP(w, r)
+			authenticate(check, nil)(next).ServeHTTP(w, r)
 			if w.Code != tt.status {
 				t.Fatalf("status %d, want %d: %s", w.Code, tt.status, w.Body)
 			}

@@ -74,6 +74,8 @@ type Config struct {
 	// LongReads bounds audit exports, as_of queries and access reviews,
 	// per account and in total; zero fields take the defaults.
 	LongReads LongReadLimits
+	// Limits bounds writes: invitations, commands, refused tokens.
+	Limits Limits
 }
 
 type server struct {
@@ -91,6 +93,7 @@ type server struct {
 	deliveries WebhookDeliveries
 	// longReads counts the exports, as_of queries and reviews running.
 	longReads *longReads
+	limits    Limits
 }
 
 // New returns the API's handler.
@@ -100,6 +103,7 @@ func New(c Config) http.Handler {
 	s.deliveries = c.Deliveries
 	s.privacy = c.Privacy
 	s.longReads = newLongReads(c.LongReads)
+	s.limits = c.Limits
 	if s.maxWait <= 0 {
 		s.maxWait = 2 * time.Second
 	}
@@ -124,7 +128,7 @@ func New(c Config) http.Handler {
 
 	// Routes sit on the root router with authentication wrapped around each:
 	// a /v1 subrouter would answer 404 for a wrong method (gorilla/mux#751).
-	v1 := routes{r: r, auth: authenticate(c.Authenticate)}
+	v1 := routes{r: r, auth: authenticate(c.Authenticate, c.Limits.TokenFailures), commands: c.Limits.Commands}
 	s.registerPropertyRoutes(v1)
 	s.registerInvitationRoutes(v1)
 	s.registerMemberRoutes(v1)
@@ -155,10 +159,12 @@ func New(c Config) http.Handler {
 type routes struct {
 	r    *mux.Router
 	auth func(http.Handler) http.Handler
+	// commands limits the commands per account; nil limits none.
+	commands KeyLimiter
 }
 
 func (rt routes) handle(method, path string, h http.HandlerFunc) {
-	rt.r.Handle("/v1"+path, rt.auth(h)).Methods(method)
+	rt.r.Handle("/v1"+path, rt.auth(limitCommands(rt.commands, method, h))).Methods(method)
 }
 
 // allowedMethods lists the methods some route accepts on req's path, for

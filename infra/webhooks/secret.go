@@ -3,7 +3,7 @@
 // endpoint in PostgreSQL, and a dispatcher sends them, signed as the
 // Standard Webhooks specification says, in order per endpoint, retrying
 // with backoff, each endpoint apart from the others (docs/ARCHITECTURE.md
-// section 10).
+// section 11).
 package webhooks
 
 import (
