@@ -88,9 +88,13 @@ VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, c.id, c.attempt, at, co
 	if disable {
 		w.c.Log.Warn().Str("property_id", c.propertyID).Str("endpoint_id", c.endpointID).
 			Dur("failing_for", w.c.RetryHorizon).Msg("webhook endpoint disabled: its deliveries failed for the whole retry horizon")
+		// The endpoint is stopped here already; a disabling that fails to
+		// reach its stream leaves it listed as enabled, until an admin
+		// disables and enables it again.
 		if w.c.Disable != nil {
 			if err := w.c.Disable(c.propertyID, c.endpointID); err != nil {
-				return fmt.Errorf("webhooks: record the disabling of endpoint %s: %w", c.endpointID, err)
+				w.c.Log.Error().Err(err).Str("property_id", c.propertyID).Str("endpoint_id", c.endpointID).
+					Msg("webhooks: the failing endpoint is stopped, but its disabling could not be recorded in the property")
 			}
 		}
 	}
