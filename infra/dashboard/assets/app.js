@@ -1,5 +1,5 @@
 // The Property Members page: signing in, the property switcher, the tabs
-// Members, Pending and Audit, and the bell. Everything it shows comes from
+// Members, Pending, Audit and Webhooks, and the bell. Everything it shows comes from
 // Roster's public API; see api.js.
 
 import * as api from './api.js';
@@ -11,6 +11,7 @@ import { openDialog } from './dialog.js';
 import { announce, h, replace, showAlert, uid } from './dom.js';
 import { renderMembers } from './members.js';
 import { renderPending } from './pending.js';
+import { renderWebhooks } from './webhooks.js';
 import { describeError, roleLabel } from './text.js';
 
 const view = document.getElementById('view');
@@ -22,6 +23,8 @@ const tabs = [
   { id: 'pending', label: 'Pending', render: renderPending, needs: 'view_members' },
   // Every enabled member may read the trail, as the API allows.
   { id: 'audit', label: 'Audit', render: renderAudit, needs: 'view_members' },
+  // The API lets only those who administer the settings see the endpoints.
+  { id: 'webhooks', label: 'Webhooks', render: renderWebhooks, needs: 'administrate_settings' },
 ];
 
 const state = {

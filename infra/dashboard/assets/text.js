@@ -7,7 +7,8 @@ export const statusLabel = (status) => ({ enabled: 'Enabled', disabled: 'Disable
 export const eventTypes = [
   'PropertyCreated', 'MemberInvited', 'InvitationResent', 'InvitationRevoked', 'InvitationDeclined',
   'InvitationAccepted', 'MemberJoined', 'MemberRoleChanged', 'MemberAccessDisabled', 'MemberAccessEnabled',
-  'MemberRemoved', 'MemberLeft', 'OwnershipTransferred',
+  'MemberRemoved', 'MemberLeft', 'OwnershipTransferred', 'WebhookEndpointCreated', 'WebhookEndpointUpdated',
+  'WebhookEndpointDisabled', 'WebhookEndpointEnabled', 'WebhookSecretRotated', 'WebhookEndpointDeleted',
 ];
 
 const eventLabels = {
@@ -25,6 +26,12 @@ const eventLabels = {
   MemberRemoved: 'Removed',
   MemberLeft: 'Left',
   OwnershipTransferred: 'Ownership transferred',
+  WebhookEndpointCreated: 'Webhook added',
+  WebhookEndpointUpdated: 'Webhook changed',
+  WebhookEndpointDisabled: 'Webhook disabled',
+  WebhookEndpointEnabled: 'Webhook enabled',
+  WebhookSecretRotated: 'Webhook secret rotated',
+  WebhookEndpointDeleted: 'Webhook deleted',
 };
 export const eventLabel = (type) => eventLabels[type] || type;
 
