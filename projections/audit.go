@@ -34,7 +34,7 @@ const (
 // remembers members' and invitees' emails, so the projection reads no other
 // projection's tables and can be rebuilt alone.
 func Audit() Projection {
-	return setwise(AuditName, []string{"rm_audit", "rm_audit_subjects", "rm_audit_contacts"}, newAuditBatch, map[string]step[*auditBatch]{
+	return withPersonal(auditPersonal, setwise(AuditName, []string{"rm_audit", "rm_audit_subjects", "rm_audit_contacts"}, newAuditBatch, map[string]step[*auditBatch]{
 		domain.TypePropertyCreated:      onEvent(auditPropertyCreated),
 		domain.TypeMemberInvited:        onEvent(auditInvited),
 		domain.TypeInvitationResent:     onEvent(auditResent),
@@ -55,7 +55,16 @@ func Audit() Projection {
 		domain.TypeWebhookEndpointEnabled:  onEvent(auditWebhookEnabled),
 		domain.TypeWebhookSecretRotated:    onEvent(auditWebhookSecretRotated),
 		domain.TypeWebhookEndpointDeleted:  onEvent(auditWebhookDeleted),
-	})
+	}))
+}
+
+// auditPersonal: the actor's email with the request's IP and user agent,
+// the subject's email, the subject keys that are emails, and the contacts.
+var auditPersonal = []PersonalColumn{
+	{Table: "rm_audit", Column: "actor_email", Account: "actor_id", IP: "client_ip", UserAgent: "user_agent"},
+	{Table: "rm_audit", Column: "subject_email"},
+	{Table: "rm_audit_subjects", Column: "subject_key", InKey: true},
+	{Table: "rm_audit_contacts", Column: "email"},
 }
 
 // auditRecord is a row of rm_audit.

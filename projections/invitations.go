@@ -15,14 +15,17 @@ const InvitationsName = "invitations"
 // declined). Expired is derived from expires_at when read, and the token
 // nonce is never stored.
 func Invitations() Projection {
-	return setwise(InvitationsName, []string{"rm_invitations"}, newInvitationsBatch, map[string]step[*invitationsBatch]{
+	return withPersonal(invitationsPersonal, setwise(InvitationsName, []string{"rm_invitations"}, newInvitationsBatch, map[string]step[*invitationsBatch]{
 		domain.TypeMemberInvited:      onEvent(invitationsInvited),
 		domain.TypeInvitationResent:   onEvent(invitationsResent),
 		domain.TypeInvitationRevoked:  onEvent(invitationsRevoked),
 		domain.TypeInvitationDeclined: onEvent(invitationsDeclined),
 		domain.TypeInvitationAccepted: onEvent(invitationsAccepted),
-	})
+	}))
 }
+
+// invitationsPersonal: the invitee's email.
+var invitationsPersonal = []PersonalColumn{{Table: "rm_invitations", Column: "email"}}
 
 type invitationRow struct {
 	PropertyID, InvitationID, Email, Role, Status, InvitedBy string

@@ -15,7 +15,7 @@ const MembersName = "members"
 // is kept in rm_members_owners too, so the flag is right whichever of
 // PropertyCreated and the owner's MemberJoined comes first.
 func Members() Projection {
-	return setwise(MembersName, []string{"rm_members", "rm_members_owners"}, newMembersBatch, map[string]step[*membersBatch]{
+	return withPersonal(membersPersonal, setwise(MembersName, []string{"rm_members", "rm_members_owners"}, newMembersBatch, map[string]step[*membersBatch]{
 		domain.TypePropertyCreated:      onEvent(membersPropertyCreated),
 		domain.TypeMemberJoined:         onEvent(membersJoined),
 		domain.TypeMemberRoleChanged:    onEvent(membersRoleChanged),
@@ -24,8 +24,11 @@ func Members() Projection {
 		domain.TypeMemberRemoved:        onEvent(membersRemoved),
 		domain.TypeMemberLeft:           onEvent(membersLeft),
 		domain.TypeOwnershipTransferred: onEvent(membersOwnershipTransferred),
-	})
+	}))
 }
+
+// membersPersonal: a member's email.
+var membersPersonal = []PersonalColumn{{Table: "rm_members", Column: "email"}}
 
 type memberRow struct {
 	PropertyID, AccountID, Email, Role, Status string

@@ -17,14 +17,21 @@ const MyInvitationsName = "my_invitations"
 // rm_my_invitations_properties, so it never reads another projection's
 // tables and can be rebuilt alone.
 func MyInvitations() Projection {
-	return setwise(MyInvitationsName, []string{"rm_my_invitations", "rm_my_invitations_properties"}, newMyInvitationsBatch, map[string]step[*myInvitationsBatch]{
+	return withPersonal(myInvitationsPersonal, setwise(MyInvitationsName, []string{"rm_my_invitations", "rm_my_invitations_properties"}, newMyInvitationsBatch, map[string]step[*myInvitationsBatch]{
 		domain.TypePropertyCreated:    onEvent(myInvitationsPropertyCreated),
 		domain.TypeMemberInvited:      onEvent(myInvitationsInvited),
 		domain.TypeInvitationResent:   onEvent(myInvitationsResent),
 		domain.TypeInvitationRevoked:  onEvent(myInvitationsRevoked),
 		domain.TypeInvitationDeclined: onEvent(myInvitationsDeclined),
 		domain.TypeInvitationAccepted: onEvent(myInvitationsAccepted),
-	})
+	}))
+}
+
+// myInvitationsPersonal: the invitee's email, and the inviter's as their
+// token claimed it, sealed under their account when it is no address.
+var myInvitationsPersonal = []PersonalColumn{
+	{Table: "rm_my_invitations", Column: "email"},
+	{Table: "rm_my_invitations", Column: "invited_by_email", Claimed: true, Account: "invited_by"},
 }
 
 type myInvitationRow struct {

@@ -41,7 +41,7 @@ func NotificationID(eventID, recipient string) string {
 // projection's tables: a rebuild leaves it alone. Property names are kept
 // in rm_notifications_properties, so the projection can be rebuilt alone.
 func Notifications() Projection {
-	return setwise(NotificationsName, []string{"rm_notifications", "rm_notifications_properties"}, newNotificationsBatch, map[string]step[*notificationsBatch]{
+	return withPersonal(notificationsPersonal, setwise(NotificationsName, []string{"rm_notifications", "rm_notifications_properties"}, newNotificationsBatch, map[string]step[*notificationsBatch]{
 		domain.TypePropertyCreated:      onEvent(notificationsPropertyCreated),
 		domain.TypeMemberInvited:        onEvent(notificationsInvited),
 		domain.TypeMemberRoleChanged:    onEvent(notificationsRoleChanged),
@@ -50,12 +50,21 @@ func Notifications() Projection {
 		domain.TypeMemberRemoved:        onEvent(notificationsRemoved),
 
 		domain.TypeWebhookEndpointDisabled: onEvent(notificationsWebhookDisabled),
-	})
+	}))
+}
+
+// notificationsPersonal: the invitee an invitation notification is
+// addressed to (its ID derives from it), and the inviter's email as their
+// token claimed it, sealed under their account when it is no address.
+var notificationsPersonal = []PersonalColumn{
+	{Table: "rm_notifications", Column: "details", JSONKey: "invited_by_email", Claimed: true, Account: "invited_by"},
+	{Table: "rm_notifications", Column: "email", InID: true},
 }
 
 type notificationRow struct {
 	ID                 string
 	AccountID, Email   *string
+	InvitedBy          *string
 	PropertyID         string
 	PropertyName, Kind string
 	Details            string
@@ -71,6 +80,7 @@ var (
 			{name: "id", sqlType: "uuid", field: func(r *notificationRow) any { return &r.ID }},
 			col("account_id", func(r *notificationRow) any { return &r.AccountID }),
 			col("email", func(r *notificationRow) any { return &r.Email }),
+			col("invited_by", func(r *notificationRow) any { return &r.InvitedBy }),
 			col("property_id", func(r *notificationRow) any { return &r.PropertyID }),
 			col("property_name", func(r *notificationRow) any { return &r.PropertyName }),
 			col("kind", func(r *notificationRow) any { return &r.Kind }),
@@ -114,29 +124,29 @@ type RoleDetails struct {
 }
 
 func notificationsInvited(s *notificationsBatch, e recorded.Event, ev domain.MemberInvited) error {
-	return notify(s, e, "", ev.Email, NotificationInvitationReceived, InvitationDetails{
+	return notify(s, e, "", ev.Email, ev.InvitedBy, NotificationInvitationReceived, InvitationDetails{
 		InvitationID: ev.InvitationID, Role: ev.Role, InvitedByEmail: inviterEmail(e, ev), ExpiresAt: ev.ExpiresAt})
 }
 
 func notificationsRoleChanged(s *notificationsBatch, e recorded.Event, ev domain.MemberRoleChanged) error {
-	return notify(s, e, ev.AccountID, "", NotificationRoleChanged, RoleDetails{From: ev.From, To: ev.To})
+	return notify(s, e, ev.AccountID, "", "", NotificationRoleChanged, RoleDetails{From: ev.From, To: ev.To})
 }
 
 func notificationsAccessDisabled(s *notificationsBatch, e recorded.Event, ev domain.MemberAccessDisabled) error {
-	return notify(s, e, ev.AccountID, "", NotificationAccessDisabled, struct{}{})
+	return notify(s, e, ev.AccountID, "", "", NotificationAccessDisabled, struct{}{})
 }
 
 func notificationsAccessEnabled(s *notificationsBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
-	return notify(s, e, ev.AccountID, "", NotificationAccessEnabled, struct{}{})
+	return notify(s, e, ev.AccountID, "", "", NotificationAccessEnabled, struct{}{})
 }
 
 func notificationsRemoved(s *notificationsBatch, e recorded.Event, ev domain.MemberRemoved) error {
-	return notify(s, e, ev.AccountID, "", NotificationRemovedFromProperty, struct{}{})
+	return notify(s, e, ev.AccountID, "", "", NotificationRemovedFromProperty, struct{}{})
 }
 
 // notify writes one notification to an account or, when accountID is
-// empty, to an email. Applying the same event again rewrites the same row.
-func notify(s *notificationsBatch, e recorded.Event, accountID, email, kind string, details any) error {
+// empty, to an email; invitedBy is the inviter's account, for invitations. Applying the same event again rewrites the same row.
+func notify(s *notificationsBatch, e recorded.Event, accountID, email, invitedBy, kind string, details any) error {
 	name, _ := s.names.Get(rowKey{a: e.PropertyID})
 	if s.names.u.recording {
 		return nil // the name is all it reads
@@ -150,7 +160,7 @@ func notify(s *notificationsBatch, e recorded.Event, accountID, email, kind stri
 		return err
 	}
 	s.notes.Insert(notificationRow{ID: NotificationID(eventKey(e), recipient), AccountID: nonEmpty(accountID),
-		Email: nonEmpty(email), PropertyID: e.PropertyID, PropertyName: name.Name, Kind: kind,
+		Email: nonEmpty(email), InvitedBy: nonEmpty(invitedBy), PropertyID: e.PropertyID, PropertyName: name.Name, Kind: kind,
 		Details: string(data), CreatedAt: dbTime(e.At())})
 	return nil
 }

@@ -18,7 +18,7 @@ type WebhookDisabledDetails struct {
 // admin's own disabling names nobody.
 func notificationsWebhookDisabled(s *notificationsBatch, e recorded.Event, ev domain.WebhookEndpointDisabled) error {
 	for _, acc := range ev.Notified {
-		if err := notify(s, e, acc, "", NotificationWebhookDisabled, WebhookDisabledDetails{EndpointID: ev.EndpointID}); err != nil {
+		if err := notify(s, e, acc, "", "", NotificationWebhookDisabled, WebhookDisabledDetails{EndpointID: ev.EndpointID}); err != nil {
 			return err
 		}
 	}

@@ -32,6 +32,9 @@ type Projection struct {
 	// Tables are every table the projection writes, and no other
 	// projection does: a rebuild recreates exactly these.
 	Tables []string
+	// Personal are the columns of Tables that hold a person's data:
+	// forgetting the person rewrites them (infra/privacy), and only them.
+	Personal []PersonalColumn
 
 	// set is the set-wise form of the projections this package builds,
 	// which applies a batch in a few statements per table; see folded.
@@ -41,4 +44,51 @@ type Projection struct {
 // All returns every projection the service runs, in a stable order.
 func All() []Projection {
 	return []Projection{Properties(), Members(), Invitations(), MyInvitations(), Audit(), MyProperties(), Access(), Notifications()}
+}
+
+// PersonalColumn is a column of a projection's table that holds a person's
+// email, or, beside it, the client IP and user agent of a request the person
+// made (docs/ARCHITECTURE.md section 7). Forgetting the person rewrites the
+// copies there with markers; a column left out would keep them, which a test
+// of every text column the projections fill guards against.
+type PersonalColumn struct {
+	Table, Column string
+	// JSONKey is the key of the email inside Column, a jsonb object; empty
+	// when Column holds the email itself.
+	JSONKey string
+	// Claimed says the email is kept as a token claimed it, so a person's
+	// copies are found trimmed and lower-cased; otherwise it is kept as the
+	// domain normalizes emails, and found as it is.
+	Claimed bool
+	// Account names the column of the same row with the account whose key
+	// sealed the value when it is not an address (a claim that is not an
+	// email): forgetting the account rewrites those values.
+	Account string
+	// IP and UserAgent name the columns of the same row with the request's
+	// client IP and user agent, sealed with the email and rewritten with it
+	// (an empty one was never sealed and stays empty).
+	IP, UserAgent string
+	// InKey says the column is part of the table's primary key: a person's
+	// rows are moved under the marker rather than updated, so rows filed
+	// under two spellings of one address cannot collide.
+	InKey bool
+	// InID says the row's ID is derived from the email (NotificationID): a
+	// person's rows take the IDs a rebuild would give them.
+	InID bool
+}
+
+// Label names the column as erasure reports it: table.column, and the
+// JSON key after it.
+func (c PersonalColumn) Label() string {
+	l := c.Table + "." + c.Column
+	if c.JSONKey != "" {
+		l += "." + c.JSONKey
+	}
+	return l
+}
+
+// withPersonal returns p declaring cols as its personal columns.
+func withPersonal(cols []PersonalColumn, p Projection) Projection {
+	p.Personal = cols
+	return p
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,80 +12,65 @@ import (
 	"github.com/rosterhq/roster/projections"
 )
 
-// emailScrub rewrites one column's plaintext copies of an email ($1) with
-// its marker ($2); with actor set, also the actor's IP ($3) and user agent
-// ($4) on the same rows, where they are not empty (an empty one was never
-// sealed, so a rebuild leaves it empty too). %[1]s is the table.
-//
-// These are every column of the read models (migrations 0002 to 0006, as
-// the projections fill them) and of the mail consumer's tables that hold an
-// email, an IP or a user agent. Columns written from the domain's events are
-// normalized already and compared as they are; those written from a token's
-// email (the actor's) are compared trimmed and lower-cased.
-type emailScrub struct {
-	table, column string
-	actor         bool
-	sql           string
+// personal lists every column to scrub: those the projections declare
+// (projections.PersonalColumn), then the mail consumer's tables that hold
+// an email.
+func personal() []projections.PersonalColumn {
+	var out []projections.PersonalColumn
+	for _, p := range projections.All() {
+		out = append(out, p.Personal...)
+	}
+	return append(out,
+		projections.PersonalColumn{Table: "mail_ledger", Column: "recipient", Claimed: true},
+		projections.PersonalColumn{Table: "mail_invitations", Column: "email"})
 }
 
-var emailScrubs = []emailScrub{
-	{table: "rm_members", column: "email", sql: `UPDATE %[1]s SET email = $2 WHERE email = $1`},
-	{table: "rm_invitations", column: "email", sql: `UPDATE %[1]s SET email = $2 WHERE email = $1`},
-	{table: "rm_my_invitations", column: "email", sql: `UPDATE %[1]s SET email = $2 WHERE email = $1`},
-	{table: "rm_my_invitations", column: "invited_by_email",
-		sql: `UPDATE %[1]s SET invited_by_email = $2 WHERE lower(btrim(invited_by_email)) = $1`},
-	{table: "rm_audit", column: "actor_email", actor: true, sql: `UPDATE %[1]s SET actor_email = $2,
-		client_ip = CASE WHEN client_ip = '' THEN '' ELSE $3 END,
-		user_agent = CASE WHEN user_agent = '' THEN '' ELSE $4 END
-		WHERE actor_email = $1`},
-	{table: "rm_audit", column: "subject_email", sql: `UPDATE %[1]s SET subject_email = $2 WHERE subject_email = $1`},
-	// The key is part of the primary key: move the rows rather than
-	// update them, so a row filed under both spellings cannot collide.
-	{table: "rm_audit_subjects", column: "subject_key", sql: `WITH moved AS (
-		DELETE FROM %[1]s WHERE subject_key = $1 RETURNING property_id, occurred_at, revision)
-		INSERT INTO %[1]s (property_id, subject_key, occurred_at, revision)
-		SELECT property_id, $2, occurred_at, revision FROM moved ON CONFLICT DO NOTHING`},
-	{table: "rm_audit_contacts", column: "email", sql: `UPDATE %[1]s SET email = $2 WHERE email = $1`},
-	{table: "rm_notifications", column: "details.invited_by_email",
-		sql: `UPDATE %[1]s SET details = jsonb_set(details, '{invited_by_email}', to_jsonb($2::text))
-		WHERE lower(btrim(details->>'invited_by_email')) = $1`},
-	{table: "mail_ledger", column: "recipient", sql: `UPDATE %[1]s SET recipient = $2 WHERE lower(btrim(recipient)) = $1`},
-	{table: "mail_invitations", column: "email", sql: `UPDATE %[1]s SET email = $2 WHERE email = $1`},
+// emailSQL is the statement that rewrites c's copies of an email ($1) in
+// table with its marker ($2), and the request's IP ($3) and user agent ($4)
+// beside them when c declares those. Rows of a column in the primary key
+// are moved instead: deleted and inserted again under the marker.
+func emailSQL(c projections.PersonalColumn, table string) string {
+	if c.InKey {
+		return fmt.Sprintf(`WITH moved AS (DELETE FROM %[1]s WHERE %[2]s = $1 RETURNING *)
+			INSERT INTO %[1]s SELECT (jsonb_populate_record(NULL::%[1]s, to_jsonb(m) || jsonb_build_object(%[3]s, $2::text))).*
+			FROM moved m ON CONFLICT DO NOTHING`, table, c.Column, quoteLiteral(c.Column))
+	}
+	return fmt.Sprintf(`UPDATE %s SET %s WHERE %s = $1`, table, setMarker(c, "$2", "$3", "$4"), found(c))
 }
 
-// accountScrub rewrites the copies of an account's actor fields that were
-// sealed under the account, not under an email: values rows of the account
-// ($1) hold that are not an address. values lists a column's values for
-// the account; update rewrites those listed ($2) with the marker ($3) and,
-// with actor set, the IP ($4) and user agent ($5).
-type accountScrub struct {
-	table, column string
-	actor         bool
-	values        string
-	update        string
+// setMarker is the SET list that writes marker into c and, when c declares
+// them, ip and ua into the IP and user agent beside it.
+func setMarker(c projections.PersonalColumn, marker, ip, ua string) string {
+	set := c.Column + " = " + marker
+	if c.JSONKey != "" {
+		set = fmt.Sprintf("%[1]s = jsonb_set(%[1]s, '{%[2]s}', to_jsonb(%[3]s::text))", c.Column, c.JSONKey, marker)
+	}
+	for col, v := range map[string]string{c.IP: ip, c.UserAgent: ua} {
+		if col != "" {
+			set += fmt.Sprintf(", %[1]s = CASE WHEN %[1]s = '' THEN '' ELSE %[2]s END", col, v)
+		}
+	}
+	return set
 }
 
-// The inviter's email of a notification is found through the live
-// invitations, which name the inviter's account.
-var accountScrubs = []accountScrub{
-	{table: "rm_audit", column: "actor_email", actor: true,
-		values: `SELECT DISTINCT actor_email FROM %[1]s WHERE actor_id = $1`,
-		update: `UPDATE %[1]s SET actor_email = CASE WHEN actor_email = '' THEN '' ELSE $3 END,
-			client_ip = CASE WHEN client_ip = '' THEN '' ELSE $4 END,
-			user_agent = CASE WHEN user_agent = '' THEN '' ELSE $5 END
-			WHERE actor_id = $1 AND actor_email = ANY($2::text[])`},
-	{table: "rm_my_invitations", column: "invited_by_email",
-		values: `SELECT DISTINCT invited_by_email FROM %[1]s WHERE invited_by = $1`,
-		update: `UPDATE %[1]s SET invited_by_email = $3 WHERE invited_by = $1 AND invited_by_email = ANY($2::text[])`},
-	{table: "rm_notifications", column: "details.invited_by_email",
-		values: `SELECT DISTINCT coalesce(n.details->>'invited_by_email', '') FROM %[1]s n
-			JOIN rm_invitations i ON i.property_id = n.property_id AND i.invitation_id = n.details->>'invitation_id'
-			WHERE i.invited_by = $1`,
-		update: `UPDATE %[1]s n SET details = jsonb_set(n.details, '{invited_by_email}', to_jsonb($3::text))
-			FROM rm_invitations i
-			WHERE i.property_id = n.property_id AND i.invitation_id = n.details->>'invitation_id'
-			AND i.invited_by = $1 AND n.details->>'invited_by_email' = ANY($2::text[])`},
+// value is c's value as SQL; found is how a person's email is compared
+// with it.
+func value(c projections.PersonalColumn) string {
+	if c.JSONKey != "" {
+		return c.Column + "->>" + quoteLiteral(c.JSONKey)
+	}
+	return c.Column
 }
+
+func found(c projections.PersonalColumn) string {
+	if c.Claimed {
+		return "lower(btrim(" + value(c) + "))"
+	}
+	return value(c)
+}
+
+// quoteLiteral quotes an identifier of ours as an SQL string literal.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // schema is where one set of tables to scrub lives: the live tables (name
 // empty: found on the search_path), or the copies a rebuild in progress is
@@ -103,11 +89,11 @@ func (s schema) table(t string) string {
 	return pgx.Identifier{s.name, t}.Sanitize()
 }
 
-func (s schema) label(table, column string) string {
+func (s schema) label(column string) string {
 	if s.name == "" {
-		return table + "." + column
+		return column
 	}
-	return s.name + "." + table + "." + column
+	return s.name + "." + column
 }
 
 // scrubSchemas lists the live schema and every rebuild schema with the
@@ -140,30 +126,37 @@ func scrubSchemas(ctx context.Context, tx pgx.Tx) ([]schema, error) {
 // counts to counts, and returns how many rows it rewrote.
 func (s schema) scrubEmail(ctx context.Context, tx pgx.Tx, email, marker string, counts map[string]int64) (int64, error) {
 	var total int64
-	for _, sc := range emailScrubs {
-		if !s.has(sc.table) {
+	var recipients []projections.PersonalColumn
+	for _, c := range personal() {
+		if !s.has(c.Table) {
+			continue
+		}
+		if c.InID {
+			recipients = append(recipients, c)
 			continue
 		}
 		args := []any{email, marker}
-		if sc.actor {
+		if c.IP != "" || c.UserAgent != "" {
 			args = append(args, ErasedIP, ErasedUserAgent)
 		}
-		tag, err := tx.Exec(ctx, fmt.Sprintf(sc.sql, s.table(sc.table)), args...)
+		tag, err := tx.Exec(ctx, emailSQL(c, s.table(c.Table)), args...)
 		if err != nil {
-			return total, fmt.Errorf("scrub %s: %w", s.label(sc.table, sc.column), err)
+			return total, fmt.Errorf("scrub %s: %w", s.label(c.Label()), err)
 		}
 		if n := tag.RowsAffected(); n > 0 {
-			counts[s.label(sc.table, sc.column)] += n
+			counts[s.label(c.Label())] += n
 			total += n
 		}
 	}
-	if s.has("rm_notifications") {
-		n, err := s.readdressNotifications(ctx, tx, email, marker)
+	// A row whose ID derives from the address goes last: finding its new
+	// ID reads the audit rows.
+	for _, c := range recipients {
+		n, err := s.readdressNotifications(ctx, tx, c, email, marker)
 		if err != nil {
-			return total, fmt.Errorf("scrub %s: %w", s.label("rm_notifications", "email"), err)
+			return total, fmt.Errorf("scrub %s: %w", s.label(c.Label()), err)
 		}
 		if n > 0 {
-			counts[s.label("rm_notifications", "email")] += n
+			counts[s.label(c.Label())] += n
 			total += n
 		}
 	}
@@ -176,10 +169,10 @@ func (s schema) scrubEmail(ctx context.Context, tx pgx.Tx, email, marker string,
 // is what a rebuild will give, and the read markers follow it. The event is
 // found among the audit's rows of the invitation, as the one whose ID gives
 // the notification's; should the audit not have it yet, the ID stays.
-func (s schema) readdressNotifications(ctx context.Context, tx pgx.Tx, email, marker string) (int64, error) {
+func (s schema) readdressNotifications(ctx context.Context, tx pgx.Tx, c projections.PersonalColumn, email, marker string) (int64, error) {
 	type note struct{ id, to, property, invitation string }
-	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id::text, email, property_id, coalesce(details->>'invitation_id', '')
-		FROM %s WHERE email = $1`, s.table("rm_notifications")), email)
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id::text, %[2]s, property_id, coalesce(details->>'invitation_id', '')
+		FROM %[1]s WHERE %[2]s = $1`, s.table(c.Table), c.Column), email)
 	if err != nil {
 		return 0, err
 	}
@@ -215,7 +208,7 @@ func (s schema) readdressNotifications(ctx context.Context, tx pgx.Tx, email, ma
 		if err != nil {
 			return 0, err
 		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s SET id = $2, email = $3 WHERE id = $1`, s.table("rm_notifications")),
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s SET id = $2, %s = $3 WHERE id = $1`, s.table(c.Table), c.Column),
 			n.id, newID, marker); err != nil {
 			return 0, err
 		}
@@ -232,39 +225,44 @@ func (s schema) readdressNotifications(ctx context.Context, tx pgx.Tx, email, ma
 // scrubAccount rewrites, in s, the actor fields of account that were sealed
 // under the account itself, with marker.
 func (s schema) scrubAccount(ctx context.Context, tx pgx.Tx, account, marker string, counts map[string]int64) error {
-	for _, sc := range accountScrubs {
-		if !s.has(sc.table) {
+	for _, c := range personal() {
+		if c.Account == "" || !s.has(c.Table) {
 			continue
 		}
-		rows, err := tx.Query(ctx, fmt.Sprintf(sc.values, s.table(sc.table)), account)
+		label := s.label(c.Label())
+		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT DISTINCT coalesce(%s, '') FROM %s WHERE %s = $1`,
+			value(c), s.table(c.Table), c.Account), account)
 		if err != nil {
-			return fmt.Errorf("scrub %s: %w", s.label(sc.table, sc.column), err)
+			return fmt.Errorf("scrub %s: %w", label, err)
 		}
 		values, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return fmt.Errorf("scrub %s: %w", s.label(sc.table, sc.column), err)
+			return fmt.Errorf("scrub %s: %w", label, err)
 		}
 		// An address was sealed under its own subject, not the account's;
-		// an empty actor email still had the IP and agent beside it sealed.
+		// an empty email still had the IP and agent beside it sealed.
+		withRequest := c.IP != "" || c.UserAgent != ""
 		var theirs []string
 		for _, v := range values {
-			if _, err := domain.NormalizeEmail(v); err != nil && (v != "" || sc.actor) {
+			if _, err := domain.NormalizeEmail(v); err != nil && (v != "" || withRequest) {
 				theirs = append(theirs, v)
 			}
 		}
 		if len(theirs) == 0 {
 			continue
 		}
+		erased := fmt.Sprintf("(CASE WHEN coalesce(%s, '') = '' THEN '' ELSE $3 END)", value(c))
 		args := []any{account, theirs, marker}
-		if sc.actor {
+		if withRequest {
 			args = append(args, ErasedIP, ErasedUserAgent)
 		}
-		tag, err := tx.Exec(ctx, fmt.Sprintf(sc.update, s.table(sc.table)), args...)
+		tag, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s SET %s WHERE %s = $1 AND %s = ANY($2::text[])`,
+			s.table(c.Table), setMarker(c, erased, "$4", "$5"), c.Account, value(c)), args...)
 		if err != nil {
-			return fmt.Errorf("scrub %s: %w", s.label(sc.table, sc.column), err)
+			return fmt.Errorf("scrub %s: %w", label, err)
 		}
 		if n := tag.RowsAffected(); n > 0 {
-			counts[s.label(sc.table, sc.column)] += n
+			counts[label] += n
 		}
 	}
 	return nil
