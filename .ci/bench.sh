@@ -20,7 +20,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
 cd "$ROSTER_ROOT"
 
-PG_DB=roster_bench # pg_up creates it when missing
+PG_DB=${ROSTER_BENCH_DB:-roster_bench} # pg_up creates it when missing; another name keeps two runs apart
 BENCH_OUT=$ROSTER_STATE/bench
 SERVER_PID=
 

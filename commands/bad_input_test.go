@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -23,6 +24,10 @@ func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
 	tooMany := make([]commands.InviteRow, domain.MaxInvitesPerRequest+1)
 	for i := range tooMany {
 		tooMany[i] = commands.InviteRow{Email: fmt.Sprintf("u%d@example.com", i), Role: "agent"}
+	}
+	tooManyImports := make([]commands.ImportRow, domain.MaxImportRows+1)
+	for i := range tooManyImports {
+		tooManyImports[i] = commands.ImportRow{AccountID: fmt.Sprintf("acc-%d", i), Email: fmt.Sprintf("u%d@example.com", i), Role: "agent"}
 	}
 	type env struct {
 		f        *fixture
@@ -61,6 +66,38 @@ func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
 		{"invite by an agent", func(e env) error {
 			return ignore(e.f.h.Invite.Handle(ctx, as(bob), commands.Invite{PropertyID: e.pid, Rows: []commands.InviteRow{{Email: cy.Email, Role: "agent"}}}))
 		}, domain.KindForbidden, domain.CodeForbidden, nil},
+		{"import with a bad account, email and role reports every row", func(e env) error {
+			return ignore(e.f.h.ImportMembers.Handle(ctx, as(owner), commands.ImportMembers{PropertyID: e.pid, Rows: []commands.ImportRow{
+				{AccountID: "", Email: cy.Email, Role: "agent"}, {AccountID: dan.AccountID, Email: "nope", Role: "boss"}}}))
+		}, domain.KindInvalid, domain.CodeInvalidImport, []domain.Problem{
+			{Index: 0, Field: "account_id", Value: "", Code: domain.CodeInvalidAccountID},
+			{Index: 1, Field: "email", Value: "nope", Code: domain.CodeInvalidEmail},
+			{Index: 1, Field: "role", Value: "boss", Code: domain.CodeInvalidRole}}},
+		{"import is all or nothing when one row is a member already", func(e env) error {
+			return ignore(e.f.h.ImportMembers.Handle(ctx, as(owner), commands.ImportMembers{PropertyID: e.pid, Rows: []commands.ImportRow{
+				{AccountID: cy.AccountID, Email: cy.Email, Role: "agent"}, {AccountID: bob.AccountID, Email: bob.Email, Role: "agent"}}}))
+		}, domain.KindConflict, domain.CodeAlreadyMember, []domain.Problem{
+			{Index: 1, Field: "account_id", Value: bob.AccountID, Code: domain.CodeAlreadyMember}}},
+		{"import of a pending invitee", func(e env) error {
+			return ignore(e.f.h.ImportMembers.Handle(ctx, as(owner), commands.ImportMembers{PropertyID: e.pid, Rows: []commands.ImportRow{
+				{AccountID: ada.AccountID, Email: ada.Email, Role: "agent"}}}))
+		}, domain.KindConflict, domain.CodeAlreadyInvited, []domain.Problem{
+			{Index: 0, Field: "email", Value: ada.Email, Code: domain.CodeAlreadyInvited}}},
+		{"import with no rows", func(e env) error {
+			return ignore(e.f.h.ImportMembers.Handle(ctx, as(owner), commands.ImportMembers{PropertyID: e.pid}))
+		}, domain.KindInvalid, domain.CodeNoImportRows, nil},
+		{"import with too many rows", func(e env) error {
+			return ignore(e.f.h.ImportMembers.Handle(ctx, as(owner), commands.ImportMembers{PropertyID: e.pid, Rows: tooManyImports}))
+		}, domain.KindInvalid, domain.CodeTooManyImportRows, nil},
+		{"import by an agent", func(e env) error {
+			return ignore(e.f.h.ImportMembers.Handle(ctx, as(bob), commands.ImportMembers{PropertyID: e.pid, Rows: []commands.ImportRow{{AccountID: cy.AccountID, Email: cy.Email, Role: "agent"}}}))
+		}, domain.KindForbidden, domain.CodeForbidden, nil},
+		{"import by an outsider, who is told the property does not exist", func(e env) error {
+			return ignore(e.f.h.ImportMembers.Handle(ctx, as(outsider), commands.ImportMembers{PropertyID: e.pid, Rows: []commands.ImportRow{{AccountID: cy.AccountID, Email: cy.Email, Role: "agent"}}}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"import into an unknown property", func(e env) error {
+			return ignore(e.f.h.ImportMembers.Handle(ctx, as(owner), commands.ImportMembers{PropertyID: unknown, Rows: []commands.ImportRow{{AccountID: cy.AccountID, Email: cy.Email, Role: "agent"}}}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
 		{"resend an unknown invitation", func(e env) error {
 			return ignore(e.f.h.Resend.Handle(ctx, as(owner), commands.Resend{PropertyID: e.pid, InvitationID: unknown}))
 		}, domain.KindNotFound, domain.CodeInvitationNotFound, nil},
@@ -117,6 +154,32 @@ func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
 		}, domain.KindConflict, domain.CodeNewOwnerNotAdmin, nil},
 		{"transfer ownership of an unknown property", func(e env) error {
 			return ignore(e.f.h.TransferOwnership.Handle(ctx, as(owner), commands.TransferOwnership{PropertyID: unknown, AccountID: bob.AccountID}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"invite with lifetimes out of bounds reports every row", func(e env) error {
+			return ignore(e.f.h.Invite.Handle(ctx, as(owner), commands.Invite{PropertyID: e.pid, Rows: []commands.InviteRow{
+				{Email: cy.Email, Role: "agent", Lifetime: domain.LifetimeOf(time.Minute)},
+				{Email: dan.Email, Role: "agent", Lifetime: domain.MaxLifetime + 1}}}))
+		}, domain.KindInvalid, domain.CodeInvalidInvitations, []domain.Problem{
+			{Index: 0, Field: "lifetime", Value: "60", Code: domain.CodeInvalidLifetime},
+			{Index: 1, Field: "lifetime", Value: "2592001", Code: domain.CodeInvalidLifetime}}},
+		{"set an invitation policy whose default is above its maximum", func(e env) error {
+			return ignore(e.f.h.InvitationPolicy.Handle(ctx, as(owner), commands.SetInvitationPolicy{PropertyID: e.pid,
+				Policy: domain.InvitationPolicy{Default: domain.LifetimeOf(48 * time.Hour), Maximum: domain.LifetimeOf(24 * time.Hour)}}))
+		}, domain.KindInvalid, domain.CodeDefaultAboveMaximum, []domain.Problem{
+			{Index: -1, Field: "default_lifetime", Value: "172800", Code: domain.CodeDefaultAboveMaximum}}},
+		{"set an invitation policy with both lifetimes out of bounds", func(e env) error {
+			return ignore(e.f.h.InvitationPolicy.Handle(ctx, as(owner), commands.SetInvitationPolicy{PropertyID: e.pid,
+				Policy: domain.InvitationPolicy{Maximum: domain.MaxLifetime * 2}}))
+		}, domain.KindInvalid, domain.CodeInvalidPolicy, []domain.Problem{
+			{Index: -1, Field: "default_lifetime", Value: "0", Code: domain.CodeInvalidLifetime},
+			{Index: -1, Field: "maximum_lifetime", Value: "5184000", Code: domain.CodeInvalidLifetime}}},
+		{"set an invitation policy as an agent", func(e env) error {
+			return ignore(e.f.h.InvitationPolicy.Handle(ctx, as(bob), commands.SetInvitationPolicy{PropertyID: e.pid,
+				Policy: domain.InvitationPolicy{Default: domain.LifetimeOf(time.Hour), Maximum: domain.LifetimeOf(time.Hour)}}))
+		}, domain.KindForbidden, domain.CodeForbidden, nil},
+		{"set the invitation policy of an unknown property", func(e env) error {
+			return ignore(e.f.h.InvitationPolicy.Handle(ctx, as(owner), commands.SetInvitationPolicy{PropertyID: unknown,
+				Policy: domain.InvitationPolicy{Default: domain.LifetimeOf(time.Hour), Maximum: domain.LifetimeOf(time.Hour)}}))
 		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
 		{"create a property with a blank name", func(e env) error {
 			return ignore(e.f.h.CreateProperty.Handle(ctx, as(owner), commands.CreateProperty{Name: " \t "}))

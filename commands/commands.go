@@ -11,7 +11,8 @@ import (
 type Config struct {
 	// Store is the event store the properties' streams live in.
 	Store EventStore
-	// InviteTTL is how long an invitation stays valid (domain.DefaultInviteTTL when zero).
+	// InviteTTL is how long an invitation stays valid in a property that set
+	// no invitation policy (domain.DefaultInviteTTL when zero).
 	InviteTTL time.Duration
 	// Tokens derives invitation tokens.
 	Tokens *invitetoken.Key
@@ -32,6 +33,7 @@ type Config struct {
 type Handlers struct {
 	CreateProperty    CreatePropertyHandler
 	Invite            InviteHandler
+	ImportMembers     ImportMembersHandler
 	Resend            ResendHandler
 	Revoke            RevokeHandler
 	Answer            AnswerHandler
@@ -40,6 +42,7 @@ type Handlers struct {
 	SetAccess         SetAccessHandler
 	Remove            RemoveHandler
 	TransferOwnership TransferOwnershipHandler
+	InvitationPolicy  SetInvitationPolicyHandler
 	MayRead           MayReadHandler
 
 	CreateWebhook         CreateWebhookHandler
@@ -49,7 +52,12 @@ type Handlers struct {
 	DisableFailingWebhook DisableFailingWebhookHandler
 
 	exec *Executor
+	ttl  time.Duration
 }
+
+// ServicePolicy is the invitation policy of a property that set none
+// (domain.ServicePolicy of Config.InviteTTL).
+func (h Handlers) ServicePolicy() domain.InvitationPolicy { return domain.ServicePolicy(h.ttl) }
 
 // Flush drops the states the handlers keep in memory; see Executor.Flush.
 func (h Handlers) Flush() { h.exec.Flush() }
@@ -68,6 +76,7 @@ func New(c Config) Handlers {
 	return Handlers{
 		CreateProperty:    CreatePropertyHandler{exec: exec},
 		Invite:            InviteHandler{exec: exec, ttl: ttl},
+		ImportMembers:     ImportMembersHandler{exec: exec},
 		Resend:            ResendHandler{exec: exec, ttl: ttl},
 		Revoke:            RevokeHandler{exec: exec},
 		MayRead:           MayReadHandler{exec: exec},
@@ -77,12 +86,14 @@ func New(c Config) Handlers {
 		SetAccess:         SetAccessHandler{exec: exec},
 		Remove:            RemoveHandler{exec: exec},
 		TransferOwnership: TransferOwnershipHandler{exec: exec},
+		InvitationPolicy:  SetInvitationPolicyHandler{exec: exec},
+		exec:              exec,
+		ttl:               ttl,
 
 		CreateWebhook:         CreateWebhookHandler{exec: exec, secrets: c.WebhookSecrets, rules: c.WebhookRules},
 		ChangeWebhook:         ChangeWebhookHandler{exec: exec, rules: c.WebhookRules},
 		RotateWebhookSecret:   RotateWebhookSecretHandler{exec: exec, secrets: c.WebhookSecrets},
 		ListWebhooks:          ListWebhooksHandler{exec: exec},
 		DisableFailingWebhook: DisableFailingWebhookHandler{exec: exec},
-		exec:                  exec,
 	}
 }

@@ -29,6 +29,13 @@ var everyCommand = map[string]command{
 				Rows: []commands.InviteRow{{Email: ada.Email, Role: "admin"}, {Email: bob.Email, Role: "agent"}}})
 		}, owner
 	},
+	"import members": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
+		pid := f.create()
+		return func(m commands.Meta) (commands.Result, error) {
+			return f.h.ImportMembers.Handle(context.Background(), m, commands.ImportMembers{PropertyID: pid,
+				Rows: []commands.ImportRow{{AccountID: ada.AccountID, Email: ada.Email, Role: "admin"}, {AccountID: cy.AccountID, Email: cy.Email, Role: "agent"}}})
+		}, owner
+	},
 	"resend": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
 		pid := f.create()
 		iid := f.invite(pid, ada.Email, "agent").InvitationID
@@ -83,6 +90,13 @@ var everyCommand = map[string]command{
 		return func(m commands.Meta) (commands.Result, error) {
 			return f.h.Remove.Handle(context.Background(), m, commands.Remove{PropertyID: pid, Leave: true})
 		}, bob
+	},
+	"set invitation policy": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
+		pid := f.create()
+		return func(m commands.Meta) (commands.Result, error) {
+			return f.h.InvitationPolicy.Handle(context.Background(), m, commands.SetInvitationPolicy{PropertyID: pid,
+				Policy: domain.InvitationPolicy{Default: domain.LifetimeOf(24 * time.Hour), Maximum: domain.LifetimeOf(48 * time.Hour)}})
+		}, owner
 	},
 	"transfer ownership": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
 		pid := f.create()

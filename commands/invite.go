@@ -12,6 +12,8 @@ import (
 type InviteRow struct {
 	Email string
 	Role  string
+	// Lifetime is how long the invitation lasts; zero takes the property's default.
+	Lifetime domain.Lifetime
 }
 
 // Invite invites one or many emails to a property, all or nothing.
@@ -38,7 +40,7 @@ func (h InviteHandler) Handle(ctx context.Context, m Meta, c Invite) (Result, er
 		reqs := make([]domain.InviteRequest, len(c.Rows))
 		for i, r := range c.Rows {
 			reqs[i] = domain.InviteRequest{InvitationID: ids.Next(fmt.Sprintf("invitation/%d", i)),
-				Email: r.Email, Role: r.Role, TokenNonce: ids.Next(fmt.Sprintf("nonce/%d", i))}
+				Email: r.Email, Role: r.Role, Lifetime: r.Lifetime, TokenNonce: ids.Next(fmt.Sprintf("nonce/%d", i))}
 		}
 		return p.Invite(m.Actor, now, h.ttl, reqs)
 	})

@@ -18,7 +18,7 @@ func sampleEvents() map[string]domain.Event {
 	return map[string]domain.Event{
 		"PropertyCreated": domain.PropertyCreated{Schema: 1, PropertyID: pid, Name: "Shop ✓", OwnerID: owner.AccountID},
 		"MemberInvited": domain.MemberInvited{Schema: 1, InvitationID: "inv-1", Email: pat.Email, Role: domain.RoleAdmin,
-			InvitedBy: owner.AccountID, ExpiresAt: expires, TokenNonce: "n1"},
+			InvitedBy: owner.AccountID, ExpiresAt: expires, TokenNonce: "n1", LifetimeSeconds: 86400},
 		"InvitationResent":   domain.InvitationResent{Schema: 1, InvitationID: "inv-1", ExpiresAt: expires, TokenNonce: "n2"},
 		"InvitationRevoked":  domain.InvitationRevoked{Schema: 1, InvitationID: "inv-1"},
 		"InvitationDeclined": domain.InvitationDeclined{Schema: 1, InvitationID: "inv-1"},
@@ -32,6 +32,8 @@ func sampleEvents() map[string]domain.Event {
 		"MemberRemoved":        domain.MemberRemoved{Schema: 1, AccountID: pat.AccountID},
 		"MemberLeft":           domain.MemberLeft{Schema: 1, AccountID: pat.AccountID},
 		"OwnershipTransferred": domain.OwnershipTransferred{Schema: 1, From: owner.AccountID, To: admin.AccountID},
+		"InvitationPolicyChanged": domain.InvitationPolicyChanged{Schema: 1, DefaultLifetimeSeconds: 3 * 86400,
+			MaximumLifetimeSeconds: 14 * 86400},
 		"WebhookEndpointCreated": domain.WebhookEndpointCreated{Schema: 1, EndpointID: "wh-1", URL: "https://hooks.example.com/roster",
 			EventTypes: []string{"roster.member.joined.v1"}, Description: "CRM", SecretNonce: "n3"},
 		"WebhookEndpointUpdated": domain.WebhookEndpointUpdated{Schema: 1, EndpointID: "wh-1", URL: "https://hooks.example.com/v2",

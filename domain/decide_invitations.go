@@ -32,12 +32,19 @@ type InviteRequest struct {
 	Email        string
 	Role         string
 	TokenNonce   string
+	// Lifetime is how long the invitation lasts; zero takes the property's
+	// default.
+	Lifetime Lifetime
 }
 
 // Invite invites one or many emails, all or nothing: invariants 2, 3 and 4
 // in docs/ARCHITECTURE.md.
 // Every bad row is reported at once in Error.Problems: the error's kind is
-// KindInvalid when any row is malformed, else KindConflict.
+// KindInvalid when any row is malformed, else KindConflict. A row's
+// lifetime must be within MinLifetime..MaxLifetime (CodeInvalidLifetime)
+// and the property's maximum (CodeLifetimeAboveMaximum); a row without one
+// lasts the property's default. ttl is the default of a property that set
+// no policy (ServicePolicy).
 func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []InviteRequest) ([]Event, error) {
 	if err := p.authorize(actor, PermManageInvitations); err != nil {
 		return nil, err
@@ -49,6 +56,7 @@ func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []
 		return nil, Errorf(KindInvalid, CodeTooManyInvitations,
 			"%d invitations in one request; at most %d are allowed", len(reqs), MaxInvitesPerRequest)
 	}
+	policy, _ := p.InvitationPolicy(ttl)
 	var problems []Problem
 	malformed := false
 	seen := map[string]int{}
@@ -64,6 +72,11 @@ func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []
 		if roleErr != nil {
 			malformed = true
 			problems = append(problems, rowProblem(i, "role", r.Role, roleErr))
+		}
+		lifetimeErr := policy.allows(r.Lifetime)
+		if lifetimeErr != nil {
+			malformed = true
+			problems = append(problems, rowProblem(i, "lifetime", strconv.FormatInt(r.Lifetime.Seconds(), 10), lifetimeErr))
 		}
 		if emailErr != nil {
 			continue
@@ -85,7 +98,7 @@ func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []
 				Message: email + " already has pending invitation " + inv.ID + "; resend it instead"})
 			continue
 		}
-		if roleErr != nil {
+		if roleErr != nil || lifetimeErr != nil {
 			continue
 		}
 		if _, taken := p.Invitations[r.InvitationID]; taken || r.InvitationID == "" || newIDs[r.InvitationID] {
@@ -95,7 +108,8 @@ func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []
 		}
 		newIDs[r.InvitationID] = true
 		events = append(events, MemberInvited{Schema: SchemaV1, InvitationID: r.InvitationID, Email: email,
-			Role: role, InvitedBy: actor.AccountID, ExpiresAt: now.Add(ttl).UTC(), TokenNonce: r.TokenNonce})
+			Role: role, InvitedBy: actor.AccountID, ExpiresAt: now.Add(policy.lifetime(r.Lifetime).Duration()).UTC(),
+			TokenNonce: r.TokenNonce, LifetimeSeconds: r.Lifetime.Seconds()})
 	}
 	if len(problems) > 0 {
 		return nil, invitationProblems(problems, malformed)
@@ -108,6 +122,14 @@ func rowProblem(i int, field, value string, err error) Problem {
 }
 
 func invitationProblems(problems []Problem, malformed bool) *Error {
+	return refusedRows(problems, malformed, CodeInvalidInvitations,
+		strconv.Itoa(len(problems))+" invitations cannot be sent; nothing was sent")
+}
+
+// refusedRows is the error of a bulk request with refused rows: KindInvalid
+// when any row is malformed, else KindConflict; one problem's own code and
+// message, or several's code and message with every problem listed.
+func refusedRows(problems []Problem, malformed bool, severalCode, severalMessage string) *Error {
 	kind := KindConflict
 	if malformed {
 		kind = KindInvalid
@@ -115,12 +137,15 @@ func invitationProblems(problems []Problem, malformed bool) *Error {
 	if len(problems) == 1 {
 		return &Error{Kind: kind, Code: problems[0].Code, Message: problems[0].Message, Problems: problems}
 	}
-	return &Error{Kind: kind, Code: CodeInvalidInvitations,
-		Message: strconv.Itoa(len(problems)) + " invitations cannot be sent; nothing was sent", Problems: problems}
+	return &Error{Kind: kind, Code: severalCode, Message: severalMessage, Problems: problems}
 }
 
 // Resend gives a pending (or expired) invitation a new token and expiry:
-// invariant 7 in docs/ARCHITECTURE.md. Errors: CodeInvitationNotFound, CodeInvitationNotPending.
+// invariant 7 in docs/ARCHITECTURE.md. An invitation whose inviter chose
+// its lifetime is renewed for that lifetime, cut to the property's maximum
+// if that has shrunk since; one that took the default gets the property's
+// default of today. ttl is the default of a property that set no policy.
+// Errors: CodeInvitationNotFound, CodeInvitationNotPending.
 func (p *Property) Resend(actor Actor, now time.Time, ttl time.Duration, invitationID, nonce string) ([]Event, error) {
 	if err := p.authorize(actor, PermManageInvitations); err != nil {
 		return nil, err
@@ -142,8 +167,10 @@ func (p *Property) Resend(actor Actor, now time.Time, ttl time.Duration, invitat
 		return nil, Errorf(KindConflict, CodeAlreadyInvited,
 			"%s already has pending invitation %s; resend that one instead", inv.Email, other.ID)
 	}
+	policy, _ := p.InvitationPolicy(ttl)
+	lifetime := policy.lifetime(min(inv.Lifetime, policy.Maximum))
 	return []Event{InvitationResent{Schema: SchemaV1, InvitationID: inv.ID,
-		ExpiresAt: now.Add(ttl).UTC(), TokenNonce: nonce}}, nil
+		ExpiresAt: now.Add(lifetime.Duration()).UTC(), TokenNonce: nonce}}, nil
 }
 
 // Revoke withdraws one or a selection of pending invitations, all or nothing.

@@ -70,6 +70,14 @@ const (
 	CodeNotAvailable           = "not_ready"
 )
 
+// Codes of invitations' lifetimes and a property's invitation policy.
+const (
+	CodeInvalidLifetime      = "invalid_lifetime"       // a lifetime outside 1 hour..30 days
+	CodeLifetimeAboveMaximum = "lifetime_above_maximum" // longer than the property's maximum
+	CodeDefaultAboveMaximum  = "default_above_maximum"  // a policy whose default is longer than its maximum
+	CodeInvalidPolicy        = "invalid_policy"         // a policy with several problems (listed)
+)
+
 // Codes of the tamper-evident history (infra/chain).
 const (
 	CodeChainBroken             = "chain_broken"               // a chain that does not verify is not signed
@@ -86,6 +94,16 @@ const (
 // Codes of bounds on what a caller may run at once.
 const (
 	CodeTooManyLongReads = "too_many_long_reads" // too many exports, as_of queries or access reviews at once; retry after Retry-After
+)
+
+// Codes of importing members in bulk (Property.ImportMembers).
+const (
+	CodeNoImportRows      = "no_import_rows"       // an import with no row
+	CodeTooManyImportRows = "too_many_import_rows" // more rows than MaxImportRows
+	CodeDuplicateAccount  = "duplicate_account"    // two rows of one import name the same account
+	CodeInvalidImport     = "invalid_import"       // several rows refused; each is in Problems
+	CodeInvalidAccountID  = "invalid_account_id"   // an account ID that is empty, too long or holds spaces or controls
+	CodeImportNotOwner    = "import_owner_only"    // an admin who does not own the property tried to import
 )
 
 // Codes of signing in to the dashboard.

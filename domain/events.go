@@ -9,19 +9,20 @@ import (
 // Stored event type names. They are written into the event store, so they
 // never change with a Go rename: renaming one is a migration.
 const (
-	TypePropertyCreated      = "PropertyCreated"
-	TypeMemberInvited        = "MemberInvited"
-	TypeInvitationResent     = "InvitationResent"
-	TypeInvitationRevoked    = "InvitationRevoked"
-	TypeInvitationDeclined   = "InvitationDeclined"
-	TypeInvitationAccepted   = "InvitationAccepted"
-	TypeMemberJoined         = "MemberJoined"
-	TypeMemberRoleChanged    = "MemberRoleChanged"
-	TypeMemberAccessDisabled = "MemberAccessDisabled"
-	TypeMemberAccessEnabled  = "MemberAccessEnabled"
-	TypeMemberRemoved        = "MemberRemoved"
-	TypeMemberLeft           = "MemberLeft"
-	TypeOwnershipTransferred = "OwnershipTransferred"
+	TypePropertyCreated         = "PropertyCreated"
+	TypeMemberInvited           = "MemberInvited"
+	TypeInvitationResent        = "InvitationResent"
+	TypeInvitationRevoked       = "InvitationRevoked"
+	TypeInvitationDeclined      = "InvitationDeclined"
+	TypeInvitationAccepted      = "InvitationAccepted"
+	TypeMemberJoined            = "MemberJoined"
+	TypeMemberRoleChanged       = "MemberRoleChanged"
+	TypeMemberAccessDisabled    = "MemberAccessDisabled"
+	TypeMemberAccessEnabled     = "MemberAccessEnabled"
+	TypeMemberRemoved           = "MemberRemoved"
+	TypeMemberLeft              = "MemberLeft"
+	TypeOwnershipTransferred    = "OwnershipTransferred"
+	TypeInvitationPolicyChanged = "InvitationPolicyChanged"
 
 	TypeWebhookEndpointCreated  = "WebhookEndpointCreated"
 	TypeWebhookEndpointUpdated  = "WebhookEndpointUpdated"
@@ -58,6 +59,10 @@ type MemberInvited struct {
 	InvitedBy    string    `json:"invited_by"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	TokenNonce   string    `json:"token_nonce"`
+	// LifetimeSeconds is the lifetime the inviter chose, or 0 when they took
+	// the property's default: a resend renews a chosen lifetime and gives a
+	// defaulted one the default of its day (Property.Resend).
+	LifetimeSeconds int64 `json:"lifetime_seconds,omitempty"`
 }
 
 // InvitationResent replaces an invitation's token and expiry.
@@ -186,6 +191,15 @@ type WebhookEndpointDeleted struct {
 	EndpointID string `json:"endpoint_id"`
 }
 
+// InvitationPolicyChanged records a property's new invitation policy: the
+// lifetime of an invitation whose inviter chooses none, and the longest one
+// an inviter may choose, both in seconds.
+type InvitationPolicyChanged struct {
+	Schema                 int   `json:"schema"`
+	DefaultLifetimeSeconds int64 `json:"default_lifetime_seconds"`
+	MaximumLifetimeSeconds int64 `json:"maximum_lifetime_seconds"`
+}
+
 // EventType implementations: the stored names above, never derived from Go names.
 func (PropertyCreated) EventType() string         { return TypePropertyCreated }
 func (MemberInvited) EventType() string           { return TypeMemberInvited }
@@ -200,6 +214,8 @@ func (MemberAccessEnabled) EventType() string     { return TypeMemberAccessEnabl
 func (MemberRemoved) EventType() string           { return TypeMemberRemoved }
 func (MemberLeft) EventType() string              { return TypeMemberLeft }
 func (OwnershipTransferred) EventType() string    { return TypeOwnershipTransferred }
+func (InvitationPolicyChanged) EventType() string { return TypeInvitationPolicyChanged }
+
 func (WebhookEndpointCreated) EventType() string  { return TypeWebhookEndpointCreated }
 func (WebhookEndpointUpdated) EventType() string  { return TypeWebhookEndpointUpdated }
 func (WebhookEndpointDisabled) EventType() string { return TypeWebhookEndpointDisabled }
@@ -209,19 +225,20 @@ func (WebhookEndpointDeleted) EventType() string  { return TypeWebhookEndpointDe
 
 // decoders maps each stored type name to a decoder of its payload.
 var decoders = map[string]func([]byte) (Event, error){
-	TypePropertyCreated:      decodeAs[PropertyCreated],
-	TypeMemberInvited:        decodeAs[MemberInvited],
-	TypeInvitationResent:     decodeAs[InvitationResent],
-	TypeInvitationRevoked:    decodeAs[InvitationRevoked],
-	TypeInvitationDeclined:   decodeAs[InvitationDeclined],
-	TypeInvitationAccepted:   decodeAs[InvitationAccepted],
-	TypeMemberJoined:         decodeAs[MemberJoined],
-	TypeMemberRoleChanged:    decodeAs[MemberRoleChanged],
-	TypeMemberAccessDisabled: decodeAs[MemberAccessDisabled],
-	TypeMemberAccessEnabled:  decodeAs[MemberAccessEnabled],
-	TypeMemberRemoved:        decodeAs[MemberRemoved],
-	TypeMemberLeft:           decodeAs[MemberLeft],
-	TypeOwnershipTransferred: decodeAs[OwnershipTransferred],
+	TypePropertyCreated:         decodeAs[PropertyCreated],
+	TypeMemberInvited:           decodeAs[MemberInvited],
+	TypeInvitationResent:        decodeAs[InvitationResent],
+	TypeInvitationRevoked:       decodeAs[InvitationRevoked],
+	TypeInvitationDeclined:      decodeAs[InvitationDeclined],
+	TypeInvitationAccepted:      decodeAs[InvitationAccepted],
+	TypeMemberJoined:            decodeAs[MemberJoined],
+	TypeMemberRoleChanged:       decodeAs[MemberRoleChanged],
+	TypeMemberAccessDisabled:    decodeAs[MemberAccessDisabled],
+	TypeMemberAccessEnabled:     decodeAs[MemberAccessEnabled],
+	TypeMemberRemoved:           decodeAs[MemberRemoved],
+	TypeMemberLeft:              decodeAs[MemberLeft],
+	TypeOwnershipTransferred:    decodeAs[OwnershipTransferred],
+	TypeInvitationPolicyChanged: decodeAs[InvitationPolicyChanged],
 
 	TypeWebhookEndpointCreated:  decodeAs[WebhookEndpointCreated],
 	TypeWebhookEndpointUpdated:  decodeAs[WebhookEndpointUpdated],

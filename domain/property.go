@@ -45,6 +45,9 @@ type Invitation struct {
 	ExpiresAt  time.Time
 	TokenNonce string
 	UpdatedAt  time.Time
+	// Lifetime is the lifetime the inviter chose; zero when they took the
+	// property's default.
+	Lifetime Lifetime
 }
 
 // StatusAt is the invitation's status at a moment, with expiry derived.
@@ -66,6 +69,9 @@ type Property struct {
 	Version     uint64
 	Members     map[string]*Member
 	Invitations map[string]*Invitation
+	// Policy is the invitation policy the property set; nil when it never
+	// set one (see InvitationPolicy).
+	Policy *InvitationPolicy
 	// Webhooks are the property's webhook endpoints, by ID.
 	Webhooks map[string]*WebhookEndpoint
 	// order keeps invitations in creation order for stable answers.
@@ -110,7 +116,7 @@ func (p *Property) Apply(e Event, at time.Time) {
 	case MemberInvited:
 		p.Invitations[e.InvitationID] = &Invitation{ID: e.InvitationID, Email: e.Email, Role: e.Role,
 			Status: InvitePending, InvitedBy: e.InvitedBy, CreatedAt: at, ExpiresAt: e.ExpiresAt,
-			TokenNonce: e.TokenNonce, UpdatedAt: at}
+			TokenNonce: e.TokenNonce, UpdatedAt: at, Lifetime: Lifetime(e.LifetimeSeconds)}
 		p.order = append(p.order, e.InvitationID)
 		p.invitedAs[e.Email] = append(p.invitedAs[e.Email], e.InvitationID)
 	case InvitationResent:
@@ -141,6 +147,8 @@ func (p *Property) Apply(e Event, at time.Time) {
 		p.forgetMember(e.AccountID)
 	case OwnershipTransferred:
 		p.OwnerID = e.To
+	case InvitationPolicyChanged:
+		p.Policy = &InvitationPolicy{Default: Lifetime(e.DefaultLifetimeSeconds), Maximum: Lifetime(e.MaximumLifetimeSeconds)}
 	case WebhookEndpointCreated, WebhookEndpointUpdated, WebhookEndpointDisabled, WebhookEndpointEnabled,
 		WebhookSecretRotated, WebhookEndpointDeleted:
 		p.applyWebhook(e, at)

@@ -18,19 +18,20 @@ const PropertiesName = "properties"
 // when its set really changes.
 func Properties() Projection {
 	return setwise(PropertiesName, []string{"rm_properties", "rm_properties_members", "rm_properties_pending"}, newPropertiesBatch, map[string]step[*propertiesBatch]{
-		domain.TypePropertyCreated:      onEvent(propertyCreated),
-		domain.TypeMemberInvited:        onEvent(propertyInvited),
-		domain.TypeInvitationResent:     touchProperty,
-		domain.TypeInvitationRevoked:    onEvent(propertyInvitationRevoked),
-		domain.TypeInvitationDeclined:   onEvent(propertyInvitationDeclined),
-		domain.TypeInvitationAccepted:   onEvent(propertyInvitationAccepted),
-		domain.TypeMemberJoined:         onEvent(propertyMemberJoined),
-		domain.TypeMemberRoleChanged:    touchProperty,
-		domain.TypeMemberAccessDisabled: touchProperty,
-		domain.TypeMemberAccessEnabled:  touchProperty,
-		domain.TypeMemberRemoved:        onEvent(propertyMemberRemoved),
-		domain.TypeMemberLeft:           onEvent(propertyMemberLeft),
-		domain.TypeOwnershipTransferred: onEvent(propertyOwnershipTransferred),
+		domain.TypePropertyCreated:         onEvent(propertyCreated),
+		domain.TypeMemberInvited:           onEvent(propertyInvited),
+		domain.TypeInvitationResent:        touchProperty,
+		domain.TypeInvitationRevoked:       onEvent(propertyInvitationRevoked),
+		domain.TypeInvitationDeclined:      onEvent(propertyInvitationDeclined),
+		domain.TypeInvitationAccepted:      onEvent(propertyInvitationAccepted),
+		domain.TypeMemberJoined:            onEvent(propertyMemberJoined),
+		domain.TypeMemberRoleChanged:       touchProperty,
+		domain.TypeMemberAccessDisabled:    touchProperty,
+		domain.TypeMemberAccessEnabled:     touchProperty,
+		domain.TypeMemberRemoved:           onEvent(propertyMemberRemoved),
+		domain.TypeMemberLeft:              onEvent(propertyMemberLeft),
+		domain.TypeOwnershipTransferred:    onEvent(propertyOwnershipTransferred),
+		domain.TypeInvitationPolicyChanged: onEvent(propertyInvitationPolicyChanged),
 
 		domain.TypeWebhookEndpointCreated:  touchProperty,
 		domain.TypeWebhookEndpointUpdated:  touchProperty,
@@ -46,6 +47,9 @@ type propertyRow struct {
 	Revision                  int64
 	MemberCount, Pending      int32
 	CreatedAt, UpdatedAt      time.Time
+	// DefaultLifetime and MaximumLifetime are the invitation policy in
+	// seconds, 0 while the property has set none.
+	DefaultLifetime, MaximumLifetime int64
 }
 
 var propertiesSpec = (&tableSpec[propertyRow]{
@@ -60,6 +64,8 @@ var propertiesSpec = (&tableSpec[propertyRow]{
 		col("pending_invitation_count", func(r *propertyRow) any { return &r.Pending }),
 		col("created_at", func(r *propertyRow) any { return &r.CreatedAt }),
 		col("updated_at", func(r *propertyRow) any { return &r.UpdatedAt }),
+		col("invite_default_lifetime_s", func(r *propertyRow) any { return &r.DefaultLifetime }),
+		col("invite_maximum_lifetime_s", func(r *propertyRow) any { return &r.MaximumLifetime }),
 	},
 }).build()
 
@@ -176,6 +182,14 @@ func propertyMemberGone(s *propertiesBatch, e recorded.Event, accountID string) 
 func propertyOwnershipTransferred(s *propertiesBatch, e recorded.Event, ev domain.OwnershipTransferred) error {
 	s.props.Update(rowKey{a: e.PropertyID}, func(r *propertyRow) {
 		r.OwnerID, r.Revision, r.UpdatedAt = ev.To, int64(e.Revision), dbTime(e.At())
+	})
+	return nil
+}
+
+func propertyInvitationPolicyChanged(s *propertiesBatch, e recorded.Event, ev domain.InvitationPolicyChanged) error {
+	s.props.Update(rowKey{a: e.PropertyID}, func(r *propertyRow) {
+		r.DefaultLifetime, r.MaximumLifetime = ev.DefaultLifetimeSeconds, ev.MaximumLifetimeSeconds
+		r.Revision, r.UpdatedAt = int64(e.Revision), dbTime(e.At())
 	})
 	return nil
 }

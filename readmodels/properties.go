@@ -46,3 +46,25 @@ func (s *Store) Property(ctx context.Context, pid string) (Property, error) {
 	utc(&p.CreatedAt, &p.UpdatedAt)
 	return p, nil
 }
+
+// InvitationPolicy is a property's invitation policy as its admins set it,
+// in seconds; both are 0 while the property has set none.
+type InvitationPolicy struct {
+	DefaultLifetimeSeconds int64
+	MaximumLifetimeSeconds int64
+}
+
+// InvitationPolicy returns the invitation policy of property pid. Errors
+// as for Property.
+func (s *Store) InvitationPolicy(ctx context.Context, pid string) (InvitationPolicy, error) {
+	var p InvitationPolicy
+	err := s.pool.QueryRow(ctx, `SELECT invite_default_lifetime_s, invite_maximum_lifetime_s
+		FROM rm_properties WHERE property_id = $1`, pid).Scan(&p.DefaultLifetimeSeconds, &p.MaximumLifetimeSeconds)
+	if isNoRows(err) {
+		return InvitationPolicy{}, domain.Errorf(domain.KindNotFound, domain.CodePropertyNotFound, "property %q not found", pid)
+	}
+	if err != nil {
+		return InvitationPolicy{}, fmt.Errorf("read invitation policy of %s: %w", pid, err)
+	}
+	return p, nil
+}

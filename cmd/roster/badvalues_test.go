@@ -29,6 +29,13 @@ func TestBadValuesOnEveryCommandRouteWriteNothing(t *testing.T) {
 		}
 		return map[string]any{"invitations": r}
 	}
+	importRows := func(n int) map[string]any {
+		r := make([]map[string]string, n)
+		for i := range r {
+			r[i] = map[string]string{"account_id": fmt.Sprintf("acc-imp-%d", i), "email": fmt.Sprintf("imp%d@example.com", i), "role": "agent"}
+		}
+		return map[string]any{"members": r}
+	}
 	ids := make([]string, 101)
 	for i := range ids {
 		ids[i] = uuid.NewString()
@@ -59,6 +66,23 @@ func TestBadValuesOnEveryCommandRouteWriteNothing(t *testing.T) {
 		{name: "invite: an outsider is told the property does not exist", method: "POST", path: p + "/invitations", token: out, body: row{"email": "new@example.com", "role": "agent"}, status: 404, code: "property_not_found"},
 		{name: "invite: an unknown property is not found", method: "POST", path: unknownP + "/invitations", token: o, body: row{"email": "new@example.com", "role": "agent"}, status: 404, code: "property_not_found"},
 		{name: "invite: a property ID that is no UUID is not found", method: "POST", path: "/v1/properties/acme/invitations", token: o, body: row{"email": "new@example.com", "role": "agent"}, status: 404, code: "property_not_found"},
+
+		{name: "import members: every bad row is reported at once", method: "POST", path: p + "/members/import", token: o, body: map[string]any{"members": []row{{"account_id": "acc-a", "email": "a@example.com", "role": "agent"}, {"account_id": "", "email": "b@", "role": "boss"}, {"account_id": "acc-a", "email": "c@example.com", "role": "agent"}}}, status: 422, code: "invalid_import", detail: "2 rows"},
+		{name: "import members: an account ID with a space is refused by value", method: "POST", path: p + "/members/import", token: o, body: map[string]any{"members": []row{{"account_id": "acc one", "email": "a@example.com", "role": "agent"}}}, status: 422, code: "invalid_account_id", detail: "acc one"},
+		{name: "import members: an invalid email is refused by value", method: "POST", path: p + "/members/import", token: o, body: map[string]any{"members": []row{{"account_id": "acc-a", "email": "not-an-email", "role": "agent"}}}, status: 422, code: "invalid_email", detail: "not-an-email"},
+		{name: "import members: a missing role is refused", method: "POST", path: p + "/members/import", token: o, body: map[string]any{"members": []row{{"account_id": "acc-a", "email": "a@example.com"}}}, status: 422, code: "invalid_role"},
+		{name: "import members: one email twice is refused", method: "POST", path: p + "/members/import", token: o, body: map[string]any{"members": []row{{"account_id": "acc-a", "email": "d@example.com", "role": "agent"}, {"account_id": "acc-b", "email": "D@example.com", "role": "agent"}}}, status: 422, code: "duplicate_email"},
+		{name: "import members: an empty list imports nobody", method: "POST", path: p + "/members/import", token: o, body: `{"members":[]}`, status: 422, code: "no_import_rows"},
+		{name: "import members: a missing list imports nobody", method: "POST", path: p + "/members/import", token: o, body: `{}`, status: 422, code: "no_import_rows"},
+		{name: "import members: 1001 rows are too many", method: "POST", path: p + "/members/import", token: o, body: importRows(1001), status: 422, code: "too_many_import_rows", detail: "1001"},
+		{name: "import members: a member's account is a conflict", method: "POST", path: p + "/members/import", token: o, body: map[string]any{"members": []row{{"account_id": f.agent.ID, "email": "fresh@example.com", "role": "agent"}}}, status: 409, code: "already_member", detail: f.agent.ID},
+		{name: "import members: a member's email is a conflict", method: "POST", path: p + "/members/import", token: o, body: map[string]any{"members": []row{{"account_id": "acc-fresh", "email": f.agent.Email, "role": "agent"}}}, status: 409, code: "already_member", detail: f.agent.Email},
+		{name: "import members: a pending invitee is a conflict", method: "POST", path: p + "/members/import", token: o, body: map[string]any{"members": []row{{"account_id": f.invitee.ID, "email": f.invitee.Email, "role": "agent"}}}, status: 409, code: "already_invited", detail: f.invitee.Email},
+		{name: "import members: rows of the wrong JSON type are malformed", method: "POST", path: p + "/members/import", token: o, body: `{"members":{"account_id":"a"}}`, status: 400, code: "malformed_json", detail: "members"},
+		{name: "import members: an unknown field in a row is refused", method: "POST", path: p + "/members/import", token: o, body: `{"members":[{"account_id":"a","email":"a@example.com","role":"agent","name":"A"}]}`, status: 400, code: "unknown_field"},
+		{name: "import members: an agent is forbidden", method: "POST", path: p + "/members/import", token: ag, body: map[string]any{"members": []row{{"account_id": "acc-a", "email": "a@example.com", "role": "agent"}}}, status: 403, code: "forbidden"},
+		{name: "import members: an outsider is told the property does not exist", method: "POST", path: p + "/members/import", token: out, body: map[string]any{"members": []row{{"account_id": "acc-a", "email": "a@example.com", "role": "agent"}}}, status: 404, code: "property_not_found"},
+		{name: "import members: an unknown property is not found", method: "POST", path: unknownP + "/members/import", token: o, body: map[string]any{"members": []row{{"account_id": "acc-a", "email": "a@example.com", "role": "agent"}}}, status: 404, code: "property_not_found"},
 
 		{name: "resend: an unknown invitation is not found", method: "POST", path: p + "/invitations/" + unknownID + "/resend", token: o, status: 404, code: "invitation_not_found"},
 		{name: "resend: an invitation ID that is no UUID is not found", method: "POST", path: p + "/invitations/abc/resend", token: o, status: 404, code: "invitation_not_found"},

@@ -131,6 +131,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err := os.WriteFile(mdPath, md.Bytes(), 0o644); err != nil {
 		return err
 	}
+	if d := report.Durability; d != nil {
+		fmt.Fprintf(stdout, "\nPostgreSQL durability (Roster and baselines alike): synchronous_commit=%s, fsync=%s\n", d.SynchronousCommit, d.Fsync)
+	}
 	fmt.Fprintf(stdout, "\n%s\nwrote %s and %s\n", report.Table(), jsonPath, mdPath)
 	if n := len(report.Failed); n > 0 {
 		fmt.Fprintf(stdout, "%d target(s) missed: %s\n", n, strings.Join(report.Failed, "; "))

@@ -15,19 +15,20 @@ import (
 // to a payload's meaning is a new version (…v2) published next to the old
 // one, never an edit. docs/integration-events.md documents each.
 const (
-	TypePropertyCreated      = "roster.property.created.v1"
-	TypeOwnershipTransferred = "roster.property.ownership_transferred.v1"
-	TypeMemberInvited        = "roster.member.invited.v1"
-	TypeInvitationResent     = "roster.invitation.resent.v1"
-	TypeInvitationRevoked    = "roster.invitation.revoked.v1"
-	TypeInvitationDeclined   = "roster.invitation.declined.v1"
-	TypeInvitationAccepted   = "roster.invitation.accepted.v1"
-	TypeMemberJoined         = "roster.member.joined.v1"
-	TypeMemberRoleChanged    = "roster.member.role_changed.v1"
-	TypeMemberAccessDisabled = "roster.member.access_disabled.v1"
-	TypeMemberAccessEnabled  = "roster.member.access_enabled.v1"
-	TypeMemberRemoved        = "roster.member.removed.v1"
-	TypeMemberLeft           = "roster.member.left.v1"
+	TypePropertyCreated         = "roster.property.created.v1"
+	TypeOwnershipTransferred    = "roster.property.ownership_transferred.v1"
+	TypeMemberInvited           = "roster.member.invited.v1"
+	TypeInvitationResent        = "roster.invitation.resent.v1"
+	TypeInvitationRevoked       = "roster.invitation.revoked.v1"
+	TypeInvitationDeclined      = "roster.invitation.declined.v1"
+	TypeInvitationAccepted      = "roster.invitation.accepted.v1"
+	TypeMemberJoined            = "roster.member.joined.v1"
+	TypeMemberRoleChanged       = "roster.member.role_changed.v1"
+	TypeMemberAccessDisabled    = "roster.member.access_disabled.v1"
+	TypeMemberAccessEnabled     = "roster.member.access_enabled.v1"
+	TypeMemberRemoved           = "roster.member.removed.v1"
+	TypeMemberLeft              = "roster.member.left.v1"
+	TypeInvitationPolicyChanged = "roster.property.invitation_policy_changed.v1"
 
 	TypeWebhookEndpointCreated  = "roster.webhook_endpoint.created.v1"
 	TypeWebhookEndpointUpdated  = "roster.webhook_endpoint.updated.v1"
@@ -42,7 +43,7 @@ const (
 func PublicTypes() []string {
 	return []string{TypeInvitationAccepted, TypeInvitationDeclined, TypeInvitationResent, TypeInvitationRevoked,
 		TypeMemberAccessDisabled, TypeMemberAccessEnabled, TypeMemberInvited, TypeMemberJoined, TypeMemberLeft,
-		TypeMemberRemoved, TypeMemberRoleChanged, TypePropertyCreated, TypeOwnershipTransferred,
+		TypeMemberRemoved, TypeMemberRoleChanged, TypePropertyCreated, TypeInvitationPolicyChanged, TypeOwnershipTransferred,
 		TypeWebhookEndpointCreated, TypeWebhookEndpointDeleted, TypeWebhookEndpointDisabled, TypeWebhookEndpointEnabled,
 		TypeWebhookSecretRotated, TypeWebhookEndpointUpdated}
 }
@@ -114,6 +115,12 @@ type (
 	MemberJoinedData struct {
 		Role         string `json:"role"`
 		InvitationID string `json:"invitation_id,omitempty"`
+	}
+	// InvitationPolicyData is the data of TypeInvitationPolicyChanged: the
+	// property's new invitation lifetimes, in seconds.
+	InvitationPolicyData struct {
+		DefaultLifetimeSeconds int64 `json:"default_lifetime_seconds"`
+		MaximumLifetimeSeconds int64 `json:"maximum_lifetime_seconds"`
 	}
 	// RoleChangedData is the data of TypeMemberRoleChanged.
 	RoleChangedData struct {
@@ -202,6 +209,10 @@ var mappers = map[string]func([]byte) (mapped, error){
 	}),
 	domain.TypeWebhookEndpointDeleted: mapper(func(e domain.WebhookEndpointDeleted) mapped {
 		return mapped{TypeWebhookEndpointDeleted, Subject{EndpointID: e.EndpointID}, empty{}}
+	}),
+	domain.TypeInvitationPolicyChanged: mapper(func(e domain.InvitationPolicyChanged) mapped {
+		return mapped{TypeInvitationPolicyChanged, Subject{}, InvitationPolicyData{
+			DefaultLifetimeSeconds: e.DefaultLifetimeSeconds, MaximumLifetimeSeconds: e.MaximumLifetimeSeconds}}
 	}),
 }
 

@@ -75,7 +75,13 @@ func commandMeta(r *http.Request, body []byte) (commands.Meta, error) {
 
 // readCommand reads the body (into v unless v is nil) and the command's meta.
 func readCommand(w http.ResponseWriter, r *http.Request, v any) (commands.Meta, error) {
-	body, err := readBody(w, r)
+	return readCommandUpTo(w, r, v, maxBodyBytes)
+}
+
+// readCommandUpTo is readCommand for a route whose body may be larger
+// than most, up to limit bytes.
+func readCommandUpTo(w http.ResponseWriter, r *http.Request, v any, limit int64) (commands.Meta, error) {
+	body, err := readBodyUpTo(w, r, limit)
 	if err != nil {
 		return commands.Meta{}, err
 	}

@@ -28,12 +28,16 @@ func (s *server) registerInvitationRoutes(r routes) {
 type inviteRow struct {
 	Email string `json:"email"`
 	Role  string `json:"role"`
+	// Lifetime is how long the invitation lasts, in seconds; absent (or 0)
+	// takes the property's default.
+	Lifetime int64 `json:"lifetime"`
 }
 
-// inviteBody is one invitation ({email, role}) or many ({invitations: [...]}).
+// inviteBody is one invitation ({email, role, lifetime}) or many ({invitations: [...]}).
 type inviteBody struct {
 	Email       *string     `json:"email"`
 	Role        *string     `json:"role"`
+	Lifetime    *int64      `json:"lifetime"`
 	Invitations []inviteRow `json:"invitations"`
 }
 
@@ -59,20 +63,23 @@ func parseInviteRows(body []byte) ([]commands.InviteRow, error) {
 		if err := decodeStrict(body, &b); err != nil {
 			return nil, err
 		}
-		single := b.Email != nil || b.Role != nil
+		single := b.Email != nil || b.Role != nil || b.Lifetime != nil
 		switch {
 		case single && b.Invitations != nil:
 			return nil, domain.Errorf(domain.KindMalformed, domain.CodeMalformedJSON,
 				"send either email and role, or invitations, not both")
 		case single:
 			rows = []inviteRow{{Email: deref(b.Email), Role: deref(b.Role)}}
+			if b.Lifetime != nil {
+				rows[0].Lifetime = *b.Lifetime
+			}
 		default:
 			rows = b.Invitations
 		}
 	}
 	out := make([]commands.InviteRow, len(rows))
 	for i, r := range rows {
-		out[i] = commands.InviteRow{Email: emailaddr.ToASCII(r.Email), Role: r.Role}
+		out[i] = commands.InviteRow{Email: emailaddr.ToASCII(r.Email), Role: r.Role, Lifetime: domain.Lifetime(r.Lifetime)}
 	}
 	return out, nil
 }

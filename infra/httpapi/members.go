@@ -9,6 +9,7 @@ import (
 
 func (s *server) registerMemberRoutes(r routes) {
 	r.handle(http.MethodGet, "/properties/{pid}/members", s.consistent(s.listMembers))
+	r.handle(http.MethodPost, "/properties/{pid}/members/import", s.importMembers)
 	r.handle(http.MethodPut, "/properties/{pid}/members/{aid}/role", s.changeRole)
 	r.handle(http.MethodPost, "/properties/{pid}/members/{aid}/disable", s.setAccess(false))
 	r.handle(http.MethodPost, "/properties/{pid}/members/{aid}/enable", s.setAccess(true))

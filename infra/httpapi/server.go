@@ -131,6 +131,7 @@ func New(c Config) http.Handler {
 	v1 := routes{r: r, auth: authenticate(c.Authenticate, c.Limits.TokenFailures), commands: c.Limits.Commands}
 	s.registerPropertyRoutes(v1)
 	s.registerInvitationRoutes(v1)
+	s.registerPolicyRoutes(v1)
 	s.registerMemberRoutes(v1)
 	s.registerWebhookRoutes(v1)
 	s.registerWebhookDeliveryRoutes(v1)

@@ -4,10 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,7 +24,11 @@ import (
 // ratios of the report.
 type Baselines struct {
 	Insert *InsertBaseline `json:"insert,omitempty"`
-	Copy   *CopyBaseline   `json:"copy,omitempty"`
+	// HTTPInsert is the same row inserted once per request by a plain
+	// net/http handler the bench serves itself, driven by the same client
+	// as Roster: what HTTP and JSON cost before Roster does anything.
+	HTTPInsert *InsertBaseline `json:"http_insert,omitempty"`
+	Copy       *CopyBaseline   `json:"copy,omitempty"`
 	// Select is the latency of SELECT 1, one after another on one
 	// connection: the floor under any query of the read side.
 	Select *Latency `json:"select,omitempty"`
@@ -89,38 +97,13 @@ func jsonOfSize(n int) string {
 // table, for d. Each client has a connection of its own, from a pool
 // opened for the baseline and closed after it.
 func insertBaseline(ctx context.Context, pool *pgxpool.Pool, clients int, d time.Duration) (*InsertBaseline, error) {
-	cfg := pool.Config()
-	cfg.MaxConns, cfg.MinConns = int32(clients), 0
-	conns, err := pgxpool.NewWithConfig(ctx, cfg)
+	et, err := openEventsTable(ctx, pool, clients)
 	if err != nil {
 		return nil, fmt.Errorf("insert baseline: %w", err)
 	}
-	defer conns.Close()
-	schema, drop, err := scratchSchema(ctx, pool)
-	if err != nil {
-		return nil, err
-	}
-	defer drop()
-	table := schema + ".events"
-	if _, err := pool.Exec(ctx, `CREATE TABLE `+table+` (
-		seq            bigserial   PRIMARY KEY,
-		transaction_id xid8        NOT NULL DEFAULT pg_current_xact_id(),
-		event_id       uuid        NOT NULL UNIQUE,
-		stream_id      text        NOT NULL,
-		revision       bigint      NOT NULL,
-		type           text        NOT NULL,
-		data           json        NOT NULL,
-		metadata       json,
-		recorded_at    timestamptz NOT NULL DEFAULT now(),
-		UNIQUE (stream_id, revision))`); err != nil {
-		return nil, fmt.Errorf("create baseline table: %w", err)
-	}
-	if _, err := pool.Exec(ctx, `CREATE INDEX ON `+table+` (transaction_id, seq)`); err != nil {
-		return nil, fmt.Errorf("create baseline index: %w", err)
-	}
-	dataBytes, metaBytes, source := eventSizes(ctx, pool)
-	data, meta := jsonOfSize(dataBytes), jsonOfSize(metaBytes)
-	sql := `INSERT INTO ` + table + ` (event_id, stream_id, revision, type, data, metadata) VALUES ($1, $2, $3, 'MemberInvited', $4, $5)`
+	defer et.close()
+	conns, sql, dataBytes, source := et.conns, et.insert, et.dataBytes, et.source
+	data, meta := jsonOfSize(dataBytes), jsonOfSize(et.metaBytes)
 
 	var (
 		rec  Recorder
@@ -150,6 +133,158 @@ func insertBaseline(ctx context.Context, pool *pgxpool.Pool, clients int, d time
 	}
 	l := rec.Summary()
 	return &InsertBaseline{Clients: clients, DataBytes: len(data), MetaBytes: len(meta), Rows: l.Count,
+		PerSecond: float64(l.Count) / took.Seconds(), Latency: l, Errors: errs.Counts(),
+		DurationS: took.Seconds(), SizeSource: source}, nil
+}
+
+// eventsTable is what the insert baselines write to: a scratch table
+// shaped like Roster's events table, the INSERT of one row into it, the
+// sizes of Roster's stored rows, and a pool with a connection for each
+// client, opened for the baseline and closed after it.
+type eventsTable struct {
+	conns                *pgxpool.Pool
+	insert               string
+	dataBytes, metaBytes int
+	source               string
+	close                func()
+}
+
+func openEventsTable(ctx context.Context, pool *pgxpool.Pool, clients int) (*eventsTable, error) {
+	cfg := pool.Config()
+	cfg.MaxConns, cfg.MinConns = int32(clients), 0
+	conns, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	schema, drop, err := scratchSchema(ctx, pool)
+	if err != nil {
+		conns.Close()
+		return nil, err
+	}
+	et := &eventsTable{conns: conns, close: func() { conns.Close(); drop() }}
+	table := schema + ".events"
+	if err := createEventsTable(ctx, pool, table); err != nil {
+		et.close()
+		return nil, err
+	}
+	et.dataBytes, et.metaBytes, et.source = eventSizes(ctx, pool)
+	et.insert = `INSERT INTO ` + table + ` (event_id, stream_id, revision, type, data, metadata) VALUES ($1, $2, $3, 'MemberInvited', $4, $5)`
+	return et, nil
+}
+
+// createEventsTable creates a table shaped and indexed like Roster's
+// events table, for the baselines that insert event rows.
+func createEventsTable(ctx context.Context, pool *pgxpool.Pool, table string) error {
+	if _, err := pool.Exec(ctx, `CREATE TABLE `+table+` (
+		seq            bigserial   PRIMARY KEY,
+		transaction_id xid8        NOT NULL DEFAULT pg_current_xact_id(),
+		event_id       uuid        NOT NULL UNIQUE,
+		stream_id      text        NOT NULL,
+		revision       bigint      NOT NULL,
+		type           text        NOT NULL,
+		data           json        NOT NULL,
+		metadata       json,
+		recorded_at    timestamptz NOT NULL DEFAULT now(),
+		UNIQUE (stream_id, revision))`); err != nil {
+		return fmt.Errorf("create baseline table: %w", err)
+	}
+	if _, err := pool.Exec(ctx, `CREATE INDEX ON `+table+` (transaction_id, seq)`); err != nil {
+		return fmt.Errorf("create baseline index: %w", err)
+	}
+	return nil
+}
+
+// Durability is how the server's PostgreSQL makes a commit durable: the
+// baselines and Roster run under the same settings, and a ratio means
+// little without them (synchronous_commit off or fsync off make every
+// commit-bound figure faster).
+type Durability struct {
+	SynchronousCommit string `json:"synchronous_commit"`
+	Fsync             string `json:"fsync"`
+}
+
+// durability reads the settings over the bench's own connection, the
+// session settings the baselines run with.
+func durability(ctx context.Context, pool *pgxpool.Pool) (*Durability, error) {
+	var d Durability
+	if err := pool.QueryRow(ctx, "SELECT current_setting('synchronous_commit'), current_setting('fsync')").
+		Scan(&d.SynchronousCommit, &d.Fsync); err != nil {
+		return nil, fmt.Errorf("read the durability settings: %w", err)
+	}
+	return &d, nil
+}
+
+// httpInsertBaseline serves a plain net/http handler on the loopback that
+// decodes a JSON invitation row and inserts one event-shaped row per
+// request, in a transaction of its own, into a table shaped like Roster's
+// events table; clients of the bench's own HTTP client (the one that
+// drives Roster) send to it in a closed loop for d. The gap between it and
+// Roster is what Roster adds on top of HTTP, JSON and one commit; the gap
+// between it and insertBaseline is what HTTP costs on this machine.
+func httpInsertBaseline(ctx context.Context, pool *pgxpool.Pool, clients int, d time.Duration) (*InsertBaseline, error) {
+	et, err := openEventsTable(ctx, pool, clients)
+	if err != nil {
+		return nil, fmt.Errorf("http insert baseline: %w", err)
+	}
+	defer et.close()
+	conns, sql, dataBytes, source := et.conns, et.insert, et.dataBytes, et.source
+	meta := jsonOfSize(et.metaBytes)
+	var rev atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /rows", func(w http.ResponseWriter, r *http.Request) {
+		var row inviteRow
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&row); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		// The row stored is as large as Roster's events are on average;
+		// the request's own fields go into it.
+		data, err := json.Marshal(map[string]string{"email": row.Email, "role": row.Role,
+			"pad": strings.Repeat("x", max(dataBytes-len(row.Email)-len(row.Role)-40, 0))})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		n := rev.Add(1)
+		if _, err := conns.Exec(r.Context(), sql, uuid.New(), "property-bench-http", n, data, meta); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(map[string]int64{"revision": n})
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("http insert baseline: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	c := newClient("http://" + ln.Addr().String())
+	defer c.close()
+
+	var (
+		rec  Recorder
+		errs Errors
+	)
+	took := closedLoop(ctx, clients, d, func(ctx context.Context, w, i int) {
+		a := c.do(ctx, "POST", "/rows", "", inviteRow{Email: fmt.Sprintf("http-%d-%d@bench.example", w, i), Role: "agent"})
+		if a.Kind != "" {
+			errs.Add(a.Kind)
+			return
+		}
+		rec.Record(a.Took)
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l := rec.Summary()
+	return &InsertBaseline{Clients: clients, DataBytes: dataBytes, MetaBytes: len(meta), Rows: l.Count,
 		PerSecond: float64(l.Count) / took.Seconds(), Latency: l, Errors: errs.Counts(),
 		DurationS: took.Seconds(), SizeSource: source}, nil
 }

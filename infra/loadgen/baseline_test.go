@@ -113,3 +113,35 @@ func TestJSONOfSize(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPInsertBaseline(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	ctx := context.Background()
+	b, err := httpInsertBaseline(ctx, pool, 4, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Rows <= 0 || b.PerSecond <= 0 || b.Latency.Count != b.Rows || b.Clients != 4 || len(b.Errors) != 0 {
+		t.Errorf("baseline = %+v, want requests answered for 4 clients, a rate and no errors", b)
+	}
+	if left := scratchSchemas(t, pool); len(left) != 0 {
+		t.Errorf("scratch schemas left behind: %v", left)
+	}
+	var events int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM events").Scan(&events); err != nil || events != 0 {
+		t.Errorf("Roster's events table has %d rows (err %v), want it untouched", events, err)
+	}
+}
+
+func TestDurabilityReadsTheServersSettings(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	d, err := durability(context.Background(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.SynchronousCommit == "" || (d.Fsync != "on" && d.Fsync != "off") {
+		t.Errorf("durability = %+v, want synchronous_commit and fsync as PostgreSQL shows them", d)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -254,40 +253,31 @@ func (b *bench) seedCheck(ctx context.Context, tok string, mine []propertyView, 
 	b.progress("seed check: %d properties of %d members to make", len(todo), checkMembersPer+1)
 	var done, requests atomic.Int64
 	stop := b.ticker(ctx, "check properties", &done, len(todo))
-	already := func(kind string) bool {
-		return strings.HasSuffix(kind, " invitation_accepted") || strings.HasSuffix(kind, " already_member")
-	}
 	err = parallel(ctx, acceptClients, len(todo), func(ctx context.Context, i int) error {
 		k := todo[i]
 		pid, err := b.createProperty(ctx, pos, tok, checkName(n, k))
 		if err != nil {
 			return err
 		}
-		rows := make([]inviteRow, checkMembersPer)
+		// The members come in one import, as a property moved over from
+		// another system would: one request instead of an invitation and
+		// an accept each.
+		rows := make([]importRow, checkMembersPer)
 		for j := range rows {
-			rows[j] = inviteRow{Email: checkMember(k, j).Email, Role: map[bool]string{true: "admin", false: "agent"}[j == 0]}
+			m := checkMember(k, j)
+			rows[j] = importRow{AccountID: m.ID, Email: m.Email, Role: map[bool]string{true: "admin", false: "agent"}[j == 0]}
 		}
-		ids, err := b.invite(ctx, pos, tok, pid, rows)
-		if err != nil {
+		if err := b.importMembers(ctx, pos, tok, pid, rows); err != nil {
 			return err
 		}
-		for j := range checkMembersPer {
-			mtok, err := b.tokens.mint(checkMember(k, j))
-			if err != nil {
-				return err
-			}
-			if _, err := b.send(ctx, pos, mtok, "POST", "/v1/properties/"+pid+"/invitations/"+ids[checkMember(k, j).Email]+"/accept", nil, already); err != nil {
-				return err
-			}
-		}
 		pids[k] = pid
-		requests.Add(2 + checkMembersPer)
+		requests.Add(2)
 		done.Add(1)
 		return nil
 	})
 	stop()
 	step.Requests = int(requests.Load())
-	step.Events = int(done.Load()) * (2 + 1 + 2*checkMembersPer)
+	step.Events = int(done.Load()) * (2 + checkMembersPer)
 	if err != nil {
 		return step, err
 	}

@@ -30,6 +30,7 @@ import (
 // replaces every read model the others read.
 const (
 	Spread  = "spread"
+	Open    = "open"
 	Hot     = "hot"
 	Long    = "long"
 	Read    = "read"
@@ -38,7 +39,7 @@ const (
 )
 
 // AllScenarios lists every scenario in run order.
-var AllScenarios = []string{Spread, Hot, Long, Read, Check, Rebuild}
+var AllScenarios = []string{Spread, Open, Hot, Long, Read, Check, Rebuild}
 
 // ParseScenarios reads a comma-separated list of scenario names. It refuses
 // an unknown or empty name and returns the scenarios in run order.
@@ -215,6 +216,14 @@ type bench struct {
 	owner, runner account
 	data          *dataset
 	progressMu    sync.Mutex
+	// spreadPIDs are the properties spread invites across, made once and
+	// used again by the scenarios that run spread's load beside their own.
+	spreadPIDs []string
+	// closedMax is the highest rate spread's closed loop reached: the open
+	// loop runs at half of it.
+	closedMax float64
+	// seedPeak is the server's peak RSS while the data set was seeded.
+	seedPeak int64
 }
 
 // Run runs the configured scenarios against the server and returns the
@@ -263,11 +272,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer stopMem()
 	go b.mem.run(memCtx)
 
+	if b.report.Durability, err = durability(ctx, pool); err != nil {
+		return nil, err
+	}
+	b.mem.reset(ctx)
 	if err := b.seed(ctx); err != nil {
 		return nil, err
 	}
+	b.seedPeak = b.mem.scenarioPeak(ctx)
 	run := map[string]func(context.Context, *Scenario) error{
-		Spread: b.spread, Hot: b.hot, Long: b.long, Read: b.read, Check: b.check, Rebuild: b.rebuild,
+		Spread: b.spread, Open: b.open, Hot: b.hot, Long: b.long, Read: b.read, Check: b.check, Rebuild: b.rebuild,
 	}
 	for _, name := range cfg.Scenarios {
 		s := &Scenario{Name: name, Latencies: map[string]Latency{}, Errors: map[string]int{}, Figures: []Figure{}}
@@ -320,7 +334,8 @@ func (b *bench) runWide() []Figure {
 	for _, s := range b.report.Scenarios {
 		peak = max(peak, s.PeakRSSBytes)
 	}
-	out := []Figure{newFigure("all", "server peak RSS (scenarios)", "MB", mb(peak)).below(200)}
+	out := []Figure{newFigure("all", "server peak RSS (seeding)", "MB", mb(b.seedPeak)).below(200),
+		newFigure("all", "server peak RSS (scenarios)", "MB", mb(peak)).below(200)}
 	if _, hwm := b.mem.lifetimePeak(); hwm > 0 {
 		out = append(out, newFigure("all", "server peak RSS (process life, VmHWM, seeding included)", "MB", mb(hwm)).below(200))
 	}

@@ -22,10 +22,13 @@ type Report struct {
 	DurationS float64 `json:"duration_s"`
 	Clients   int     `json:"clients"`
 	// MemorySource says where the server's memory was read.
-	MemorySource string      `json:"memory_source"`
-	Seeding      []SeedStep  `json:"seeding"`
-	Baselines    *Baselines  `json:"baselines"`
-	Scenarios    []*Scenario `json:"scenarios"`
+	MemorySource string `json:"memory_source"`
+	// Durability is the server's synchronous_commit and fsync, under which
+	// Roster and the baselines both ran.
+	Durability *Durability `json:"durability"`
+	Seeding    []SeedStep  `json:"seeding"`
+	Baselines  *Baselines  `json:"baselines"`
+	Scenarios  []*Scenario `json:"scenarios"`
 	// Figures are every scenario's figures in run order, then the
 	// run-wide ones: the rows of the Markdown table.
 	Figures []Figure `json:"figures"`
@@ -171,6 +174,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "# Roster bench\n\n")
 	fmt.Fprintf(&b, "%s, %s against %s; scale %g, %g s per timed scenario, %d clients; server memory from %s.\n\n",
 		r.StartedAt.UTC().Format(time.RFC3339), fmtSeconds(r.TookS), mdEscape(r.URL), r.Scale, r.DurationS, r.Clients, mdEscape(r.MemorySource))
+	if d := r.Durability; d != nil {
+		fmt.Fprintf(&b, "PostgreSQL durability, for Roster and the baselines alike: synchronous_commit=%s, fsync=%s.\n\n",
+			mdEscape(d.SynchronousCommit), mdEscape(d.Fsync))
+	}
 	b.WriteString(r.Table())
 	fmt.Fprintf(&b, "\n## Errors by kind\n\n")
 	any := false

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 const (
@@ -21,16 +23,79 @@ const (
 // insertBaselineOnce measures the insert baseline the first time a
 // scenario needs it, just before that scenario's load.
 func (b *bench) insertBaselineOnce(ctx context.Context) (*InsertBaseline, error) {
-	if b.baselines.Insert == nil {
-		b.progress("baseline: %d clients of single-row INSERT transactions for %s", b.cfg.Clients, b.cfg.Duration)
-		ins, err := insertBaseline(ctx, b.pool, b.cfg.Clients, b.cfg.Duration)
+	return b.baselineOnce(ctx, &b.baselines.Insert, "single-row INSERT transactions", "inserts", insertBaseline)
+}
+
+// httpBaselineOnce measures the HTTP-plus-INSERT baseline the first time
+// a scenario needs it.
+func (b *bench) httpBaselineOnce(ctx context.Context) (*InsertBaseline, error) {
+	return b.baselineOnce(ctx, &b.baselines.HTTPInsert, "a plain HTTP handler doing one INSERT per request", "HTTP+INSERT requests", httpInsertBaseline)
+}
+
+func (b *bench) baselineOnce(ctx context.Context, into **InsertBaseline, what, unit string,
+	measure func(context.Context, *pgxpool.Pool, int, time.Duration) (*InsertBaseline, error)) (*InsertBaseline, error) {
+	if *into == nil {
+		b.progress("baseline: %d clients of %s for %s", b.cfg.Clients, what, b.cfg.Duration)
+		m, err := measure(ctx, b.pool, b.cfg.Clients, b.cfg.Duration)
 		if err != nil {
 			return nil, err
 		}
-		b.baselines.Insert = ins
-		b.progress("baseline: %.0f inserts/s, p50 %.2f ms, p99 %.2f ms", ins.PerSecond, ins.Latency.P50MS, ins.Latency.P99MS)
+		*into = m
+		b.progress("baseline: %.0f %s/s, p50 %.2f ms, p99 %.2f ms", m.PerSecond, unit, m.Latency.P50MS, m.Latency.P99MS)
 	}
-	return b.baselines.Insert, nil
+	return *into, nil
+}
+
+// spreadTarget is the runner's token and spread's properties.
+func (b *bench) spreadTarget(ctx context.Context) (string, []string, error) {
+	tok, err := b.tokens.token(b.runner)
+	if err != nil {
+		return "", nil, err
+	}
+	pids, err := b.spreadProperties(ctx, tok)
+	return tok, pids, err
+}
+
+// tally counts a closed loop's commands: their latencies, failures by
+// kind, and how many were accepted.
+type tally struct {
+	lat      Recorder
+	errs     Errors
+	accepted atomic.Int64
+}
+
+// spreadProperties makes the properties spread invites across, once per
+// run, and waits until the read side knows them.
+func (b *bench) spreadProperties(ctx context.Context, tok string) ([]string, error) {
+	if b.spreadPIDs != nil {
+		return b.spreadPIDs, nil
+	}
+	pids := make([]string, b.sizes.spreadProps)
+	var pos positions
+	if err := parallel(ctx, b.cfg.Clients, len(pids), func(ctx context.Context, i int) error {
+		pid, err := b.createProperty(ctx, &pos, tok, fmt.Sprintf("bench-spread-%s-%d", b.runID, i))
+		pids[i] = pid
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := b.waitFor(ctx, tok, pos.get()); err != nil {
+		return nil, err
+	}
+	b.spreadPIDs = pids
+	return pids, nil
+}
+
+// littleP99 is the p99 target of a closed loop: 2.5 times the mean
+// latency that Little's law gives for its clients and rate. A closed loop
+// of n clients at r per second waits n/r on average whatever the server
+// does, so only the spread around that mean is the server's to keep down.
+func littleP99(s *Scenario, what string, l Latency, clients int, rate float64) Figure {
+	mean := 0.0
+	if rate > 0 {
+		mean = float64(clients) / rate * 1000
+	}
+	return newFigure(s.Name, what+" p99", "ms", l.P99MS).against("clients÷throughput", mean).ratioAtMost(2.5)
 }
 
 // inviteOne is the command spread and hot send: one invitation, to an
@@ -43,7 +108,7 @@ func (b *bench) inviteOne(ctx context.Context, tok, pid, scenario string, worker
 // commandFigures are the figures of a closed-loop command scenario but its
 // rate, which it returns for the caller to give a target. The lag probes'
 // failures count with the scenario's.
-func commandFigures(s *Scenario, accepted int, took time.Duration, lat *Recorder, lag *lagSampler, errs *Errors, p99Below float64) (rate Figure, rest []Figure) {
+func commandFigures(s *Scenario, clients, accepted int, took time.Duration, lat *Recorder, lag *lagSampler, errs *Errors) (rate Figure, rest []Figure) {
 	lagL := lag.close()
 	for k, n := range lag.errs.Counts() {
 		errs.AddN(k, n)
@@ -53,7 +118,8 @@ func commandFigures(s *Scenario, accepted int, took time.Duration, lat *Recorder
 	s.Errors = errs.Counts()
 	rate = newFigure(s.Name, "accepted commands/s", "/s", float64(accepted)/took.Seconds())
 	rest = append(rest, newFigure(s.Name, "accepted commands", "", float64(accepted)))
-	rest = append(rest, latencyFigures(s.Name, "command latency", l, p99Below)...)
+	rest = append(rest, latencyFigures(s.Name, "command latency", l, 0)[:2]...)
+	rest = append(rest, littleP99(s, "command latency", l, clients, rate.Value))
 	s.Notes = append(s.Notes, fmt.Sprintf("projection lag sampled on %d commands (%d dropped with the probe queue full)", lagL.Count, lag.dropped.Load()))
 	return rate, rest
 }
@@ -70,50 +136,95 @@ func lagFigures(s *Scenario, p99Below float64) []Figure {
 }
 
 // spread: invitations across many properties from 32 clients at once,
-// next to as many clients inserting rows into bare PostgreSQL.
+// next to as many clients inserting rows into bare PostgreSQL, and as many
+// sending one INSERT a request to a plain HTTP handler.
 func (b *bench) spread(ctx context.Context, s *Scenario) error {
 	ins, err := b.insertBaselineOnce(ctx)
 	if err != nil {
 		return err
 	}
-	tok, err := b.tokens.token(b.runner)
+	hb, err := b.httpBaselineOnce(ctx)
 	if err != nil {
 		return err
 	}
-	pids := make([]string, b.sizes.spreadProps)
-	var pos positions
-	if err := parallel(ctx, b.cfg.Clients, len(pids), func(ctx context.Context, i int) error {
-		pid, err := b.createProperty(ctx, &pos, tok, fmt.Sprintf("bench-spread-%s-%d", b.runID, i))
-		pids[i] = pid
-		return err
-	}); err != nil {
+	tok, pids, err := b.spreadTarget(ctx)
+	if err != nil {
 		return err
 	}
-	if err := b.waitFor(ctx, tok, pos.get()); err != nil {
-		return err
-	}
-	var (
-		lat      Recorder
-		errs     Errors
-		accepted atomic.Int64
-	)
+	var t tally
 	lag := newLagSampler(ctx, b.c, tok, lagWorkers)
-	took := closedLoop(ctx, b.cfg.Clients, b.cfg.Duration, func(ctx context.Context, w, i int) {
+	took := b.spreadLoad(ctx, tok, pids, "spread", b.cfg.Duration, &t, lag)
+	errs := &t.errs
+	rate, rest := commandFigures(s, b.cfg.Clients, int(t.accepted.Load()), took, &t.lat, lag, errs)
+	b.closedMax = rate.Value
+	s.add(rate.against("INSERT tx/s", ins.PerSecond).ratioAtLeast(0.35))
+	s.add(newFigure(s.Name, "accepted commands/s against HTTP+INSERT", "/s", rate.Value).
+		against("HTTP+INSERT req/s", hb.PerSecond).ratioAtLeast(0.6))
+	s.add(rest...)
+	s.add(lagFigures(s, 50)...)
+	s.add(newFigure(s.Name, "errors", "", float64(errs.Total())))
+	s.Notes = append(s.Notes, fmt.Sprintf("invitations spread over %d properties", len(pids)),
+		fmt.Sprintf("HTTP+INSERT baseline: %.0f requests/s, p99 %.2f ms, served in the bench's own process", hb.PerSecond, hb.Latency.P99MS))
+	return nil
+}
+
+// spreadLoad is spread's closed loop: clients inviting one address at a
+// time to a property drawn at random from pids, for d. lag, when not nil,
+// samples the projection lag.
+func (b *bench) spreadLoad(ctx context.Context, tok string, pids []string, label string, d time.Duration, t *tally, lag *lagSampler) time.Duration {
+	return closedLoop(ctx, b.cfg.Clients, d, func(ctx context.Context, w, i int) {
 		pid := pids[rand.IntN(len(pids))]
-		a := b.inviteOne(ctx, tok, pid, "spread", w, i)
-		lat.Record(a.Took)
-		errs.Add(a.Kind)
+		a := b.inviteOne(ctx, tok, pid, label, w, i)
+		t.lat.Record(a.Took)
+		t.errs.Add(a.Kind)
 		if a.Kind == "" {
-			accepted.Add(1)
-			lag.offer(i, pid, a, time.Now())
+			t.accepted.Add(1)
+			if lag != nil {
+				lag.offer(i, pid, a, time.Now())
+			}
 		}
 	})
-	rate, rest := commandFigures(s, int(accepted.Load()), took, &lat, lag, &errs, 25)
-	s.add(rate.against("INSERT tx/s", ins.PerSecond).ratioAtLeast(0.5))
-	s.add(rest...)
-	s.add(lagFigures(s, 100)...)
+}
+
+// open: spread's invitations in an open loop at half the rate spread's
+// closed loop reached, each sent at its planned moment whatever the
+// answers do and timed from it, so a stall shows as latency, not as fewer
+// requests. Without a spread run first, a closed loop of its own finds
+// the rate.
+func (b *bench) open(ctx context.Context, s *Scenario) error {
+	tok, pids, err := b.spreadTarget(ctx)
+	if err != nil {
+		return err
+	}
+	if b.closedMax == 0 {
+		var t tally
+		took := b.spreadLoad(ctx, tok, pids, "open-max", b.cfg.Duration, &t, nil)
+		b.closedMax = float64(t.accepted.Load()) / took.Seconds()
+		s.Notes = append(s.Notes, fmt.Sprintf("closed-loop maximum measured here: %.0f commands/s", b.closedMax))
+	}
+	rate := max(1, b.closedMax/2)
+	var (
+		lat  Recorder
+		errs Errors
+		ok   atomic.Int64
+	)
+	took, sent, skipped := paced(ctx, rate, b.cfg.Duration, readInflight, func(ctx context.Context, i int, planned time.Time) {
+		a := b.inviteOne(ctx, tok, pids[rand.IntN(len(pids))], "open", 0, i)
+		lat.Record(time.Since(planned))
+		errs.Add(a.Kind)
+		if a.Kind == "" {
+			ok.Add(1)
+		}
+	})
+	errs.AddN(fmt.Sprintf("bench: planned request skipped, %d already waiting", readInflight), skipped)
+	l := lat.Summary()
+	s.Latencies["command"] = l
+	s.Errors = errs.Counts()
+	s.add(newFigure(s.Name, "planned commands/s", "/s", rate).against("closed-loop maximum", b.closedMax))
+	s.add(newFigure(s.Name, "accepted commands/s", "/s", float64(ok.Load())/took.Seconds()).atLeast(0.95 * rate))
+	s.add(latencyFigures(s.Name, "command latency", l, 15)...)
 	s.add(newFigure(s.Name, "errors", "", float64(errs.Total())))
-	s.Notes = append(s.Notes, fmt.Sprintf("invitations spread over %d properties", len(pids)))
+	s.Notes = append(s.Notes, fmt.Sprintf("%d sent at their planned moments over %d properties; latency counts from each planned moment", sent, len(pids)))
 	return nil
 }
 
@@ -158,8 +269,8 @@ func (b *bench) hot(ctx context.Context, s *Scenario) error {
 		mu.Unlock()
 		lag.offer(i, pid, a, time.Now())
 	})
-	rate, rest := commandFigures(s, len(ids), took, &lat, lag, &errs, 0)
-	s.add(rate.against("INSERT tx/s", ins.PerSecond).atLeast(500))
+	rate, rest := commandFigures(s, b.cfg.Clients, len(ids), took, &lat, lag, &errs)
+	s.add(rate.against("INSERT tx/s", ins.PerSecond).ratioAtLeast(0.25))
 	s.add(rest...)
 	s.add(lagFigures(s, 0)...)
 
@@ -306,6 +417,20 @@ func (b *bench) read(ctx context.Context, s *Scenario) error {
 		}
 	}
 	sel := b.baselines.Select
+	// The pages are read while spread's writes go on, as a dashboard's
+	// are: the projections' batches and the commands share the cores.
+	runTok, pids, err := b.spreadTarget(ctx)
+	if err != nil {
+		return err
+	}
+	var (
+		wt     tally
+		wTook  time.Duration
+		writes sync.WaitGroup
+	)
+	writes.Go(func() {
+		wTook = b.spreadLoad(ctx, runTok, pids, "read-spread", b.cfg.Duration, &wt, nil)
+	})
 
 	var pages, perms Recorder
 	var errs Errors
@@ -331,16 +456,22 @@ func (b *bench) read(ctx context.Context, s *Scenario) error {
 		errs.Add(a.Kind)
 	})
 	errs.AddN(fmt.Sprintf("bench: planned request skipped, %d already waiting", readInflight), skipped)
+	writes.Wait()
+	for k, n := range wt.errs.Counts() {
+		errs.AddN("spread alongside: "+k, n)
+	}
 	pl, ml := pages.Summary(), perms.Summary()
 	s.Latencies["member_page"], s.Latencies["permission"] = pl, ml
 	s.Errors = errs.Counts()
 	s.add(newFigure(s.Name, "requests/s (paced)", "/s", float64(sent)/took.Seconds()).atLeast(0.95 * readRate))
 	s.add(latencyFigures(s.Name, "member page", pl, 0)[:2]...)
-	s.add(newFigure(s.Name, "member page p99", "ms", pl.P99MS).against("SELECT 1 p99", sel.P99MS).below(10))
+	s.add(newFigure(s.Name, "member page p99", "ms", pl.P99MS).against("SELECT 1 p99", sel.P99MS).below(5))
 	s.add(latencyFigures(s.Name, "permission check", ml, 0)[:2]...)
 	s.add(newFigure(s.Name, "permission check p99", "ms", ml.P99MS).against("SELECT 1 p99", sel.P99MS).below(2))
+	s.add(newFigure(s.Name, "spread alongside: accepted commands/s", "/s", float64(wt.accepted.Load())/wTook.Seconds()))
 	s.add(newFigure(s.Name, "errors", "", float64(errs.Total())))
-	s.Notes = append(s.Notes, "latency counts from each request's planned moment; pages mix plain, cursor, role=admin and q= prefix searches")
+	s.Notes = append(s.Notes, "latency counts from each request's planned moment; pages mix plain, cursor, role=admin and q= prefix searches",
+		fmt.Sprintf("spread's %d clients invited across %d properties all the while (p99 %.2f ms)", b.cfg.Clients, len(pids), wt.lat.Summary().P99MS))
 	return nil
 }
 
@@ -371,7 +502,7 @@ func (b *bench) rebuild(ctx context.Context, s *Scenario) error {
 	s.add(newFigure(s.Name, "events replayed", "", float64(events)))
 	s.add(newFigure(s.Name, "wall time", "s", took.Seconds()))
 	s.add(newFigure(s.Name, "events/s (all projections)", "/s", float64(events)/took.Seconds()).
-		against("COPY rows/s", cp.PerSecond).target("≥ 50000 /s", err == nil && float64(events)/took.Seconds() >= 50000))
+		against("COPY rows/s", cp.PerSecond).target("≥ 30000 /s", err == nil && float64(events)/took.Seconds() >= 30000))
 	if run.PeakRSSBytes > 0 {
 		s.add(newFigure(s.Name, "rebuild process peak RSS", "MB", mb(run.PeakRSSBytes)))
 	}

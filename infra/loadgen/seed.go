@@ -48,12 +48,18 @@ func memberRole(i int) string {
 
 const (
 	// streamClients write one stream at once while seeding, and
-	// acceptClients answer the read property's invitations at once: the
+	// acceptClients answer invitations at once: the
 	// server decides the commands waiting for one property together and
 	// appends them in one go, so more clients make bigger groups, not more
 	// lost races.
 	streamClients = 16
 	acceptClients = 32
+	// importRows is the rows of one member import, the API's bound; and
+	// importClients send imports at once: each import's keys are made
+	// before its property's turn, so a second client keeps the server busy
+	// while the first one's events are appended.
+	importRows    = 1000
+	importClients = 4
 	// fillerEventsPerProperty is how much history each filler property
 	// gets: a property created and invited to twenty times fifty.
 	fillerEventsPerProperty = 1001
@@ -136,7 +142,7 @@ func (b *bench) seed(ctx context.Context) error {
 			b.data.readPID = cand.ID
 			record(SeedStep{Name: "read property", Reused: true, Detail: fmt.Sprintf("%s (%s): %d members", readName(n), cand.ID, cand.MemberCount)})
 		default:
-			expected += 1 + 3*(n+1-cand.MemberCount) // created, invited, accepted and joined
+			expected += 1 + (n + 1 - cand.MemberCount) // created, and one MemberJoined a member
 			g.Go(func() error {
 				s, err := b.seedRead(gctx, tok, n, cand.ID, &pos)
 				record(s)
@@ -391,15 +397,18 @@ func (b *bench) ticker(ctx context.Context, what string, done *atomic.Int64, tot
 	return cancel
 }
 
-// seedRead makes the read property: n invitations in bulks of fifty, then
-// each invitee accepts from the dashboard with a token of its own. Given
-// the property an interrupted run left (pid), it invites and accepts only
-// those who are not members yet.
+// seedRead makes the read property: its n members imported through the
+// API's member import (POST .../members/import), importRows a request, as
+// an operator moving a property over from another system would. Given the
+// property an interrupted run left (pid), it adds only those who are not
+// members yet; a pending invitation such a run left (an earlier version of
+// the bench invited, then accepted each) is accepted by its invitee, since
+// the import refuses a pending invitee.
 func (b *bench) seedRead(ctx context.Context, tok string, n int, pid string, pos *positions) (step SeedStep, err error) {
 	step.Name = "read property"
 	start := time.Now()
 	defer func() { step.TookS = time.Since(start).Seconds() }()
-	ids := make([]string, n) // the pending invitation of each member to be
+	ids := make([]string, n) // a pending invitation an earlier run left
 	joined := make([]bool, n)
 	if pid == "" {
 		if pid, err = b.createProperty(ctx, pos, tok, readName(n)); err != nil {
@@ -409,43 +418,40 @@ func (b *bench) seedRead(ctx context.Context, tok string, n int, pid string, pos
 	} else if err := b.readBack(ctx, tok, pid, ids, joined); err != nil {
 		return step, err
 	}
-	var toInvite, toAccept []int
+	var toImport, toAccept []int
 	for i := range n {
-		if !joined[i] {
+		switch {
+		case joined[i]:
+		case ids[i] != "":
 			toAccept = append(toAccept, i)
-			if ids[i] == "" {
-				toInvite = append(toInvite, i)
-			}
+		default:
+			toImport = append(toImport, i)
 		}
 	}
-	b.progress("seed read: property %s, inviting %d, then accepting %d", pid, len(toInvite), len(toAccept))
-	var invited, accepted atomic.Int64
-	stop := b.ticker(ctx, "read invites", &invited, len(toInvite))
-	batches := (len(toInvite) + 49) / 50
-	err = parallel(ctx, streamClients, batches, func(ctx context.Context, k int) error {
-		batch := toInvite[k*50 : min(len(toInvite), (k+1)*50)]
-		rows := make([]inviteRow, len(batch))
+	b.progress("seed read: property %s, importing %d, accepting %d left pending", pid, len(toImport), len(toAccept))
+	var imported, accepted atomic.Int64
+	stop := b.ticker(ctx, "read imports", &imported, len(toImport))
+	batches := (len(toImport) + importRows - 1) / importRows
+	err = parallel(ctx, importClients, batches, func(ctx context.Context, k int) error {
+		batch := toImport[k*importRows : min(len(toImport), (k+1)*importRows)]
+		rows := make([]importRow, len(batch))
 		for j, i := range batch {
-			rows[j] = inviteRow{Email: member(i).Email, Role: memberRole(i)}
+			m := member(i)
+			rows[j] = importRow{AccountID: m.ID, Email: m.Email, Role: memberRole(i)}
 		}
-		got, err := b.invite(ctx, pos, tok, pid, rows)
-		if err != nil {
+		if err := b.importMembers(ctx, pos, tok, pid, rows); err != nil {
 			return err
 		}
-		for _, i := range batch {
-			ids[i] = got[member(i).Email]
-		}
-		invited.Add(int64(len(rows)))
+		imported.Add(int64(len(rows)))
 		return nil
 	})
 	stop()
-	invitesTook := time.Since(start)
+	importsTook := time.Since(start)
 	step.Requests += batches
-	step.Events += len(toInvite)
+	step.Events += int(imported.Load())
 	if err != nil {
 		return step, err
 	}
-	stop = b.ticker(ctx, "read accepts", &accepted, len(toAccept))
 	acceptStart := time.Now()
 	// An accept a run interrupted before its answer made comes back as
 	// already accepted.
@@ -464,13 +470,12 @@ func (b *bench) seedRead(ctx context.Context, tok string, n int, pid string, pos
 		accepted.Add(1)
 		return nil
 	})
-	stop()
 	acceptsTook := time.Since(acceptStart)
 	step.Requests += int(accepted.Load())
 	step.Events += 2 * int(accepted.Load())
-	step.Detail = fmt.Sprintf("%s (%s): %d members; %d invitations in %s (%.0f/s), %d accepts in %s (%.0f/s)",
-		readName(n), pid, n+1, len(toInvite), invitesTook.Round(time.Millisecond), float64(len(toInvite))/invitesTook.Seconds(),
-		accepted.Load(), acceptsTook.Round(time.Millisecond), float64(accepted.Load())/acceptsTook.Seconds())
+	step.Detail = fmt.Sprintf("%s (%s): %d members; %d imported in %d requests in %s (%.0f members/s), %d pending accepts in %s",
+		readName(n), pid, n+1, imported.Load(), batches, importsTook.Round(time.Millisecond), float64(imported.Load())/importsTook.Seconds(),
+		accepted.Load(), acceptsTook.Round(time.Millisecond))
 	if err != nil {
 		return step, err
 	}
@@ -478,23 +483,46 @@ func (b *bench) seedRead(ctx context.Context, tok string, n int, pid string, pos
 	return step, nil
 }
 
+// importRow is a row of POST /v1/properties/{pid}/members/import.
+type importRow struct {
+	AccountID string `json:"account_id"`
+	Email     string `json:"email"`
+	Role      string `json:"role"`
+}
+
+// importMembers sends one member import and checks that it imported every
+// row. A retry carries the first attempt's Idempotency-Key (see send), so
+// an attempt whose answer was lost imports nobody twice.
+func (b *bench) importMembers(ctx context.Context, pos *positions, tok, pid string, rows []importRow) error {
+	a, err := b.send(ctx, pos, tok, "POST", "/v1/properties/"+pid+"/members/import", map[string]any{"members": rows}, nil)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Members []struct{} `json:"members"`
+	}
+	if err := a.decode(&res); err != nil {
+		return err
+	}
+	if len(res.Members) != len(rows) {
+		return fmt.Errorf("imported %d, the answer names %d members", len(rows), len(res.Members))
+	}
+	return nil
+}
+
 // readBack reads which members an unfinished read property has, and the
 // pending invitations of the others, into joined and ids.
 func (b *bench) readBack(ctx context.Context, tok, pid string, ids []string, joined []bool) error {
-	a := b.c.get(ctx, "/v1/properties/"+pid+"/invitations", tok)
-	if a.Kind != "" {
-		return a.err("list the read property's pending invitations")
+	type pending struct {
+		ID    string `json:"id"`
+		Email string `json:"email"`
 	}
-	var list struct {
-		Invitations []struct {
-			ID    string `json:"id"`
-			Email string `json:"email"`
-		} `json:"invitations"`
-	}
-	if err := a.decode(&list); err != nil {
+	invitations, err := listAll[pending](ctx, b.c, "/v1/properties/"+pid+"/invitations", "invitations", tok,
+		"list the read property's pending invitations")
+	if err != nil {
 		return err
 	}
-	for _, inv := range list.Invitations {
+	for _, inv := range invitations {
 		var i int
 		if _, err := fmt.Sscanf(inv.Email, "member-%d@bench.example", &i); err == nil && i >= 0 && i < len(ids) {
 			ids[i] = inv.ID

@@ -146,6 +146,7 @@ func seedThroughLosses(t *testing.T, badGateway bool) {
 		invited  = map[string]int{} // stream and email → invitations
 		accepted = map[string]int{} // invitation → acceptances
 		revoked  = map[string]int{} // invitation → revocations
+		joined   = map[string]int{} // stream and account → joins
 	)
 	var after eventstore.Position
 	for {
@@ -170,6 +171,8 @@ func seedThroughLosses(t *testing.T, badGateway bool) {
 				accepted[ev.InvitationID]++
 			case domain.InvitationRevoked:
 				revoked[ev.InvitationID]++
+			case domain.MemberJoined:
+				joined[rec.StreamID+" "+ev.AccountID]++
 			}
 		}
 		after = batch[len(batch)-1].Position
@@ -182,15 +185,17 @@ func seedThroughLosses(t *testing.T, badGateway bool) {
 	if len(created) != 3 {
 		t.Errorf("%d properties created (%v), want 3: read, long-stream, filler", len(created), created)
 	}
-	for what, counts := range map[string]map[string]int{"invited": invited, "accepted": accepted, "revoked": revoked} {
+	for what, counts := range map[string]map[string]int{"invited": invited, "accepted": accepted, "revoked": revoked, "joined": joined} {
 		for k, n := range counts {
 			if n != 1 {
 				t.Errorf("%s %s %d times, want once", what, k, n)
 			}
 		}
 	}
-	if len(accepted) != members {
-		t.Errorf("%d invitations accepted, want %d", len(accepted), members)
+	// The read property's members are imported: one MemberJoined each,
+	// besides the three properties' owners.
+	if len(joined) != members+3 {
+		t.Errorf("%d members joined, want %d imported and 3 owners", len(joined), members)
 	}
 
 	gw.mu.Lock()

@@ -11,6 +11,7 @@ import { openDialog } from './dialog.js';
 import { announce, h, replace, showAlert, uid } from './dom.js';
 import { renderMembers } from './members.js';
 import { renderPending } from './pending.js';
+import { renderSettings } from './settings.js';
 import { renderWebhooks } from './webhooks.js';
 import { describeError, roleLabel } from './text.js';
 
@@ -23,6 +24,8 @@ const tabs = [
   { id: 'pending', label: 'Pending', render: renderPending, needs: 'view_members' },
   // Every enabled member may read the trail, as the API allows.
   { id: 'audit', label: 'Audit', render: renderAudit, needs: 'view_members' },
+  // The property's settings (the invitation policy): admins only.
+  { id: 'settings', label: 'Settings', render: renderSettings, needs: 'administrate_settings' },
   // The API lets only those who administer the settings see the endpoints.
   { id: 'webhooks', label: 'Webhooks', render: renderWebhooks, needs: 'administrate_settings' },
 ];

@@ -1,15 +1,30 @@
-// The Invite Member dialog: rows of Email and Role, + Add Another, and
-// Send Invitation, which sends them all in one request. The API takes all
-// or none, so a refused row is marked beside it and nothing was sent.
+// The Invite Member dialog: rows of Email, Role and Lifetime, + Add
+// Another, and Send Invitation, which sends them all in one request. The
+// API takes all or none, so a refused row is marked beside it and nothing
+// was sent.
 
-import { command } from './api.js';
+import { command, get } from './api.js';
 import { openDialog } from './dialog.js';
 import { h, uid } from './dom.js';
-import { describeError, rowMessage } from './text.js';
+import { describeError, lifetimeChoices, lifetimeLabel, rowMessage } from './text.js';
 
 const maxRows = 50; // the API's bound on one invite
 
-export function openInviteDialog(property, onSent) {
+// loadPolicy reads the property's invitation policy, for the lifetimes a
+// row may choose; null when it cannot be read (the server still checks).
+async function loadPolicy(property) {
+  try {
+    return await get(`/v1/properties/${encodeURIComponent(property.property_id)}/invitation-policy`);
+  } catch {
+    return null;
+  }
+}
+
+export async function openInviteDialog(property, onSent) {
+  const policy = await loadPolicy(property);
+  const maximum = policy ? policy.maximum_lifetime : lifetimeChoices[lifetimeChoices.length - 1];
+  const choices = lifetimeChoices.filter((s) => s <= maximum);
+  if (policy && !choices.includes(maximum)) choices.push(maximum);
   const rows = [];
   const list = h('div', { class: 'invite-rows' });
   const formError = h('p', { class: 'form-error', hidden: true });
@@ -21,13 +36,18 @@ export function openInviteDialog(property, onSent) {
     const n = rows.length + 1;
     const emailId = uid('invite-email');
     const roleId = uid('invite-role');
+    const lifetimeId = uid('invite-lifetime');
     const errorId = uid('invite-error');
     const email = h('input', { id: emailId, type: 'email', name: 'email', autocomplete: 'off', required: true, spellcheck: 'false' });
     const role = h('select', { id: roleId, name: 'role' },
       h('option', { value: 'admin', text: 'Admin' }),
       h('option', { value: 'agent', text: 'Agent', selected: true }));
+    // The first choice sends no lifetime, so the property's default applies.
+    const lifetime = h('select', { id: lifetimeId, name: 'lifetime' },
+      h('option', { value: '', text: policy ? `Default (${lifetimeLabel(policy.default_lifetime)})` : 'Default' }),
+      choices.map((s) => h('option', { value: String(s), text: lifetimeLabel(s) })));
     const error = h('p', { id: errorId, class: 'row-error', hidden: true });
-    const row = { email, role, error, el: null };
+    const row = { email, role, lifetime, error, el: null };
     const remove = h('button', {
       type: 'button', class: 'icon', 'aria-label': `Remove row ${n}`, text: '×',
       on: {
@@ -44,6 +64,7 @@ export function openInviteDialog(property, onSent) {
       h('legend', { class: 'visually-hidden', text: `Invitation ${n}` }),
       h('div', { class: 'field grow' }, h('label', { for: emailId, text: 'Email' }), email),
       h('div', { class: 'field' }, h('label', { for: roleId, text: 'Role' }), role),
+      h('div', { class: 'field' }, h('label', { for: lifetimeId, text: 'Lifetime' }), lifetime),
       remove,
       error);
     rows.push(row);
@@ -66,7 +87,7 @@ export function openInviteDialog(property, onSent) {
     for (const row of rows) {
       row.error.hidden = true;
       row.error.textContent = '';
-      for (const control of [row.email, row.role]) {
+      for (const control of [row.email, row.role, row.lifetime]) {
         control.removeAttribute('aria-invalid');
         control.removeAttribute('aria-describedby');
       }
@@ -76,7 +97,7 @@ export function openInviteDialog(property, onSent) {
   function markRow(i, field, message) {
     const row = rows[i];
     if (!row) return false;
-    const control = field === 'role' ? row.role : row.email;
+    const control = { role: row.role, lifetime: row.lifetime }[field] || row.email;
     row.error.textContent = row.error.textContent ? `${row.error.textContent} ${message}` : message;
     row.error.hidden = false;
     control.setAttribute('aria-invalid', 'true');
@@ -88,6 +109,9 @@ export function openInviteDialog(property, onSent) {
 
   const form = h('form', { class: 'invite-form', novalidate: true },
     h('p', { class: 'hint', text: `Invite people to ${property.name}. Admins manage members and invitations; agents can see them.` }),
+    h('p', { class: 'hint', text: policy
+      ? `An invitation lasts ${lifetimeLabel(policy.default_lifetime)} unless you choose its lifetime, at most ${lifetimeLabel(policy.maximum_lifetime)}.`
+      : 'An invitation lasts the property\'s default unless you choose its lifetime.' }),
     list,
     h('div', { class: 'row-actions' }, add),
     formError,
@@ -100,7 +124,11 @@ export function openInviteDialog(property, onSent) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clearErrors();
-    const invitations = rows.map((row) => ({ email: row.email.value, role: row.role.value }));
+    const invitations = rows.map((row) => {
+      const out = { email: row.email.value, role: row.role.value };
+      if (row.lifetime.value) out.lifetime = Number(row.lifetime.value);
+      return out;
+    });
     send.disabled = true;
     send.textContent = 'Sending…';
     try {
@@ -116,7 +144,7 @@ export function openInviteDialog(property, onSent) {
         ? `Nothing was sent. Correct the marked ${marked.size === 1 ? 'row' : 'rows'} and send again.`
         : `Nothing was sent. ${describeError(err)}`;
       formError.hidden = false;
-      const firstBad = rows.flatMap((row) => [row.email, row.role]).find((c) => c.getAttribute('aria-invalid') === 'true');
+      const firstBad = rows.flatMap((row) => [row.email, row.role, row.lifetime]).find((c) => c.getAttribute('aria-invalid') === 'true');
       (firstBad || send).focus();
     } finally {
       send.disabled = false;

@@ -7,8 +7,9 @@ export const statusLabel = (status) => ({ enabled: 'Enabled', disabled: 'Disable
 export const eventTypes = [
   'PropertyCreated', 'MemberInvited', 'InvitationResent', 'InvitationRevoked', 'InvitationDeclined',
   'InvitationAccepted', 'MemberJoined', 'MemberRoleChanged', 'MemberAccessDisabled', 'MemberAccessEnabled',
-  'MemberRemoved', 'MemberLeft', 'OwnershipTransferred', 'WebhookEndpointCreated', 'WebhookEndpointUpdated',
-  'WebhookEndpointDisabled', 'WebhookEndpointEnabled', 'WebhookSecretRotated', 'WebhookEndpointDeleted',
+  'MemberRemoved', 'MemberLeft', 'OwnershipTransferred', 'InvitationPolicyChanged',
+  'WebhookEndpointCreated', 'WebhookEndpointUpdated', 'WebhookEndpointDisabled', 'WebhookEndpointEnabled',
+  'WebhookSecretRotated', 'WebhookEndpointDeleted',
 ];
 
 const eventLabels = {
@@ -26,6 +27,7 @@ const eventLabels = {
   MemberRemoved: 'Removed',
   MemberLeft: 'Left',
   OwnershipTransferred: 'Ownership transferred',
+  InvitationPolicyChanged: 'Invitation policy changed',
   WebhookEndpointCreated: 'Webhook added',
   WebhookEndpointUpdated: 'Webhook changed',
   WebhookEndpointDisabled: 'Webhook disabled',
@@ -34,6 +36,22 @@ const eventLabels = {
   WebhookEndpointDeleted: 'Webhook deleted',
 };
 export const eventLabel = (type) => eventLabels[type] || type;
+
+// lifetimeLabel says a lifetime in seconds in its largest whole unit, as
+// the server's messages do: "1 hour", "3 days".
+export function lifetimeLabel(seconds) {
+  for (const [n, unit] of [[86400, 'day'], [3600, 'hour'], [60, 'minute']]) {
+    if (seconds > 0 && seconds % n === 0) {
+      const k = seconds / n;
+      return `${k} ${unit}${k === 1 ? '' : 's'}`;
+    }
+  }
+  return `${seconds} seconds`;
+}
+
+// lifetimeChoices are the lifetimes the page offers, in seconds: the API
+// takes any whole number of seconds from 1 hour to 30 days.
+export const lifetimeChoices = [3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400, 30 * 86400];
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
