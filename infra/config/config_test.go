@@ -174,6 +174,11 @@ func TestLoadRefuses(t *testing.T) {
 			want: []string{"ROSTER_INVITE_TTL: -1h0m0s is not a positive duration"},
 		},
 		{
+			name: "an invitation lifetime above the domain's maximum",
+			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_INVITE_TTL": "721h"},
+			want: []string{"ROSTER_INVITE_TTL: 721h0m0s is longer than 720h0m0s, the longest an invitation may live"},
+		},
+		{
 			name: "a lease too short for its heartbeat",
 			env:  map[string]string{"ROSTER_JWT_SECRET": devSecret, "ROSTER_LEASE_TTL": "100ms"},
 			want: []string{"ROSTER_LEASE_TTL: 100ms is not between 300ms and 1h"},

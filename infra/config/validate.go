@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/logging"
 )
 
@@ -94,8 +95,15 @@ func (c Config) Validate() error {
 	}
 	c.validateSignIn(add)
 
-	if _, failed := c.parseErrs["ROSTER_INVITE_TTL"]; !failed && c.InviteTTL <= 0 {
-		add("ROSTER_INVITE_TTL", "%s is not a positive duration", c.InviteTTL)
+	if _, failed := c.parseErrs["ROSTER_INVITE_TTL"]; !failed {
+		// The default of properties without a policy; no inviter may choose
+		// longer than the domain's maximum, so neither may the service.
+		switch longest := domain.MaxLifetime.Duration(); {
+		case c.InviteTTL <= 0:
+			add("ROSTER_INVITE_TTL", "%s is not a positive duration", c.InviteTTL)
+		case c.InviteTTL > longest:
+			add("ROSTER_INVITE_TTL", "%s is longer than %s, the longest an invitation may live", c.InviteTTL, longest)
+		}
 	}
 	// Below 300ms a heartbeat (a third of the lease) would race the
 	// database's own round trips under load.
