@@ -23,6 +23,10 @@ type Config struct {
 	Vault Vault
 	// Options tune the executor (e.g. WithCache).
 	Options []Option
+	// WebhookSecrets derives webhook endpoints' signing secrets.
+	WebhookSecrets WebhookSecrets
+	// WebhookRules check endpoints' settings.
+	WebhookRules domain.WebhookRules
 }
 
 // Handlers holds one handler per command, all sharing one Executor.
@@ -40,6 +44,12 @@ type Handlers struct {
 	TransferOwnership TransferOwnershipHandler
 	InvitationPolicy  SetInvitationPolicyHandler
 	MayRead           MayReadHandler
+
+	CreateWebhook         CreateWebhookHandler
+	ChangeWebhook         ChangeWebhookHandler
+	RotateWebhookSecret   RotateWebhookSecretHandler
+	ListWebhooks          ListWebhooksHandler
+	DisableFailingWebhook DisableFailingWebhookHandler
 
 	exec *Executor
 	ttl  time.Duration
@@ -79,5 +89,11 @@ func New(c Config) Handlers {
 		InvitationPolicy:  SetInvitationPolicyHandler{exec: exec},
 		exec:              exec,
 		ttl:               ttl,
+
+		CreateWebhook:         CreateWebhookHandler{exec: exec, secrets: c.WebhookSecrets, rules: c.WebhookRules},
+		ChangeWebhook:         ChangeWebhookHandler{exec: exec, rules: c.WebhookRules},
+		RotateWebhookSecret:   RotateWebhookSecretHandler{exec: exec, secrets: c.WebhookSecrets},
+		ListWebhooks:          ListWebhooksHandler{exec: exec},
+		DisableFailingWebhook: DisableFailingWebhookHandler{exec: exec},
 	}
 }

@@ -34,6 +34,14 @@ func sampleEvents() map[string]domain.Event {
 		"OwnershipTransferred": domain.OwnershipTransferred{Schema: 1, From: owner.AccountID, To: admin.AccountID},
 		"InvitationPolicyChanged": domain.InvitationPolicyChanged{Schema: 1, DefaultLifetimeSeconds: 3 * 86400,
 			MaximumLifetimeSeconds: 14 * 86400},
+		"WebhookEndpointCreated": domain.WebhookEndpointCreated{Schema: 1, EndpointID: "wh-1", URL: "https://hooks.example.com/roster",
+			EventTypes: []string{"roster.member.joined.v1"}, Description: "CRM", SecretNonce: "n3"},
+		"WebhookEndpointUpdated": domain.WebhookEndpointUpdated{Schema: 1, EndpointID: "wh-1", URL: "https://hooks.example.com/v2",
+			EventTypes: []string{"*"}, Description: "CRM v2"},
+		"WebhookEndpointDisabled": domain.WebhookEndpointDisabled{Schema: 1, EndpointID: "wh-1", Reason: domain.WebhookDisabledFailing},
+		"WebhookEndpointEnabled":  domain.WebhookEndpointEnabled{Schema: 1, EndpointID: "wh-1"},
+		"WebhookSecretRotated":    domain.WebhookSecretRotated{Schema: 1, EndpointID: "wh-1", SecretNonce: "n4", PreviousValidUntil: expires},
+		"WebhookEndpointDeleted":  domain.WebhookEndpointDeleted{Schema: 1, EndpointID: "wh-1"},
 	}
 }
 

@@ -23,6 +23,13 @@ const (
 	TypeMemberLeft              = "MemberLeft"
 	TypeOwnershipTransferred    = "OwnershipTransferred"
 	TypeInvitationPolicyChanged = "InvitationPolicyChanged"
+
+	TypeWebhookEndpointCreated  = "WebhookEndpointCreated"
+	TypeWebhookEndpointUpdated  = "WebhookEndpointUpdated"
+	TypeWebhookEndpointDisabled = "WebhookEndpointDisabled"
+	TypeWebhookEndpointEnabled  = "WebhookEndpointEnabled"
+	TypeWebhookSecretRotated    = "WebhookSecretRotated"
+	TypeWebhookEndpointDeleted  = "WebhookEndpointDeleted"
 )
 
 // SchemaV1 is the payload schema every event is written with today. A reader
@@ -133,6 +140,57 @@ type OwnershipTransferred struct {
 	To     string `json:"to"`
 }
 
+// WebhookEndpointCreated adds a webhook endpoint. Its signing secret is
+// derived from SecretNonce under a server key, never stored.
+type WebhookEndpointCreated struct {
+	Schema      int      `json:"schema"`
+	EndpointID  string   `json:"endpoint_id"`
+	URL         string   `json:"url"`
+	EventTypes  []string `json:"event_types"`
+	Description string   `json:"description"`
+	SecretNonce string   `json:"secret_nonce"`
+}
+
+// WebhookEndpointUpdated records an endpoint's settings after a change.
+type WebhookEndpointUpdated struct {
+	Schema      int      `json:"schema"`
+	EndpointID  string   `json:"endpoint_id"`
+	URL         string   `json:"url"`
+	EventTypes  []string `json:"event_types"`
+	Description string   `json:"description"`
+}
+
+// WebhookEndpointDisabled stops an endpoint's deliveries; Reason says who
+// decided (WebhookDisabledByAdmin, WebhookDisabledFailing). Notified are
+// the accounts told of a disabling Roster decided: the enabled admins then.
+type WebhookEndpointDisabled struct {
+	Schema     int      `json:"schema"`
+	EndpointID string   `json:"endpoint_id"`
+	Reason     string   `json:"reason"`
+	Notified   []string `json:"notified,omitempty"`
+}
+
+// WebhookEndpointEnabled resumes a disabled endpoint's deliveries.
+type WebhookEndpointEnabled struct {
+	Schema     int    `json:"schema"`
+	EndpointID string `json:"endpoint_id"`
+}
+
+// WebhookSecretRotated gives an endpoint a new secret nonce; the previous
+// secret still signs until PreviousValidUntil.
+type WebhookSecretRotated struct {
+	Schema             int       `json:"schema"`
+	EndpointID         string    `json:"endpoint_id"`
+	SecretNonce        string    `json:"secret_nonce"`
+	PreviousValidUntil time.Time `json:"previous_valid_until"`
+}
+
+// WebhookEndpointDeleted removes an endpoint.
+type WebhookEndpointDeleted struct {
+	Schema     int    `json:"schema"`
+	EndpointID string `json:"endpoint_id"`
+}
+
 // InvitationPolicyChanged records a property's new invitation policy: the
 // lifetime of an invitation whose inviter chooses none, and the longest one
 // an inviter may choose, both in seconds.
@@ -158,6 +216,13 @@ func (MemberLeft) EventType() string              { return TypeMemberLeft }
 func (OwnershipTransferred) EventType() string    { return TypeOwnershipTransferred }
 func (InvitationPolicyChanged) EventType() string { return TypeInvitationPolicyChanged }
 
+func (WebhookEndpointCreated) EventType() string  { return TypeWebhookEndpointCreated }
+func (WebhookEndpointUpdated) EventType() string  { return TypeWebhookEndpointUpdated }
+func (WebhookEndpointDisabled) EventType() string { return TypeWebhookEndpointDisabled }
+func (WebhookEndpointEnabled) EventType() string  { return TypeWebhookEndpointEnabled }
+func (WebhookSecretRotated) EventType() string    { return TypeWebhookSecretRotated }
+func (WebhookEndpointDeleted) EventType() string  { return TypeWebhookEndpointDeleted }
+
 // decoders maps each stored type name to a decoder of its payload.
 var decoders = map[string]func([]byte) (Event, error){
 	TypePropertyCreated:         decodeAs[PropertyCreated],
@@ -174,6 +239,13 @@ var decoders = map[string]func([]byte) (Event, error){
 	TypeMemberLeft:              decodeAs[MemberLeft],
 	TypeOwnershipTransferred:    decodeAs[OwnershipTransferred],
 	TypeInvitationPolicyChanged: decodeAs[InvitationPolicyChanged],
+
+	TypeWebhookEndpointCreated:  decodeAs[WebhookEndpointCreated],
+	TypeWebhookEndpointUpdated:  decodeAs[WebhookEndpointUpdated],
+	TypeWebhookEndpointDisabled: decodeAs[WebhookEndpointDisabled],
+	TypeWebhookEndpointEnabled:  decodeAs[WebhookEndpointEnabled],
+	TypeWebhookSecretRotated:    decodeAs[WebhookSecretRotated],
+	TypeWebhookEndpointDeleted:  decodeAs[WebhookEndpointDeleted],
 }
 
 func decodeAs[T Event](data []byte) (Event, error) {

@@ -72,6 +72,8 @@ type Property struct {
 	// Policy is the invitation policy the property set; nil when it never
 	// set one (see InvitationPolicy).
 	Policy *InvitationPolicy
+	// Webhooks are the property's webhook endpoints, by ID.
+	Webhooks map[string]*WebhookEndpoint
 	// order keeps invitations in creation order for stable answers.
 	order []string
 	// memberOf and invitedAs index members and invitations by email, so a
@@ -84,7 +86,7 @@ type Property struct {
 // NewProperty returns the empty state of a property that has no events yet.
 func NewProperty(id string) *Property {
 	return &Property{ID: id, Members: map[string]*Member{}, Invitations: map[string]*Invitation{},
-		memberOf: map[string]string{}, invitedAs: map[string][]string{}}
+		Webhooks: map[string]*WebhookEndpoint{}, memberOf: map[string]string{}, invitedAs: map[string][]string{}}
 }
 
 // Exists reports whether the property has been created.
@@ -147,6 +149,9 @@ func (p *Property) Apply(e Event, at time.Time) {
 		p.OwnerID = e.To
 	case InvitationPolicyChanged:
 		p.Policy = &InvitationPolicy{Default: Lifetime(e.DefaultLifetimeSeconds), Maximum: Lifetime(e.MaximumLifetimeSeconds)}
+	case WebhookEndpointCreated, WebhookEndpointUpdated, WebhookEndpointDisabled, WebhookEndpointEnabled,
+		WebhookSecretRotated, WebhookEndpointDeleted:
+		p.applyWebhook(e, at)
 	}
 }
 

@@ -49,6 +49,13 @@ func Audit() Projection {
 		domain.TypeMemberLeft:              onEvent(auditLeft),
 		domain.TypeOwnershipTransferred:    onEvent(auditOwnershipTransferred),
 		domain.TypeInvitationPolicyChanged: onEvent(auditPolicyChanged),
+
+		domain.TypeWebhookEndpointCreated:  onEvent(auditWebhookCreated),
+		domain.TypeWebhookEndpointUpdated:  onEvent(auditWebhookUpdated),
+		domain.TypeWebhookEndpointDisabled: onEvent(auditWebhookDisabled),
+		domain.TypeWebhookEndpointEnabled:  onEvent(auditWebhookEnabled),
+		domain.TypeWebhookSecretRotated:    onEvent(auditWebhookSecretRotated),
+		domain.TypeWebhookEndpointDeleted:  onEvent(auditWebhookDeleted),
 	}))
 }
 

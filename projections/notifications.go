@@ -48,6 +48,8 @@ func Notifications() Projection {
 		domain.TypeMemberAccessDisabled: onEvent(notificationsAccessDisabled),
 		domain.TypeMemberAccessEnabled:  onEvent(notificationsAccessEnabled),
 		domain.TypeMemberRemoved:        onEvent(notificationsRemoved),
+
+		domain.TypeWebhookEndpointDisabled: onEvent(notificationsWebhookDisabled),
 	}))
 }
 

@@ -32,6 +32,13 @@ func Properties() Projection {
 		domain.TypeMemberLeft:              onEvent(propertyMemberLeft),
 		domain.TypeOwnershipTransferred:    onEvent(propertyOwnershipTransferred),
 		domain.TypeInvitationPolicyChanged: onEvent(propertyInvitationPolicyChanged),
+
+		domain.TypeWebhookEndpointCreated:  touchProperty,
+		domain.TypeWebhookEndpointUpdated:  touchProperty,
+		domain.TypeWebhookEndpointDisabled: touchProperty,
+		domain.TypeWebhookEndpointEnabled:  touchProperty,
+		domain.TypeWebhookSecretRotated:    touchProperty,
+		domain.TypeWebhookEndpointDeleted:  touchProperty,
 	})
 }
 

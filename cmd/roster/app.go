@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rosterhq/roster/commands"
+	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/accessindex"
 	"github.com/rosterhq/roster/infra/auth"
 	"github.com/rosterhq/roster/infra/broker"
@@ -33,6 +34,7 @@ import (
 	"github.com/rosterhq/roster/infra/invitetoken"
 	"github.com/rosterhq/roster/infra/mail"
 	"github.com/rosterhq/roster/infra/privacy"
+	"github.com/rosterhq/roster/infra/webhooks"
 	"github.com/rosterhq/roster/migrations"
 	"github.com/rosterhq/roster/projections"
 	"github.com/rosterhq/roster/readmodels"
@@ -52,6 +54,8 @@ type App struct {
 	closers []io.Closer
 	// mail sends the invitation mails the consumers record.
 	mail *mail.Dispatcher
+	// webhooks sends the webhook deliveries the consumers queue.
+	webhooks *webhooks.Webhooks
 	// index answers the access-check API; every instance keeps its own.
 	index *accessindex.Index
 }
@@ -102,6 +106,8 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	vault := privacy.NewVault(pool, privacy.WithLogger(log))
 	handlers := commands.New(commands.Config{
 		Store: store, InviteTTL: cfg.InviteTTL, Tokens: invitetoken.New(cfg.InvitationKey()), Vault: vault,
+		WebhookSecrets: webhooks.NewSecrets(cfg.WebhookKey()),
+		WebhookRules:   domain.WebhookRules{KnownTypes: broker.PublicTypes(), AllowHTTP: cfg.WebhookAllowHTTP},
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -126,6 +132,12 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		return nil, err
 	}
 	subs.AddPersistent("mail", mailer.consumer.Handle)
+	hooks, err := newWebhooks(cfg, pool, handlers, log)
+	if err != nil {
+		return nil, err
+	}
+	// Never poisoned: a database away delays deliveries, it does not lose them.
+	subs.AddPersistent("webhooks", hooks.Handle)
 	var closers []io.Closer
 	if cfg.BrokerURL != "" {
 		fwd, err := broker.NewForwarder(broker.Config{URL: cfg.BrokerURL}, feed.Logger(log))
@@ -177,11 +189,12 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 		Log:          log,
 		SignIn:       signIn,
 		Dashboard:    page,
+		Deliveries:   hooks,
 		LongReads:    httpapi.LongReadLimits{PerCaller: cfg.LongReadsPerCaller, Total: cfg.LongReadsTotal},
 		Limits:       writeLimits,
 	})
 	return &App{log: log, pool: pool, store: store, handler: api, consumers: subs, closers: closers,
-		vault: vault, commands: handlers, mail: mailer.dispatcher, index: index}, nil
+		vault: vault, commands: handlers, mail: mailer.dispatcher, webhooks: hooks, index: index}, nil
 }
 
 // Handler is the HTTP API.
@@ -200,6 +213,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.consumers.Run(ctx) })
 	g.Go(func() error { return a.mail.Run(ctx) })
+	g.Go(func() error { return a.webhooks.Run(ctx) })
 	g.Go(func() error { return a.index.Run(ctx) })
 	// A forget in any process destroys a key; the states the command side
 	// keeps may hold that person's data in the clear, so they go too.

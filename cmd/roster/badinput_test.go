@@ -94,6 +94,7 @@ type commandRoute struct {
 
 func (f *fixture) routes() []commandRoute {
 	p, inv, agent := "/v1/properties/"+f.pid, "/v1/properties/"+f.pid+"/invitations/"+f.pendingIID, "/members/"+f.agent.ID
+	const wh = "/webhooks/7c1de0a4-56f8-4c8b-9a0e-0d3f5b2a9e61"
 	return []commandRoute{
 		{"create property", http.MethodPost, "/v1/properties", f.outsider, `{"name":"Another"}`},
 		{"invite", http.MethodPost, p + "/invitations", f.owner, `{"email":"new@example.com","role":"agent"}`},
@@ -111,6 +112,15 @@ func (f *fixture) routes() []commandRoute {
 		{"leave", http.MethodPost, p + "/leave", f.agent, ""},
 		{"transfer ownership", http.MethodPost, p + "/ownership", f.owner, `{"account_id":"` + f.agent.ID + `"}`},
 		{"set invitation policy", http.MethodPut, p + "/invitation-policy", f.owner, `{"default_lifetime":86400,"maximum_lifetime":604800}`},
+		// Every request below is refused before the endpoint is looked up.
+		{"create webhook", http.MethodPost, p + "/webhooks", f.owner, `{"url":"https://hooks.example.com/"}`},
+		{"update webhook", http.MethodPatch, p + wh, f.owner, `{"description":"CRM"}`},
+		{"disable webhook", http.MethodPost, p + wh + "/disable", f.owner, ""},
+		{"enable webhook", http.MethodPost, p + wh + "/enable", f.owner, ""},
+		{"rotate webhook secret", http.MethodPost, p + wh + "/rotate-secret", f.owner, ""},
+		{"delete webhook", http.MethodDelete, p + wh, f.owner, ""},
+		{"redeliver", http.MethodPost, p + wh + "/deliveries/1/redeliver", f.owner, ""},
+		{"replay", http.MethodPost, p + wh + "/replay", f.owner, `{"since":"2026-01-01T00:00:00Z"}`},
 	}
 }
 

@@ -208,9 +208,9 @@ func (f *fleet) leaders() map[string]string {
 	return out
 }
 
-// consumerCount is how many consumers each instance runs: the projections
-// and the mail consumer.
-func consumerCount() int { return len(projections.All()) + 1 }
+// consumerCount is how many consumers each instance runs: the projections,
+// the mail consumer and the webhook deliveries' consumer.
+func consumerCount() int { return len(projections.All()) + 2 }
 
 // spread waits until every consumer is led by one of ids, each leading
 // some.

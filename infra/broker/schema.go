@@ -29,7 +29,24 @@ const (
 	TypeMemberRemoved           = "roster.member.removed.v1"
 	TypeMemberLeft              = "roster.member.left.v1"
 	TypeInvitationPolicyChanged = "roster.property.invitation_policy_changed.v1"
+
+	TypeWebhookEndpointCreated  = "roster.webhook_endpoint.created.v1"
+	TypeWebhookEndpointUpdated  = "roster.webhook_endpoint.updated.v1"
+	TypeWebhookEndpointDisabled = "roster.webhook_endpoint.disabled.v1"
+	TypeWebhookEndpointEnabled  = "roster.webhook_endpoint.enabled.v1"
+	TypeWebhookSecretRotated    = "roster.webhook_endpoint.secret_rotated.v1"
+	TypeWebhookEndpointDeleted  = "roster.webhook_endpoint.deleted.v1"
 )
+
+// PublicTypes lists every public type, sorted: what a webhook endpoint
+// may ask for.
+func PublicTypes() []string {
+	return []string{TypeInvitationAccepted, TypeInvitationDeclined, TypeInvitationResent, TypeInvitationRevoked,
+		TypeMemberAccessDisabled, TypeMemberAccessEnabled, TypeMemberInvited, TypeMemberJoined, TypeMemberLeft,
+		TypeMemberRemoved, TypeMemberRoleChanged, TypePropertyCreated, TypeInvitationPolicyChanged, TypeOwnershipTransferred,
+		TypeWebhookEndpointCreated, TypeWebhookEndpointDeleted, TypeWebhookEndpointDisabled, TypeWebhookEndpointEnabled,
+		TypeWebhookSecretRotated, TypeWebhookEndpointUpdated}
+}
 
 // ErrUnmapped is matched by errors.Is when an event has a type with no
 // public mapping, or is not from a property stream.
@@ -65,11 +82,12 @@ type Actor struct {
 	AccountID string `json:"account_id"`
 }
 
-// Subject identifies the member or invitation an event is about; a
-// property-wide event leaves both empty.
+// Subject identifies the member, invitation or webhook endpoint an event
+// is about; a property-wide event leaves them empty.
 type Subject struct {
 	AccountID    string `json:"account_id,omitempty"`
 	InvitationID string `json:"invitation_id,omitempty"`
+	EndpointID   string `json:"endpoint_id,omitempty"`
 }
 
 // Data of the public types; types without one publish an empty object.
@@ -108,6 +126,16 @@ type (
 	RoleChangedData struct {
 		From string `json:"from"`
 		To   string `json:"to"`
+	}
+	// WebhookEndpointData is the data of TypeWebhookEndpointCreated and
+	// TypeWebhookEndpointUpdated. The URL and the description stay inside
+	// Roster: a URL may carry a receiver's token in its path or query.
+	WebhookEndpointData struct {
+		EventTypes []string `json:"event_types"`
+	}
+	// WebhookEndpointDisabledData is the data of TypeWebhookEndpointDisabled.
+	WebhookEndpointDisabledData struct {
+		Reason string `json:"reason"`
 	}
 )
 
@@ -162,6 +190,25 @@ var mappers = map[string]func([]byte) (mapped, error){
 	}),
 	domain.TypeMemberLeft: mapper(func(e domain.MemberLeft) mapped {
 		return mapped{TypeMemberLeft, Subject{AccountID: e.AccountID}, empty{}}
+	}),
+	// Never the secret's nonce.
+	domain.TypeWebhookEndpointCreated: mapper(func(e domain.WebhookEndpointCreated) mapped {
+		return mapped{TypeWebhookEndpointCreated, Subject{EndpointID: e.EndpointID}, WebhookEndpointData{EventTypes: e.EventTypes}}
+	}),
+	domain.TypeWebhookEndpointUpdated: mapper(func(e domain.WebhookEndpointUpdated) mapped {
+		return mapped{TypeWebhookEndpointUpdated, Subject{EndpointID: e.EndpointID}, WebhookEndpointData{EventTypes: e.EventTypes}}
+	}),
+	domain.TypeWebhookEndpointDisabled: mapper(func(e domain.WebhookEndpointDisabled) mapped {
+		return mapped{TypeWebhookEndpointDisabled, Subject{EndpointID: e.EndpointID}, WebhookEndpointDisabledData{Reason: e.Reason}}
+	}),
+	domain.TypeWebhookEndpointEnabled: mapper(func(e domain.WebhookEndpointEnabled) mapped {
+		return mapped{TypeWebhookEndpointEnabled, Subject{EndpointID: e.EndpointID}, empty{}}
+	}),
+	domain.TypeWebhookSecretRotated: mapper(func(e domain.WebhookSecretRotated) mapped {
+		return mapped{TypeWebhookSecretRotated, Subject{EndpointID: e.EndpointID}, empty{}}
+	}),
+	domain.TypeWebhookEndpointDeleted: mapper(func(e domain.WebhookEndpointDeleted) mapped {
+		return mapped{TypeWebhookEndpointDeleted, Subject{EndpointID: e.EndpointID}, empty{}}
 	}),
 	domain.TypeInvitationPolicyChanged: mapper(func(e domain.InvitationPolicyChanged) mapped {
 		return mapped{TypeInvitationPolicyChanged, Subject{}, InvitationPolicyData{

@@ -3,6 +3,7 @@ package broker_test
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ const (
 	actorIP         = "203.0.113.9"
 	actorUserAgent  = "SecretAgent/1.0"
 	fixedOccurredAt = "2026-03-01T10:00:00Z"
+	hookURL         = "https://hooks.example.com/receiver-token-NEVER-PUBLISHED"
 )
 
 var expiresAt = time.Date(2026, 3, 8, 10, 0, 0, 0, time.UTC)
@@ -83,6 +85,37 @@ func samples() []sample {
 		{domain.MemberLeft{Schema: 1, AccountID: "acc-owner"},
 			broker.TypeMemberLeft, "member.left.v1",
 			`"subject": {"account_id": "acc-owner"}, "data": {}`},
+		{domain.WebhookEndpointCreated{Schema: 1, EndpointID: "wh-1", URL: hookURL, EventTypes: []string{"*"}, Description: "CRM", SecretNonce: secretNonce},
+			broker.TypeWebhookEndpointCreated, "webhook_endpoint.created.v1",
+			`"subject": {"endpoint_id": "wh-1"}, "data": {"event_types": ["*"]}`},
+		{domain.WebhookEndpointUpdated{Schema: 1, EndpointID: "wh-1", URL: hookURL, EventTypes: []string{broker.TypeMemberJoined}, Description: "CRM"},
+			broker.TypeWebhookEndpointUpdated, "webhook_endpoint.updated.v1",
+			`"subject": {"endpoint_id": "wh-1"}, "data": {"event_types": ["roster.member.joined.v1"]}`},
+		{domain.WebhookEndpointDisabled{Schema: 1, EndpointID: "wh-1", Reason: domain.WebhookDisabledFailing},
+			broker.TypeWebhookEndpointDisabled, "webhook_endpoint.disabled.v1",
+			`"subject": {"endpoint_id": "wh-1"}, "data": {"reason": "failing"}`},
+		{domain.WebhookEndpointEnabled{Schema: 1, EndpointID: "wh-1"},
+			broker.TypeWebhookEndpointEnabled, "webhook_endpoint.enabled.v1",
+			`"subject": {"endpoint_id": "wh-1"}, "data": {}`},
+		{domain.WebhookSecretRotated{Schema: 1, EndpointID: "wh-1", SecretNonce: secretNonce, PreviousValidUntil: expiresAt},
+			broker.TypeWebhookSecretRotated, "webhook_endpoint.secret_rotated.v1",
+			`"subject": {"endpoint_id": "wh-1"}, "data": {}`},
+		{domain.WebhookEndpointDeleted{Schema: 1, EndpointID: "wh-1"},
+			broker.TypeWebhookEndpointDeleted, "webhook_endpoint.deleted.v1",
+			`"subject": {"endpoint_id": "wh-1"}, "data": {}`},
+	}
+}
+
+func TestPublicTypesAreEveryMappedType(t *testing.T) {
+	var mapped []string
+	for _, s := range samples() {
+		mapped = append(mapped, s.typ)
+	}
+	slices.Sort(mapped)
+	got := broker.PublicTypes()
+	slices.Sort(got)
+	if diff := cmp.Diff(mapped, got); diff != "" {
+		t.Errorf("PublicTypes (-mapped +listed):\n%s", diff)
 	}
 }
 
@@ -139,7 +172,7 @@ func diffJSON(tb testing.TB, want, got string) string {
 // assertNoSecrets fails when body holds anything that must stay internal.
 func assertNoSecrets(tb testing.TB, body string) {
 	tb.Helper()
-	for _, s := range []string{secretNonce, "token_nonce", "nonce", inviteeEmail, memberEmail, actorEmail, "@", actorIP, actorUserAgent, "cmd-", "cause-"} {
+	for _, s := range []string{secretNonce, "token_nonce", "nonce", inviteeEmail, memberEmail, actorEmail, "@", actorIP, actorUserAgent, "cmd-", "cause-", hookURL, "CRM"} {
 		if strings.Contains(body, s) {
 			tb.Errorf("published body holds %q:\n%s", s, body)
 		}

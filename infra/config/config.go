@@ -142,6 +142,17 @@ type Config struct {
 	// CheckIndexSize bounds the access index's entries
 	// (ROSTER_CHECK_INDEX_SIZE).
 	CheckIndexSize int
+	// WebhookRetryHorizon is how long a webhook delivery is retried
+	// (ROSTER_WEBHOOK_RETRY_HORIZON); zero means DefaultWebhookRetryHorizon.
+	WebhookRetryHorizon time.Duration
+	// WebhookTimeout bounds one webhook request (ROSTER_WEBHOOK_TIMEOUT);
+	// zero means DefaultWebhookTimeout.
+	WebhookTimeout time.Duration
+	// WebhookAllowHTTP takes http:// endpoint URLs (ROSTER_WEBHOOK_ALLOW_HTTP).
+	WebhookAllowHTTP bool
+	// WebhookAllowPrivate lets deliveries reach private, loopback and
+	// link-local addresses (ROSTER_WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
 	// LongReadsPerCaller is how many long reads (audit exports, as_of
 	// queries, access reviews) one account may run at once; more are
 	// answered 429 (ROSTER_LONG_READS_PER_CALLER). Zero takes the default.

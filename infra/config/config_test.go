@@ -380,6 +380,7 @@ func TestEveryVariableHasAFlag(t *testing.T) {
 		"limit-new-emails-per-property-day", "limit-token-failures-per-ip-minute", "log-format", "log-level",
 		"long-reads-per-caller", "long-reads-total", "mail-from", "mail-lease",
 		"oidc-client-id", "oidc-issuer", "operators", "pg-url", "smtp-url",
+		"webhook-allow-http", "webhook-allow-private", "webhook-retry-horizon", "webhook-timeout",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("flags (-want +got):\n%s", diff)

@@ -54,6 +54,21 @@ func count(field func(*Config) *int) func(*Config, string) error {
 	}
 }
 
+func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "" {
+			*field(c) = false
+			return nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
 // settings lists every variable in the order the README documents them, which
 // is also the order problems are reported in.
 var settings = []setting{
@@ -96,18 +111,7 @@ var settings = []setting{
 	{env: "ROSTER_OPERATORS", usage: "comma-separated account `IDs` (token sub) allowed the operator-only API; unset allows nobody",
 		parse: operators},
 	{env: "ROSTER_DEV_LOGIN", usage: "`true` lets the dashboard sign anyone in by email with a short-lived development token (loopback only, never with a JWKS or OIDC)",
-		parse: func(c *Config, v string) error {
-			if v == "" {
-				c.DevLogin = false
-				return nil
-			}
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("%q is not true or false", v)
-			}
-			c.DevLogin = b
-			return nil
-		}},
+		parse: boolean(func(c *Config) *bool { return &c.DevLogin })},
 	{env: "ROSTER_OIDC_ISSUER", usage: "OpenID Connect issuer `URL` the dashboard signs people in with (authorization code with PKCE)",
 		parse: str(func(c *Config) *string { return &c.OIDCIssuer })},
 	{env: "ROSTER_OIDC_CLIENT_ID", usage: "the dashboard's OpenID Connect client `ID`, required with the issuer",
@@ -126,7 +130,7 @@ var settings = []setting{
 		parse: str(func(c *Config) *string { return &c.DebugAddr })},
 }
 
-func init() { settings = append(settings, checkSettings...) }
+func init() { settings = append(append(settings, checkSettings...), webhookSettings...) }
 
 // operators reads ROSTER_OPERATORS: account IDs separated by commas, each
 // trimmed. An empty entry or one with a space inside is refused: it is a

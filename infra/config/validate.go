@@ -118,6 +118,7 @@ func (c Config) Validate() error {
 	}
 	c.validateLongReads(add)
 	c.validateLimits(add)
+	c.validateWebhooks(add)
 	switch {
 	case c.InviteKey == "" && c.JWTSecret == "":
 		add("ROSTER_INVITE_KEY", "is required when ROSTER_JWT_SECRET is not set (it is derived from that secret otherwise)")

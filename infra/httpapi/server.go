@@ -68,6 +68,9 @@ type Config struct {
 	Dashboard Dashboard
 	// Checks is the access-check API the platform's services call.
 	Checks CheckConfig
+	// Deliveries is the webhook endpoints' delivery log; without it its
+	// routes answer 500.
+	Deliveries WebhookDeliveries
 	// LongReads bounds audit exports, as_of queries and access reviews,
 	// per account and in total; zero fields take the defaults.
 	LongReads LongReadLimits
@@ -86,6 +89,8 @@ type server struct {
 	maxWait time.Duration
 	now     func() time.Time
 	checks  CheckConfig
+	// deliveries is the webhook endpoints' delivery log.
+	deliveries WebhookDeliveries
 	// longReads counts the exports, as_of queries and reviews running.
 	longReads *longReads
 	limits    Limits
@@ -95,6 +100,7 @@ type server struct {
 func New(c Config) http.Handler {
 	s := &server{cmd: c.Commands, reads: c.Reads, history: c.History, ready: c.Ready, detail: c.Detail, maxWait: c.MaxWait, now: c.Now}
 	s.chain = c.Chain
+	s.deliveries = c.Deliveries
 	s.privacy = c.Privacy
 	s.longReads = newLongReads(c.LongReads)
 	s.limits = c.Limits
@@ -127,6 +133,8 @@ func New(c Config) http.Handler {
 	s.registerInvitationRoutes(v1)
 	s.registerPolicyRoutes(v1)
 	s.registerMemberRoutes(v1)
+	s.registerWebhookRoutes(v1)
+	s.registerWebhookDeliveryRoutes(v1)
 	s.registerMeRoutes(v1)
 	s.registerNotificationRoutes(v1)
 	s.registerAuditRoutes(v1)

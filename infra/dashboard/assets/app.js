@@ -1,5 +1,5 @@
 // The Property Members page: signing in, the property switcher, the tabs
-// Members, Pending and Audit, and the bell. Everything it shows comes from
+// Members, Pending, Audit and Webhooks, and the bell. Everything it shows comes from
 // Roster's public API; see api.js.
 
 import * as api from './api.js';
@@ -12,6 +12,7 @@ import { announce, h, replace, showAlert, uid } from './dom.js';
 import { renderMembers } from './members.js';
 import { renderPending } from './pending.js';
 import { renderSettings } from './settings.js';
+import { renderWebhooks } from './webhooks.js';
 import { describeError, roleLabel } from './text.js';
 
 const view = document.getElementById('view');
@@ -25,6 +26,8 @@ const tabs = [
   { id: 'audit', label: 'Audit', render: renderAudit, needs: 'view_members' },
   // The property's settings (the invitation policy): admins only.
   { id: 'settings', label: 'Settings', render: renderSettings, needs: 'administrate_settings' },
+  // The API lets only those who administer the settings see the endpoints.
+  { id: 'webhooks', label: 'Webhooks', render: renderWebhooks, needs: 'administrate_settings' },
 ];
 
 const state = {

@@ -121,9 +121,15 @@ export function renderAudit(panel, ctx) {
 function changeText(c) {
   if (!c) return '';
   const value = (v) => (c.field === 'role' ? roleLabel(v) : v);
-  const field = { role: 'Role', status: 'Status', owner: 'Owner', expires_at: 'Expires', name: 'Name' }[c.field] || c.field;
+  const field = { role: 'Role', status: 'Status', owner: 'Owner', expires_at: 'Expires', name: 'Name', url: 'URL' }[c.field] || c.field;
   const shown = (v) => (c.field === 'expires_at' ? formatDateTime(v) : value(v));
   return c.from ? `${field}: ${shown(c.from)} → ${shown(c.to)}` : `${field}: ${shown(c.to)}`;
+}
+
+function aboutText(s) {
+  if (s.kind === 'property') return 'The property';
+  if (s.kind === 'webhook') return `Webhook ${s.id}`;
+  return s.id;
 }
 
 function entryRow(e) {
@@ -131,6 +137,6 @@ function entryRow(e) {
     h('td', { 'data-label': 'When' }, h('time', { datetime: e.occurred_at, text: formatDateTime(e.occurred_at) })),
     h('td', { 'data-label': 'Event', text: eventLabel(e.type) }),
     h('td', { 'data-label': 'By', text: e.actor.email || e.actor.account_id }),
-    h('td', { 'data-label': 'About', text: e.subject.email || (e.subject.kind === 'property' ? 'The property' : e.subject.id) }),
+    h('td', { 'data-label': 'About', text: e.subject.email || aboutText(e.subject) }),
     h('td', { 'data-label': 'Change', text: changeText(e.change) }));
 }

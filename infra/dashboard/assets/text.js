@@ -8,6 +8,8 @@ export const eventTypes = [
   'PropertyCreated', 'MemberInvited', 'InvitationResent', 'InvitationRevoked', 'InvitationDeclined',
   'InvitationAccepted', 'MemberJoined', 'MemberRoleChanged', 'MemberAccessDisabled', 'MemberAccessEnabled',
   'MemberRemoved', 'MemberLeft', 'OwnershipTransferred', 'InvitationPolicyChanged',
+  'WebhookEndpointCreated', 'WebhookEndpointUpdated', 'WebhookEndpointDisabled', 'WebhookEndpointEnabled',
+  'WebhookSecretRotated', 'WebhookEndpointDeleted',
 ];
 
 const eventLabels = {
@@ -26,6 +28,12 @@ const eventLabels = {
   MemberLeft: 'Left',
   OwnershipTransferred: 'Ownership transferred',
   InvitationPolicyChanged: 'Invitation policy changed',
+  WebhookEndpointCreated: 'Webhook added',
+  WebhookEndpointUpdated: 'Webhook changed',
+  WebhookEndpointDisabled: 'Webhook disabled',
+  WebhookEndpointEnabled: 'Webhook enabled',
+  WebhookSecretRotated: 'Webhook secret rotated',
+  WebhookEndpointDeleted: 'Webhook deleted',
 };
 export const eventLabel = (type) => eventLabels[type] || type;
 

@@ -1,0 +1,4 @@
+package webhooks
+
+// AllowedAddress exposes allowedAddress to the tests.
+var AllowedAddress = allowedAddress
