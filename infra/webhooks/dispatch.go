@@ -235,7 +235,11 @@ func (w *Webhooks) send(ctx context.Context, c claimed, at time.Time) outcome {
 	req.Header.Set("User-Agent", "Roster-Webhooks/1")
 	req.Header.Set("webhook-id", c.eventID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
-	req.Header.Set("webhook-signature", Sign(keys, c.eventID, at, c.body))
+	sig, err := Sign(keys, c.eventID, at, c.body)
+	if err != nil {
+		return outcome{err: err}
+	}
+	req.Header.Set("webhook-signature", sig)
 	start := time.Now()
 	resp, err := w.client.Do(req)
 	if err != nil {

@@ -11,9 +11,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"strconv"
+	"fmt"
 	"strings"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // SecretPrefix starts every signing secret, as the Standard Webhooks
@@ -44,17 +46,22 @@ func (s *Secrets) raw(propertyID, endpointID, nonce string) []byte {
 
 // Sign returns the webhook-signature header of a message: "v1,<base64>"
 // under each key, space-separated (the current secret first, then the one
-// a rotation keeps for a while).
-func Sign(keys [][]byte, msgID string, at time.Time, body []byte) string {
+// a rotation keeps for a while). The specification's own library signs, so
+// the scheme is the one receivers verify with.
+func Sign(keys [][]byte, msgID string, at time.Time, body []byte) (string, error) {
 	sigs := make([]string, 0, len(keys))
-	ts := strconv.FormatInt(at.Unix(), 10)
 	for _, k := range keys {
-		m := hmac.New(sha256.New, k)
-		m.Write([]byte(msgID + "." + ts + "."))
-		m.Write(body)
-		sigs = append(sigs, "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
+		wh, err := standardwebhooks.NewWebhookRaw(k)
+		if err != nil {
+			return "", fmt.Errorf("webhook signing key: %w", err)
+		}
+		sig, err := wh.Sign(msgID, at, body)
+		if err != nil {
+			return "", fmt.Errorf("sign webhook %s: %w", msgID, err)
+		}
+		sigs = append(sigs, sig)
 	}
-	return strings.Join(sigs, " ")
+	return strings.Join(sigs, " "), nil
 }
 
 // DecodeSecret returns the key of a "whsec_" secret. Errors: the secret is
