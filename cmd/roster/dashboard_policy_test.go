@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,10 @@ func TestDashboardInvitationPolicy(t *testing.T) {
 	ownerAPI := devToken(t, "owner@example.com")
 	pid := app.createProperty(t, ownerAPI, "Policy shop").PropertyID
 	agentAPI := devToken(t, "agent@example.com")
-	app.join(t, ownerAPI, pid, "agent", agentAPI)
+	joined := app.join(t, ownerAPI, pid, "agent", agentAPI)
+	// The page lists the owner's properties from the read models: let them
+	// reach the join before it asks, as a person's own commands would.
+	app.read(t, "/v1/me/properties", ownerAPI.Token, joined).want(t, http.StatusOK)
 
 	owner.open(base + "/?property=" + pid)
 	owner.signIn(base, "owner@example.com")
