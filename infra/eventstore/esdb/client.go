@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	esdbclient "github.com/EventStore/EventStore-Client-Go/v4/esdb"
 )
@@ -34,23 +35,36 @@ type clientHolder struct {
 
 	mu     sync.Mutex
 	closed bool
+	// inflight counts the calls do has started. close waits for them
+	// (closeWait at most) before it closes the client: the client closes
+	// the channel its calls send on without ordering that after their
+	// sends, so a call that has just finished would still race the close.
+	inflight sync.WaitGroup
 }
+
+// closeWait bounds how long close waits for calls in flight: one that waits
+// for a connection the client is still rediscovering may never return.
+const closeWait = 5 * time.Second
 
 // do runs op with the client and returns its error, or ctx's error when ctx
 // ends first. op must use ctx for its calls, and must not touch anything
 // the caller reads once do has returned ctx's error.
 func (h *clientHolder) do(ctx context.Context, op func(*esdbclient.Client) error) error {
-	h.mu.Lock()
-	closed := h.closed
-	h.mu.Unlock()
-	if closed {
-		return errStoreClosed
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return errStoreClosed
+	}
+	h.inflight.Add(1)
+	h.mu.Unlock()
 	done := make(chan error, 1)
-	go func() { done <- protect(h.client, op) }()
+	go func() {
+		defer h.inflight.Done()
+		done <- protect(h.client, op)
+	}()
 	select {
 	case err := <-done:
 		return err
@@ -61,14 +75,27 @@ func (h *clientHolder) do(ctx context.Context, op func(*esdbclient.Client) error
 
 func (h *clientHolder) close() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closed {
+		h.mu.Unlock()
 		return
 	}
 	h.closed = true
-	if h.owned {
-		_ = h.client.Close()
+	h.mu.Unlock()
+	if !h.owned {
+		return
 	}
+	finished := make(chan struct{})
+	go func() {
+		h.inflight.Wait()
+		close(finished)
+	}()
+	timer := time.NewTimer(closeWait)
+	defer timer.Stop()
+	select {
+	case <-finished:
+	case <-timer.C:
+	}
+	_ = h.client.Close()
 }
 
 // protect runs op and turns the panic of a call that was still waiting for
