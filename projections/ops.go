@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -15,12 +13,13 @@ import (
 
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/eventstore"
+	"github.com/rosterhq/roster/infra/opsaudit"
 )
 
 // Bounds of what an operator writes down with an action.
 const (
-	MaxReasonChars   = 500
-	MaxOperatorChars = 100
+	MaxReasonChars   = opsaudit.MaxReasonChars
+	MaxOperatorChars = opsaudit.MaxOperatorChars
 )
 
 // Errors of the operators' actions on projections.
@@ -86,11 +85,11 @@ type SkipResult struct {
 // apply, or when it is skipped already (ErrAlreadySkipped); and the
 // database's or the feed's errors.
 func SkipEvent(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedReader, req SkipRequest) (SkipResult, error) {
-	reason, err := operatorText("reason", req.Reason, MaxReasonChars)
+	reason, err := opsaudit.Text("reason", req.Reason, MaxReasonChars)
 	if err != nil {
 		return SkipResult{}, err
 	}
-	operator, err := operatorText("operator", req.Operator, MaxOperatorChars)
+	operator, err := opsaudit.Text("operator", req.Operator, MaxOperatorChars)
 	if err != nil {
 		return SkipResult{}, err
 	}
@@ -173,12 +172,12 @@ func SkipEvent(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedRead
 // the problem when operator or reason is not fit to record, and the
 // database's.
 func Retry(ctx context.Context, pool *pgxpool.Pool, p Projection, operator, reason string) (Failure, error) {
-	operator, err := operatorText("operator", operator, MaxOperatorChars)
+	operator, err := opsaudit.Text("operator", operator, MaxOperatorChars)
 	if err != nil {
 		return Failure{}, err
 	}
 	if strings.TrimSpace(reason) != "" {
-		if reason, err = operatorText("reason", reason, MaxReasonChars); err != nil {
+		if reason, err = opsaudit.Text("reason", reason, MaxReasonChars); err != nil {
 			return Failure{}, err
 		}
 	}
@@ -243,38 +242,6 @@ func recordAction(ctx context.Context, tx pgx.Tx, operator, action, target strin
 	_, err := tx.Exec(ctx, `INSERT INTO ops_audit (operator, action, target, detail) VALUES ($1, $2, $3, $4)`,
 		operator, action, target, detail)
 	return err
-}
-
-// operatorText returns s trimmed, or an error naming what is wrong with it
-// as the text what: blank, longer than max characters, not UTF-8, or
-// holding a control or formatting character (a line break, U+0000, a
-// bidirectional override), which would garble or disguise the audit trail.
-func operatorText(what, s string, max int) (string, error) {
-	t := strings.TrimSpace(s)
-	if t == "" {
-		return "", fmt.Errorf("%s is blank", what)
-	}
-	if !utf8.ValidString(s) {
-		for i := 0; i < len(s); {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				return "", fmt.Errorf("%s is not UTF-8 at byte %d", what, i)
-			}
-			i += n
-		}
-	}
-	for i, r := range s {
-		switch {
-		case unicode.IsControl(r):
-			return "", fmt.Errorf("%s holds a control character at byte %d", what, i)
-		case unicode.Is(unicode.Cf, r):
-			return "", fmt.Errorf("%s holds an invisible formatting character (%U) at byte %d", what, r, i)
-		}
-	}
-	if n := utf8.RuneCountInString(t); n > max {
-		return "", fmt.Errorf("%s is %d characters; at most %d", what, n, max)
-	}
-	return t, nil
 }
 
 // sameEvent reports whether the stored ID id is the UUID want.

@@ -94,16 +94,9 @@ func mailCmd(ctx context.Context, args []string, getenv func(string) string, std
 
 // mailStatusCmd needs only the database: no mail server, no secrets.
 func mailStatusCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("roster mail status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ops := newOpsFlags(fs, getenv)
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "roster mail status: unexpected arguments %v\n", fs.Args())
-		return errUsage
+	ops, asJSON, err := parseListing("roster mail status", args, getenv, stderr)
+	if err != nil {
+		return err
 	}
 	pool, _, closeAll, err := ops.open(ctx)
 	if err != nil {
@@ -119,7 +112,7 @@ func mailStatusCmd(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		if s.Failures == nil {
 			s.Failures = []mail.Failure{}
 		}

@@ -122,17 +122,27 @@ func (o *opsFlags) open(ctx context.Context) (pool *pgxpool.Pool, f eventstore.F
 	return pool, f, release, nil
 }
 
-func statusCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("roster projections status", flag.ContinueOnError)
+// parseListing parses the flags of a subcommand that lists what the
+// database holds: the operations' connection flags and -json, no arguments.
+func parseListing(name string, args []string, getenv func(string) string, stderr io.Writer) (*opsFlags, bool, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ops := newOpsFlags(fs, getenv)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return nil, false, errUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "roster projections status: unexpected arguments %v\n", fs.Args())
-		return errUsage
+		fmt.Fprintf(stderr, "%s: unexpected arguments %v\n", name, fs.Args())
+		return nil, false, errUsage
+	}
+	return ops, *asJSON, nil
+}
+
+func statusCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	ops, asJSON, err := parseListing("roster projections status", args, getenv, stderr)
+	if err != nil {
+		return err
 	}
 	pool, f, closeAll, err := ops.open(ctx)
 	if err != nil {
@@ -148,7 +158,7 @@ func statusCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return writeStatusJSON(stdout, sts, ls)
 	}
 	return writeStatusTable(stdout, sts, ls)

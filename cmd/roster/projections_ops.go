@@ -173,16 +173,9 @@ type skipJSON struct {
 }
 
 func skipsCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("roster projections skips", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ops := newOpsFlags(fs, getenv)
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "roster projections skips: unexpected arguments %v\n", fs.Args())
-		return errUsage
+	ops, asJSON, err := parseListing("roster projections skips", args, getenv, stderr)
+	if err != nil {
+		return err
 	}
 	pool, _, closeAll, err := ops.open(ctx)
 	if err != nil {
@@ -193,7 +186,7 @@ func skipsCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		out := []skipJSON{}
 		for _, s := range skips {
 			out = append(out, skipJSON{Projection: s.Projection, EventID: s.EventID, EventType: s.EventType, Stream: s.StreamID,

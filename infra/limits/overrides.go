@@ -8,19 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rosterhq/roster/infra/opsaudit"
 )
 
 // MaxOverride bounds what an operator may set a property's daily limit
 // to: far above any real property, low enough that a typo of three more
 // zeros is refused.
 const MaxOverride = 10_000_000
-
-// maxReasonChars and maxOperatorChars bound the reason and the operator's
-// name recorded with an override (ops_audit's operator column takes 100).
-const (
-	maxReasonChars   = 500
-	maxOperatorChars = 100
-)
 
 // Override is a property's limits as an operator set them; a nil limit
 // keeps the configured default.
@@ -55,11 +50,11 @@ func SetOverride(ctx context.Context, pool *pgxpool.Pool, req OverrideRequest) (
 			return Override{}, fmt.Errorf("%s %d is not from 0 (the default) to %d", what, *v, MaxOverride)
 		}
 	}
-	reason, err := operatorText("reason", req.Reason, maxReasonChars)
+	reason, err := opsaudit.Text("reason", req.Reason, opsaudit.MaxReasonChars)
 	if err != nil {
 		return Override{}, err
 	}
-	operator, err := operatorText("operator", req.Operator, maxOperatorChars)
+	operator, err := opsaudit.Text("operator", req.Operator, opsaudit.MaxOperatorChars)
 	if err != nil {
 		return Override{}, err
 	}
