@@ -42,6 +42,12 @@ func sampleEvents() map[string]domain.Event {
 		"WebhookEndpointEnabled":  domain.WebhookEndpointEnabled{Schema: 1, EndpointID: "wh-1"},
 		"WebhookSecretRotated":    domain.WebhookSecretRotated{Schema: 1, EndpointID: "wh-1", SecretNonce: "n4", PreviousValidUntil: expires},
 		"WebhookEndpointDeleted":  domain.WebhookEndpointDeleted{Schema: 1, EndpointID: "wh-1"},
+		"RoleCreated": domain.RoleCreated{Schema: 1, RoleID: "role-1", Name: "Support lead",
+			Permissions: []domain.Permission{domain.PermRespondToChats, domain.PermManageInvitations}},
+		"RoleRenamed": domain.RoleRenamed{Schema: 1, RoleID: "role-1", From: "Support lead", To: "Lead ✓"},
+		"RolePermissionsChanged": domain.RolePermissionsChanged{Schema: 1, RoleID: "role-1",
+			From: []domain.Permission{domain.PermRespondToChats}, To: []domain.Permission{domain.PermViewMembers}},
+		"RoleDeleted": domain.RoleDeleted{Schema: 1, RoleID: "role-1", Name: "Lead ✓"},
 	}
 }
 

@@ -64,7 +64,7 @@ func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []
 	events := make([]Event, 0, len(reqs))
 	for i, r := range reqs {
 		email, emailErr := NormalizeEmail(r.Email)
-		role, roleErr := ParseRole(r.Role)
+		role, roleErr := p.resolveRole(r.Role)
 		if emailErr != nil {
 			malformed = true
 			problems = append(problems, rowProblem(i, "email", r.Email, emailErr))

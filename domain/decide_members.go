@@ -3,7 +3,8 @@ package domain
 // A decision that would change nothing returns no events and no error, so a
 // repeated request (disable a disabled member) is harmless.
 
-// ChangeRole sets a member's role. Errors: CodeMemberNotFound, CodeInvalidRole,
+// ChangeRole sets a member's role: a built-in one, or a custom role by ID
+// or name (Property.resolveRole). Errors: CodeMemberNotFound, CodeInvalidRole,
 // CodeLastAdmin, CodeOwnerProtected.
 func (p *Property) ChangeRole(actor Actor, accountID, role string) ([]Event, error) {
 	if err := p.authorize(actor, PermManageMembers); err != nil {
@@ -13,7 +14,7 @@ func (p *Property) ChangeRole(actor Actor, accountID, role string) ([]Event, err
 	if err != nil {
 		return nil, err
 	}
-	to, err := ParseRole(role)
+	to, err := p.resolveRole(role)
 	if err != nil {
 		return nil, err
 	}
@@ -21,7 +22,7 @@ func (p *Property) ChangeRole(actor Actor, accountID, role string) ([]Event, err
 		return nil, nil
 	}
 	if to != RoleAdmin {
-		if err := p.protectAdmins(target, "demote"); err != nil {
+		if err := p.protectAdmins(target, "demote", change{member: target.AccountID, memberTo: to}); err != nil {
 			return nil, err
 		}
 	}
@@ -41,7 +42,7 @@ func (p *Property) DisableAccess(actor Actor, accountID string) ([]Event, error)
 	if target.Status == StatusDisabled {
 		return nil, nil
 	}
-	if err := p.protectAdmins(target, "disable"); err != nil {
+	if err := p.protectAdmins(target, "disable", change{gone: target.AccountID}); err != nil {
 		return nil, err
 	}
 	return []Event{MemberAccessDisabled{Schema: SchemaV1, AccountID: accountID}}, nil
@@ -73,7 +74,7 @@ func (p *Property) Remove(actor Actor, accountID string) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.protectAdmins(target, "remove"); err != nil {
+	if err := p.protectAdmins(target, "remove", change{gone: target.AccountID}); err != nil {
 		return nil, err
 	}
 	return []Event{MemberRemoved{Schema: SchemaV1, AccountID: accountID}}, nil
@@ -91,7 +92,7 @@ func (p *Property) Leave(actor Actor) ([]Event, error) {
 		return nil, Errorf(KindConflict, CodeOwnerCannotLeave,
 			"the owner cannot leave property %s; transfer ownership first", p.ID)
 	}
-	if err := p.protectAdmins(me, "remove"); err != nil {
+	if err := p.protectAdmins(me, "remove", change{gone: me.AccountID}); err != nil {
 		return nil, err
 	}
 	return []Event{MemberLeft{Schema: SchemaV1, AccountID: actor.AccountID}}, nil

@@ -78,6 +78,18 @@ const (
 	CodeInvalidPolicy        = "invalid_policy"         // a policy with several problems (listed)
 )
 
+// Codes of a property's custom roles (docs/ARCHITECTURE.md section 13).
+const (
+	CodeRoleNotFound      = "role_not_found"     // no custom role with that ID in the property
+	CodeBuiltinRole       = "builtin_role"       // admin and agent cannot be changed or deleted
+	CodeInvalidRoleName   = "invalid_role_name"  // empty, too long, bad characters or a built-in's name
+	CodeRoleNameTaken     = "role_name_taken"    // another role of the property has that name (case-insensitive)
+	CodeInvalidPermission = "invalid_permission" // a permission not in the table, or one a custom role cannot hold
+	CodeNoPermissions     = "no_permissions"     // a custom role must hold at least one permission
+	CodeTooManyRoles      = "too_many_roles"     // more than MaxRolesPerProperty custom roles
+	CodeRoleInUse         = "role_in_use"        // members or pending invitations hold the role
+)
+
 // Codes of the tamper-evident history (infra/chain).
 const (
 	CodeChainBroken             = "chain_broken"               // a chain that does not verify is not signed

@@ -30,6 +30,11 @@ const (
 	TypeWebhookEndpointEnabled  = "WebhookEndpointEnabled"
 	TypeWebhookSecretRotated    = "WebhookSecretRotated"
 	TypeWebhookEndpointDeleted  = "WebhookEndpointDeleted"
+
+	TypeRoleCreated            = "RoleCreated"
+	TypeRoleRenamed            = "RoleRenamed"
+	TypeRolePermissionsChanged = "RolePermissionsChanged"
+	TypeRoleDeleted            = "RoleDeleted"
 )
 
 // SchemaV1 is the payload schema every event is written with today. A reader
@@ -200,6 +205,39 @@ type InvitationPolicyChanged struct {
 	MaximumLifetimeSeconds int64 `json:"maximum_lifetime_seconds"`
 }
 
+// RoleCreated adds a custom role to the property. RoleID never changes:
+// members and invitations hold it, so a rename keeps who holds the role.
+type RoleCreated struct {
+	Schema      int          `json:"schema"`
+	RoleID      Role         `json:"role_id"`
+	Name        string       `json:"name"`
+	Permissions []Permission `json:"permissions"`
+}
+
+// RoleRenamed gives a custom role a new name, with the name before it.
+type RoleRenamed struct {
+	Schema int    `json:"schema"`
+	RoleID Role   `json:"role_id"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+}
+
+// RolePermissionsChanged replaces a custom role's permissions, with those
+// before it; every holder of the role has the new ones from this event on.
+type RolePermissionsChanged struct {
+	Schema int          `json:"schema"`
+	RoleID Role         `json:"role_id"`
+	From   []Permission `json:"from"`
+	To     []Permission `json:"to"`
+}
+
+// RoleDeleted removes a custom role nobody held.
+type RoleDeleted struct {
+	Schema int    `json:"schema"`
+	RoleID Role   `json:"role_id"`
+	Name   string `json:"name"`
+}
+
 // EventType implementations: the stored names above, never derived from Go names.
 func (PropertyCreated) EventType() string         { return TypePropertyCreated }
 func (MemberInvited) EventType() string           { return TypeMemberInvited }
@@ -222,6 +260,11 @@ func (WebhookEndpointDisabled) EventType() string { return TypeWebhookEndpointDi
 func (WebhookEndpointEnabled) EventType() string  { return TypeWebhookEndpointEnabled }
 func (WebhookSecretRotated) EventType() string    { return TypeWebhookSecretRotated }
 func (WebhookEndpointDeleted) EventType() string  { return TypeWebhookEndpointDeleted }
+
+func (RoleCreated) EventType() string            { return TypeRoleCreated }
+func (RoleRenamed) EventType() string            { return TypeRoleRenamed }
+func (RolePermissionsChanged) EventType() string { return TypeRolePermissionsChanged }
+func (RoleDeleted) EventType() string            { return TypeRoleDeleted }
 
 // decoders maps each stored type name to a decoder of its payload.
 var decoders = map[string]func([]byte) (Event, error){
@@ -246,6 +289,11 @@ var decoders = map[string]func([]byte) (Event, error){
 	TypeWebhookEndpointEnabled:  decodeAs[WebhookEndpointEnabled],
 	TypeWebhookSecretRotated:    decodeAs[WebhookSecretRotated],
 	TypeWebhookEndpointDeleted:  decodeAs[WebhookEndpointDeleted],
+
+	TypeRoleCreated:            decodeAs[RoleCreated],
+	TypeRoleRenamed:            decodeAs[RoleRenamed],
+	TypeRolePermissionsChanged: decodeAs[RolePermissionsChanged],
+	TypeRoleDeleted:            decodeAs[RoleDeleted],
 }
 
 func decodeAs[T Event](data []byte) (Event, error) {

@@ -41,7 +41,7 @@ func (p *Property) authorize(actor Actor, perm Permission) error {
 	if m.Status != StatusEnabled {
 		return Errorf(KindForbidden, CodeAccessDisabled, "your access to property %s is disabled", p.ID)
 	}
-	if !Allowed(m.Role, p.OwnerID == m.AccountID, m.Status, perm) {
+	if !p.allowed(m, perm) {
 		return Errorf(KindForbidden, CodeForbidden, "your role %s does not have the permission %s", p.roleName(m), perm)
 	}
 	return nil
@@ -70,7 +70,7 @@ func (p *Property) roleName(m *Member) string {
 	if p.OwnerID == m.AccountID {
 		return "owner"
 	}
-	return string(m.Role)
+	return p.RoleName(m.Role)
 }
 
 // member returns the member with accountID, or a 404.
@@ -91,29 +91,19 @@ func (p *Property) invitation(id string) (*Invitation, error) {
 	return inv, nil
 }
 
-// protectAdmins refuses a change that would take target's admin rights away
-// when they are the owner or the last enabled admin: invariant 8 in
+// protectAdmins refuses a change (ch: target goes, or takes another role)
+// that would take target's rights away when they are the owner, or leave no
+// enabled member who can manage members: invariant 8 in
 // docs/ARCHITECTURE.md.
-func (p *Property) protectAdmins(target *Member, action string) error {
-	if target.Role == RoleAdmin && target.Status == StatusEnabled && p.enabledAdmins() == 1 {
-		return Errorf(KindConflict, CodeLastAdmin,
-			"cannot %s %s: the property must keep at least one enabled admin", action, target.Email)
+func (p *Property) protectAdmins(target *Member, action string, ch change) error {
+	if target.Status == StatusEnabled && p.canManage(target) && !p.keepsManager(ch) {
+		return Errorf(KindConflict, CodeLastAdmin, "cannot %s %s: %s", action, target.Email, lastManagerRule)
 	}
 	if target.AccountID == p.OwnerID {
 		return Errorf(KindConflict, CodeOwnerProtected,
 			"cannot %s %s: they own the property; transfer ownership first", action, target.Email)
 	}
 	return nil
-}
-
-func (p *Property) enabledAdmins() int {
-	n := 0
-	for _, m := range p.Members {
-		if m.Role == RoleAdmin && m.Status == StatusEnabled {
-			n++
-		}
-	}
-	return n
 }
 
 // memberByEmail returns the member whose email is email (normalised), if any.

@@ -59,7 +59,7 @@ func (p *Property) ImportMembers(actor Actor, now time.Time, rows []ImportRow) (
 	for i, r := range rows {
 		idErr := checkAccountID(r.AccountID)
 		email, emailErr := NormalizeEmail(r.Email)
-		role, roleErr := ParseRole(r.Role)
+		role, roleErr := p.resolveRole(r.Role)
 		for _, f := range []struct {
 			field, value string
 			err          error

@@ -74,6 +74,11 @@ type Property struct {
 	Policy *InvitationPolicy
 	// Webhooks are the property's webhook endpoints, by ID.
 	Webhooks map[string]*WebhookEndpoint
+	// CustomRoles are the roles the property defined, by ID; nil until it
+	// defines one (docs/ARCHITECTURE.md section 13).
+	CustomRoles map[Role]*RoleDef
+	// roleOrder keeps custom roles in creation order for stable answers.
+	roleOrder []Role
 	// order keeps invitations in creation order for stable answers.
 	order []string
 	// memberOf and invitedAs index members and invitations by email, so a
@@ -152,6 +157,8 @@ func (p *Property) Apply(e Event, at time.Time) {
 	case WebhookEndpointCreated, WebhookEndpointUpdated, WebhookEndpointDisabled, WebhookEndpointEnabled,
 		WebhookSecretRotated, WebhookEndpointDeleted:
 		p.applyWebhook(e, at)
+	case RoleCreated, RoleRenamed, RolePermissionsChanged, RoleDeleted:
+		p.applyRole(e, at)
 	}
 }
 
