@@ -181,6 +181,39 @@ func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
 			return ignore(e.f.h.InvitationPolicy.Handle(ctx, as(owner), commands.SetInvitationPolicy{PropertyID: unknown,
 				Policy: domain.InvitationPolicy{Default: domain.LifetimeOf(time.Hour), Maximum: domain.LifetimeOf(time.Hour)}}))
 		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"create a role with an unknown permission", func(e env) error {
+			return ignoreRole(e.f.h.CreateRole.Handle(ctx, as(owner), commands.CreateRole{PropertyID: e.pid, Name: "Lead",
+				Permissions: []string{"respond_to_chats", "fly"}}))
+		}, domain.KindInvalid, domain.CodeInvalidPermission, nil},
+		{"create a role called admin", func(e env) error {
+			return ignoreRole(e.f.h.CreateRole.Handle(ctx, as(owner), commands.CreateRole{PropertyID: e.pid, Name: "ADMIN",
+				Permissions: []string{"respond_to_chats"}}))
+		}, domain.KindInvalid, domain.CodeInvalidRoleName, nil},
+		{"create a role as an agent", func(e env) error {
+			return ignoreRole(e.f.h.CreateRole.Handle(ctx, as(bob), commands.CreateRole{PropertyID: e.pid, Name: "Lead",
+				Permissions: []string{"respond_to_chats"}}))
+		}, domain.KindForbidden, domain.CodeForbidden, nil},
+		{"create a role in an unknown property", func(e env) error {
+			return ignoreRole(e.f.h.CreateRole.Handle(ctx, as(owner), commands.CreateRole{PropertyID: unknown, Name: "Lead",
+				Permissions: []string{"respond_to_chats"}}))
+		}, domain.KindNotFound, domain.CodePropertyNotFound, nil},
+		{"edit a built-in role", func(e env) error {
+			name := "Boss"
+			return ignore(e.f.h.EditRole.Handle(ctx, as(owner), commands.EditRole{PropertyID: e.pid, RoleID: "admin", Name: &name}))
+		}, domain.KindConflict, domain.CodeBuiltinRole, nil},
+		{"edit an unknown role", func(e env) error {
+			name := "Boss"
+			return ignore(e.f.h.EditRole.Handle(ctx, as(owner), commands.EditRole{PropertyID: e.pid, RoleID: "role-nope", Name: &name}))
+		}, domain.KindNotFound, domain.CodeRoleNotFound, nil},
+		{"edit a role with nothing to change", func(e env) error {
+			return ignore(e.f.h.EditRole.Handle(ctx, as(owner), commands.EditRole{PropertyID: e.pid, RoleID: "role-nope"}))
+		}, domain.KindInvalid, domain.CodeInvalidRequest, nil},
+		{"delete the agent role", func(e env) error {
+			return ignore(e.f.h.DeleteRole.Handle(ctx, as(owner), commands.DeleteRole{PropertyID: e.pid, RoleID: "agent"}))
+		}, domain.KindConflict, domain.CodeBuiltinRole, nil},
+		{"invite with a role the property does not have", func(e env) error {
+			return ignore(e.f.h.Invite.Handle(ctx, as(owner), commands.Invite{PropertyID: e.pid, Rows: []commands.InviteRow{{Email: cy.Email, Role: "role-nope"}}}))
+		}, domain.KindInvalid, domain.CodeInvalidRole, []domain.Problem{{Field: "role", Value: "role-nope", Code: domain.CodeInvalidRole}}},
 		{"create a property with a blank name", func(e env) error {
 			return ignore(e.f.h.CreateProperty.Handle(ctx, as(owner), commands.CreateProperty{Name: " \t "}))
 		}, domain.KindInvalid, domain.CodeInvalidName, nil},
@@ -214,3 +247,6 @@ func TestBadInputOnAnyWritePathStoresNothing(t *testing.T) {
 
 // ignore drops a result the test does not need.
 func ignore(_ commands.Result, err error) error { return err }
+
+// ignoreRole drops a CreateRole result the test does not need.
+func ignoreRole(_ commands.CreateRoleResult, err error) error { return err }

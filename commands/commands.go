@@ -51,6 +51,10 @@ type Handlers struct {
 	ListWebhooks          ListWebhooksHandler
 	DisableFailingWebhook DisableFailingWebhookHandler
 
+	CreateRole CreateRoleHandler
+	EditRole   EditRoleHandler
+	DeleteRole DeleteRoleHandler
+
 	exec *Executor
 	ttl  time.Duration
 }
@@ -95,5 +99,9 @@ func New(c Config) Handlers {
 		RotateWebhookSecret:   RotateWebhookSecretHandler{exec: exec, secrets: c.WebhookSecrets},
 		ListWebhooks:          ListWebhooksHandler{exec: exec},
 		DisableFailingWebhook: DisableFailingWebhookHandler{exec: exec},
+
+		CreateRole: CreateRoleHandler{exec: exec},
+		EditRole:   EditRoleHandler{exec: exec},
+		DeleteRole: DeleteRoleHandler{exec: exec},
 	}
 }

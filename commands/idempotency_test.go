@@ -98,6 +98,29 @@ var everyCommand = map[string]command{
 				Policy: domain.InvitationPolicy{Default: domain.LifetimeOf(24 * time.Hour), Maximum: domain.LifetimeOf(48 * time.Hour)}})
 		}, owner
 	},
+	"create role": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
+		pid := f.create()
+		return func(m commands.Meta) (commands.Result, error) {
+			res, err := f.h.CreateRole.Handle(context.Background(), m, commands.CreateRole{PropertyID: pid, Name: "Lead",
+				Permissions: []string{"respond_to_chats"}})
+			return res.Result, err
+		}, owner
+	},
+	"edit role": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
+		pid := f.create()
+		id := f.role(pid, "Lead", "respond_to_chats")
+		return func(m commands.Meta) (commands.Result, error) {
+			name, perms := "Team lead", []string{"view_members"}
+			return f.h.EditRole.Handle(context.Background(), m, commands.EditRole{PropertyID: pid, RoleID: id, Name: &name, Permissions: &perms})
+		}, owner
+	},
+	"delete role": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
+		pid := f.create()
+		id := f.role(pid, "Lead", "respond_to_chats")
+		return func(m commands.Meta) (commands.Result, error) {
+			return f.h.DeleteRole.Handle(context.Background(), m, commands.DeleteRole{PropertyID: pid, RoleID: id})
+		}, owner
+	},
 	"transfer ownership": func(f *fixture) (func(commands.Meta) (commands.Result, error), domain.Actor) {
 		pid := f.create()
 		f.join(pid, ada, "admin")

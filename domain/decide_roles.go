@@ -385,3 +385,29 @@ func (p *Property) allowed(m *Member, perm Permission) bool {
 	}
 	return Allowed(m.Role, m.AccountID == p.OwnerID, m.Status, perm)
 }
+
+// EditRole renames a custom role and/or replaces its permissions in one
+// decision: a nil name or perms leaves that part as it is, and nothing to
+// change at all is refused (CodeInvalidRequest). Errors as RenameRole and
+// SetRolePermissions; either part refused refuses both.
+func (p *Property) EditRole(actor Actor, id string, name *string, perms *[]string) ([]Event, error) {
+	if name == nil && perms == nil {
+		return nil, Errorf(KindInvalid, CodeInvalidRequest, "say what to change: name, permissions or both")
+	}
+	var out []Event
+	if name != nil {
+		evs, err := p.RenameRole(actor, id, *name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	if perms != nil {
+		evs, err := p.SetRolePermissions(actor, id, *perms)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
