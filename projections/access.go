@@ -14,9 +14,11 @@ const AccessName = "access"
 // account) membership, the role, status and owner flag a permission check
 // needs, and nothing else. A row goes when the member is removed or leaves.
 // The owner is kept in rm_access_owners too, so the flag is right whichever
-// of PropertyCreated and the owner's MemberJoined comes first.
+// of PropertyCreated and the owner's MemberJoined comes first. The
+// property's custom roles are kept in rm_roles (projections/roles.go), at
+// the same checkpoint as the memberships that name them.
 func Access() Projection {
-	return setwise(AccessName, []string{"rm_access", "rm_access_owners"}, newAccessBatch, map[string]step[*accessBatch]{
+	return setwise(AccessName, []string{"rm_access", "rm_access_owners", "rm_roles"}, newAccessBatch, map[string]step[*accessBatch]{
 		domain.TypePropertyCreated:      onEvent(accessPropertyCreated),
 		domain.TypeMemberJoined:         onEvent(accessJoined),
 		domain.TypeMemberRoleChanged:    onEvent(accessRoleChanged),
@@ -25,6 +27,11 @@ func Access() Projection {
 		domain.TypeMemberRemoved:        onEvent(accessRemoved),
 		domain.TypeMemberLeft:           onEvent(accessLeft),
 		domain.TypeOwnershipTransferred: onEvent(accessOwnershipTransferred),
+
+		domain.TypeRoleCreated:            onEvent(roleCreated),
+		domain.TypeRoleRenamed:            onEvent(roleRenamed),
+		domain.TypeRolePermissionsChanged: onEvent(rolePermissionsChanged),
+		domain.TypeRoleDeleted:            onEvent(roleDeleted),
 	})
 }
 
@@ -53,10 +60,11 @@ var (
 type accessBatch struct {
 	access *table[accessRow]
 	owners *table[ownerRow]
+	roles  *table[roleRow]
 }
 
 func newAccessBatch(u *unit) *accessBatch {
-	return &accessBatch{access: newTable(u, accessSpec), owners: newTable(u, accessOwnersSpec)}
+	return &accessBatch{access: newTable(u, accessSpec), owners: newTable(u, accessOwnersSpec), roles: newTable(u, rolesSpec)}
 }
 
 func accessPropertyCreated(s *accessBatch, e recorded.Event, ev domain.PropertyCreated) error {

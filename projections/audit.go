@@ -50,6 +50,11 @@ func Audit() Projection {
 		domain.TypeOwnershipTransferred:    onEvent(auditOwnershipTransferred),
 		domain.TypeInvitationPolicyChanged: onEvent(auditPolicyChanged),
 
+		domain.TypeRoleCreated:            onEvent(auditRoleCreated),
+		domain.TypeRoleRenamed:            onEvent(auditRoleRenamed),
+		domain.TypeRolePermissionsChanged: onEvent(auditRolePermissionsChanged),
+		domain.TypeRoleDeleted:            onEvent(auditRoleDeleted),
+
 		domain.TypeWebhookEndpointCreated:  onEvent(auditWebhookCreated),
 		domain.TypeWebhookEndpointUpdated:  onEvent(auditWebhookUpdated),
 		domain.TypeWebhookEndpointDisabled: onEvent(auditWebhookDisabled),

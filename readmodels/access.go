@@ -11,8 +11,8 @@ import (
 )
 
 // Access is what an account may do on a property: its role, status and
-// owner flag, and the permissions they give by domain.Permissions. A
-// disabled member has none.
+// owner flag, and the permissions they give by the property's roles
+// (domain.Roles: the table, and its custom roles). A disabled member has none.
 type Access struct {
 	PropertyID  string              `json:"property_id"`
 	AccountID   string              `json:"account_id"`
@@ -49,6 +49,14 @@ func (s *Store) Access(ctx context.Context, pid, accountID string) (Access, erro
 	if err != nil {
 		return Access{}, fmt.Errorf("read access of %s to %s: %w", accountID, pid, err)
 	}
-	a.Permissions = domain.Permissions(a.Role, a.Owner, a.Status)
+	var roles domain.Roles
+	if domain.IsCustomRole(a.Role) {
+		sets, err := roleSets(ctx, s.pool, []string{pid})
+		if err != nil {
+			return Access{}, fmt.Errorf("read access of %s to %s: %w", accountID, pid, err)
+		}
+		roles = sets[pid]
+	}
+	a.Permissions = roles.Permissions(a.Role, a.Owner, a.Status)
 	return a, nil
 }

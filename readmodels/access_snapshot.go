@@ -3,6 +3,7 @@ package readmodels
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,9 @@ type Grant struct {
 	AccountID string
 	Role      domain.Role
 	Status    domain.MemberStatus
+	// Roles are the property's custom roles at the same position, shared
+	// by every grant of the property; nil when it has none.
+	Roles domain.Roles
 }
 
 // grantsSQL reads every membership with its property's owner. Every
@@ -36,7 +40,7 @@ const grantsSQL = `SELECT o.property_id, o.owner_id, coalesce(a.account_id, ''),
 // the read model as it stood at that position, read in one snapshot. An
 // error from fn stops the read and is returned.
 func (s *Store) EachGrant(ctx context.Context, fn func(Grant) error) (eventstore.Position, error) {
-	return s.grantSnapshot(ctx, grantsSQL+` ORDER BY o.property_id`, nil, fn)
+	return s.grantSnapshot(ctx, grantsSQL+` ORDER BY o.property_id`, nil, nil, fn)
 }
 
 // PropertyGrants returns the memberships of one property (none for a
@@ -44,7 +48,7 @@ func (s *Store) EachGrant(ctx context.Context, fn func(Grant) error) (eventstore
 // checkpoint they were read at, in one snapshot.
 func (s *Store) PropertyGrants(ctx context.Context, propertyID string) ([]Grant, eventstore.Position, error) {
 	var out []Grant
-	pos, err := s.grantSnapshot(ctx, grantsSQL+` WHERE o.property_id = $1`, []any{propertyID}, func(g Grant) error {
+	pos, err := s.grantSnapshot(ctx, grantsSQL+` WHERE o.property_id = $1`, []any{propertyID}, []string{propertyID}, func(g Grant) error {
 		out = append(out, g)
 		return nil
 	})
@@ -52,9 +56,14 @@ func (s *Store) PropertyGrants(ctx context.Context, propertyID string) ([]Grant,
 }
 
 // grantSnapshot runs query, calling fn for each grant it reads, in the
-// snapshot of accessSnapshot.
-func (s *Store) grantSnapshot(ctx context.Context, query string, args []any, fn func(Grant) error) (eventstore.Position, error) {
+// snapshot of accessSnapshot, with the custom roles of pids (every
+// property's when nil) read in the same snapshot.
+func (s *Store) grantSnapshot(ctx context.Context, query string, args []any, pids []string, fn func(Grant) error) (eventstore.Position, error) {
 	pos, err := s.accessSnapshot(ctx, func(tx pgx.Tx) error {
+		roles, err := roleSets(ctx, tx, pids)
+		if err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
 			return err
@@ -64,7 +73,7 @@ func (s *Store) grantSnapshot(ctx context.Context, query string, args []any, fn 
 			role, status string
 		)
 		_, err = pgx.ForEachRow(rows, []any{&g.PropertyID, &g.OwnerID, &g.AccountID, &role, &status}, func() error {
-			g.Role, g.Status = domain.Role(role), domain.MemberStatus(status)
+			g.Role, g.Status, g.Roles = domain.Role(role), domain.MemberStatus(status), roles[g.PropertyID]
 			return fn(g)
 		})
 		return err
@@ -155,12 +164,17 @@ func (s *Store) Granted(ctx context.Context, accountID string, perm domain.Permi
 		}
 	}
 	var page GrantedPage
-	query := `SELECT property_id FROM rm_access
-		WHERE account_id = $1 AND property_id > $2 AND status = 'enabled'
-		  AND ((is_owner AND $3) OR (NOT is_owner AND role = ANY($4)))
-		ORDER BY property_id LIMIT $5`
+	// A custom role holds perm when its row lists it; none holds
+	// transfer_ownership, whatever a row says.
+	customHolds := perm != domain.PermTransferOwnership && slices.Contains(domain.AllPermissions(), perm)
+	query := `SELECT a.property_id FROM rm_access a
+		WHERE a.account_id = $1 AND a.property_id > $2 AND a.status = 'enabled'
+		  AND ((a.is_owner AND $3) OR (NOT a.is_owner AND (a.role = ANY($4) OR ($6 AND EXISTS (
+		       SELECT 1 FROM rm_roles r WHERE r.property_id = a.property_id AND r.role_id = a.role
+		          AND $7 = ANY(string_to_array(r.permissions, ',')))))))
+		ORDER BY a.property_id LIMIT $5`
 	pos, err := s.accessSnapshot(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, query, accountID, after, ownerHolds, roles, limit+1)
+		rows, err := tx.Query(ctx, query, accountID, after, ownerHolds, roles, limit+1, customHolds, string(perm))
 		if err != nil {
 			return err
 		}

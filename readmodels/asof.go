@@ -185,7 +185,7 @@ func (h *History) Access(ctx context.Context, pid, accountID string, at time.Tim
 	}
 	m := s.member(dm)
 	return AccessAsOf{AsOf: s.at, Access: Access{PropertyID: pid, AccountID: m.AccountID, Role: m.Role,
-		Status: m.Status, Owner: m.Owner, Permissions: domain.Permissions(m.Role, m.Owner, m.Status),
+		Status: m.Status, Owner: m.Owner, Permissions: s.p.RoleSet().Permissions(m.Role, m.Owner, m.Status),
 		UpdatedAt: m.UpdatedAt}}, nil
 }
 
@@ -212,9 +212,9 @@ type selection struct {
 func (f MemberFilter) selection() (selection, error) {
 	var sel selection
 	if f.Role != "" {
-		role, err := domain.ParseRole(f.Role)
+		role, err := domain.ParseRoleRef(f.Role)
 		if err != nil {
-			return sel, invalid("role", f.Role, "is not one of admin, agent")
+			return sel, invalid("role", f.Role, "is not one of admin, agent or a custom role's id")
 		}
 		sel.role = role
 	}

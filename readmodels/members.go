@@ -95,9 +95,9 @@ func (s *Store) Members(ctx context.Context, pid string, f MemberFilter) (Member
 		where = append(where, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
 	}
 	if f.Role != "" {
-		role, err := domain.ParseRole(f.Role)
+		role, err := domain.ParseRoleRef(f.Role)
 		if err != nil {
-			return MemberPage{}, invalid("role", f.Role, "is not one of admin, agent")
+			return MemberPage{}, invalid("role", f.Role, "is not one of admin, agent or a custom role's id")
 		}
 		add("role = $?", string(role))
 	}

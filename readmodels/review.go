@@ -75,6 +75,11 @@ type AccessReview struct {
 	AsOf               time.Time           `json:"as_of"`
 	Members            []ReviewMember      `json:"members"`
 	PendingInvitations []PendingInvitation `json:"pending_invitations"`
+	// Roles are the property's custom roles at AsOf, with the permissions
+	// each gave then: what a member's custom role meant at the moment. It
+	// is left out when the property had none; the built-in roles' are the
+	// permission table's, always.
+	Roles []Role `json:"roles,omitempty"`
 }
 
 // Review returns the access review of pid at moment at. Errors: as Members.
@@ -85,6 +90,9 @@ func (h *History) Review(ctx context.Context, pid string, at time.Time) (AccessR
 	}
 	r := AccessReview{PropertyID: pid, PropertyName: s.p.Name, Revision: s.p.Version - 1, AsOf: s.at,
 		Members: []ReviewMember{}, PendingInvitations: []PendingInvitation{}}
+	if custom := rolesOf(s.p)[len(domain.BuiltinRoles()):]; len(custom) > 0 {
+		r.Roles = custom
+	}
 	for _, m := range s.members() {
 		rm := ReviewMember{AccountID: m.AccountID, Email: m.Email, Role: m.Role, Status: m.Status,
 			Owner: m.Owner, JoinedAt: m.JoinedAt}

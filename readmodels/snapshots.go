@@ -35,7 +35,7 @@ const maxSnapshotsPerFold = 8
 // snapshotFormat versions snapState and the fold that writes it. Raise it
 // when either changes: snapshots of another format are passed over, and a
 // fold writes new ones.
-const snapshotFormat = 1
+const snapshotFormat = 2
 
 // snapState is what a snapshot stores of a past: what the answers read,
 // and no more. Invitations that were accepted, revoked or declined are left
@@ -52,6 +52,16 @@ type snapState struct {
 	MaxAt       time.Time        `json:"max_at"`
 	Members     []snapMember     `json:"members"`
 	Invitations []snapInvitation `json:"invitations"`
+	// Roles are the property's custom roles, in creation order (format 2).
+	Roles []snapRole `json:"roles,omitempty"`
+}
+
+type snapRole struct {
+	ID          domain.Role         `json:"id"`
+	Name        string              `json:"name"`
+	Permissions []domain.Permission `json:"permissions"`
+	CreatedAt   time.Time           `json:"created_at"`
+	UpdatedAt   time.Time           `json:"updated_at"`
 }
 
 type snapMember struct {
@@ -118,6 +128,10 @@ func (s *past) capture(lastID string) (snapshot, error) {
 			Status: inv.Status, InvitedBy: inv.InvitedBy, Inviter: s.inviters[inv.ID], CreatedAt: inv.CreatedAt,
 			ExpiresAt: inv.ExpiresAt, UpdatedAt: inv.UpdatedAt, AwaitingJoin: s.awaiting[inv.ID]})
 	}
+	for _, d := range s.p.RolesInOrder() {
+		st.Roles = append(st.Roles, snapRole{ID: d.ID, Name: d.Name, Permissions: d.Permissions,
+			CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt})
+	}
 	data, err := json.Marshal(st)
 	if err != nil {
 		return snapshot{}, fmt.Errorf("encode the snapshot of property %s at revision %d: %w", s.p.ID, s.p.Version, err)
@@ -169,6 +183,10 @@ func (st snapState) people() (emails, accounts []string) {
 func restore(pid string, at time.Time, version uint64, st snapState) *past {
 	s := newPast(pid, at)
 	s.p.Apply(domain.PropertyCreated{Schema: 1, PropertyID: pid, Name: st.Name, OwnerID: st.OwnerID}, st.CreatedAt)
+	for _, sr := range st.Roles {
+		s.p.Apply(domain.RoleCreated{Schema: 1, RoleID: sr.ID, Name: sr.Name, Permissions: sr.Permissions}, sr.CreatedAt)
+		s.p.CustomRoles[sr.ID].UpdatedAt = sr.UpdatedAt
+	}
 	for _, si := range st.Invitations {
 		s.p.Apply(domain.MemberInvited{Schema: 1, InvitationID: si.ID, Email: si.Email, Role: si.Role,
 			InvitedBy: si.InvitedBy, ExpiresAt: si.ExpiresAt}, si.CreatedAt)
