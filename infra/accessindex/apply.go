@@ -17,6 +17,10 @@ const (
 	disabled
 	enabled
 	removed
+	// roleDefined sets a custom role's permissions (created or changed);
+	// every holder has them from the event's position on.
+	roleDefined
+	roleDeleted
 )
 
 // change is an event of the feed reduced to what access needs.
@@ -26,6 +30,8 @@ type change struct {
 	kind    changeKind
 	account string
 	role    domain.Role
+	// perms are a custom role's permissions, for roleDefined.
+	perms []domain.Permission
 }
 
 // accessTypes are the event types that change access, the same the access
@@ -35,6 +41,7 @@ var accessTypes = map[string]bool{
 	domain.TypePropertyCreated: true, domain.TypeMemberJoined: true, domain.TypeMemberRoleChanged: true,
 	domain.TypeMemberAccessDisabled: true, domain.TypeMemberAccessEnabled: true, domain.TypeMemberRemoved: true,
 	domain.TypeMemberLeft: true, domain.TypeOwnershipTransferred: true,
+	domain.TypeRoleCreated: true, domain.TypeRolePermissionsChanged: true, domain.TypeRoleDeleted: true,
 }
 
 // toChange reduces rec to a change; ok is false for an event that does not
@@ -70,6 +77,12 @@ func toChange(rec eventstore.RecordedEvent) (c change, ok bool, err error) {
 		c.kind, c.account = removed, e.AccountID
 	case domain.MemberLeft:
 		c.kind, c.account = removed, e.AccountID
+	case domain.RoleCreated:
+		c.kind, c.role, c.perms = roleDefined, e.RoleID, e.Permissions
+	case domain.RolePermissionsChanged:
+		c.kind, c.role, c.perms = roleDefined, e.RoleID, e.To
+	case domain.RoleDeleted:
+		c.kind, c.role = roleDeleted, e.RoleID
 	default:
 		return change{}, false, nil
 	}
@@ -115,6 +128,13 @@ func (p *property) apply(c change) int {
 			delete(p.members, c.account)
 			return -1
 		}
+	case roleDefined:
+		if p.roles == nil {
+			p.roles = domain.Roles{}
+		}
+		p.roles[c.role] = c.perms
+	case roleDeleted:
+		delete(p.roles, c.role)
 	}
 	return 0
 }

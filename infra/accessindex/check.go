@@ -2,6 +2,7 @@ package accessindex
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"github.com/rosterhq/roster/domain"
@@ -110,7 +111,7 @@ func answerOf(p *property, it Item) Answer {
 	if m.disabled {
 		a.Status = domain.StatusDisabled
 	}
-	a.Allowed = domain.Allowed(a.Role, a.Owner, a.Status, it.Permission)
+	a.Allowed = p.roles.Allowed(a.Role, a.Owner, a.Status, it.Permission)
 	return a
 }
 
@@ -183,7 +184,7 @@ const loadTimeout = 10 * time.Second
 func fromGrants(grants []readmodels.Grant, at eventstore.Position) *property {
 	p := &property{members: make(map[string]member, len(grants)), at: at}
 	for _, g := range grants {
-		p.owner = g.OwnerID
+		p.owner, p.roles = g.OwnerID, maps.Clone(g.Roles)
 		if g.AccountID != "" {
 			p.members[g.AccountID] = member{role: canonicalRole(g.Role), disabled: g.Status != domain.StatusEnabled}
 		}

@@ -2,6 +2,7 @@ package accessindex
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -60,7 +61,7 @@ func (x *Index) loadAll(ctx context.Context) error {
 				complete, cur = false, nil
 				return nil
 			}
-			cur = &property{owner: g.OwnerID, members: map[string]member{}}
+			cur = &property{owner: g.OwnerID, members: map[string]member{}, roles: maps.Clone(g.Roles)}
 			props[g.PropertyID] = cur
 			entries++
 		}

@@ -102,6 +102,9 @@ type member struct {
 type property struct {
 	owner   string
 	members map[string]member
+	// roles are the property's custom roles (nil: none), which answers
+	// evaluate a member's role with.
+	roles domain.Roles
 	// at is the position the property was read from the read model at:
 	// events of the feed at or before it are in members already.
 	at eventstore.Position
