@@ -36,6 +36,11 @@ const (
 	TypeWebhookEndpointEnabled  = "roster.webhook_endpoint.enabled.v1"
 	TypeWebhookSecretRotated    = "roster.webhook_endpoint.secret_rotated.v1"
 	TypeWebhookEndpointDeleted  = "roster.webhook_endpoint.deleted.v1"
+
+	TypeRoleCreated            = "roster.role.created.v1"
+	TypeRoleRenamed            = "roster.role.renamed.v1"
+	TypeRolePermissionsChanged = "roster.role.permissions_changed.v1"
+	TypeRoleDeleted            = "roster.role.deleted.v1"
 )
 
 // PublicTypes lists every public type, sorted: what a webhook endpoint
@@ -45,7 +50,8 @@ func PublicTypes() []string {
 		TypeMemberAccessDisabled, TypeMemberAccessEnabled, TypeMemberInvited, TypeMemberJoined, TypeMemberLeft,
 		TypeMemberRemoved, TypeMemberRoleChanged, TypePropertyCreated, TypeInvitationPolicyChanged, TypeOwnershipTransferred,
 		TypeWebhookEndpointCreated, TypeWebhookEndpointDeleted, TypeWebhookEndpointDisabled, TypeWebhookEndpointEnabled,
-		TypeWebhookSecretRotated, TypeWebhookEndpointUpdated}
+		TypeWebhookSecretRotated, TypeWebhookEndpointUpdated,
+		TypeRoleCreated, TypeRoleDeleted, TypeRolePermissionsChanged, TypeRoleRenamed}
 }
 
 // ErrUnmapped is matched by errors.Is when an event has a type with no
@@ -88,6 +94,9 @@ type Subject struct {
 	AccountID    string `json:"account_id,omitempty"`
 	InvitationID string `json:"invitation_id,omitempty"`
 	EndpointID   string `json:"endpoint_id,omitempty"`
+	// RoleID names a custom role of the property; members' role fields
+	// hold it too.
+	RoleID string `json:"role_id,omitempty"`
 }
 
 // Data of the public types; types without one publish an empty object.
@@ -132,6 +141,23 @@ type (
 	// Roster: a URL may carry a receiver's token in its path or query.
 	WebhookEndpointData struct {
 		EventTypes []string `json:"event_types"`
+	}
+	// RoleData is the data of TypeRoleCreated and TypeRoleDeleted: the
+	// role's name and, on creation, its permissions.
+	RoleData struct {
+		Name        string   `json:"name"`
+		Permissions []string `json:"permissions,omitempty"`
+	}
+	// RoleRenamedData is the data of TypeRoleRenamed.
+	RoleRenamedData struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	}
+	// RolePermissionsData is the data of TypeRolePermissionsChanged: the
+	// permissions before and after, which every holder has from then on.
+	RolePermissionsData struct {
+		From []string `json:"from"`
+		To   []string `json:"to"`
 	}
 	// WebhookEndpointDisabledData is the data of TypeWebhookEndpointDisabled.
 	WebhookEndpointDisabledData struct {
@@ -214,6 +240,28 @@ var mappers = map[string]func([]byte) (mapped, error){
 		return mapped{TypeInvitationPolicyChanged, Subject{}, InvitationPolicyData{
 			DefaultLifetimeSeconds: e.DefaultLifetimeSeconds, MaximumLifetimeSeconds: e.MaximumLifetimeSeconds}}
 	}),
+	domain.TypeRoleCreated: mapper(func(e domain.RoleCreated) mapped {
+		return mapped{TypeRoleCreated, Subject{RoleID: string(e.RoleID)}, RoleData{Name: e.Name, Permissions: permissionNames(e.Permissions)}}
+	}),
+	domain.TypeRoleRenamed: mapper(func(e domain.RoleRenamed) mapped {
+		return mapped{TypeRoleRenamed, Subject{RoleID: string(e.RoleID)}, RoleRenamedData{From: e.From, To: e.To}}
+	}),
+	domain.TypeRolePermissionsChanged: mapper(func(e domain.RolePermissionsChanged) mapped {
+		return mapped{TypeRolePermissionsChanged, Subject{RoleID: string(e.RoleID)},
+			RolePermissionsData{From: permissionNames(e.From), To: permissionNames(e.To)}}
+	}),
+	domain.TypeRoleDeleted: mapper(func(e domain.RoleDeleted) mapped {
+		return mapped{TypeRoleDeleted, Subject{RoleID: string(e.RoleID)}, RoleData{Name: e.Name}}
+	}),
+}
+
+// permissionNames is perms as the public events spell them, never nil.
+func permissionNames(perms []domain.Permission) []string {
+	out := make([]string, len(perms))
+	for i, p := range perms {
+		out[i] = string(p)
+	}
+	return out
 }
 
 // mapper decodes a payload of type T with the domain's decoder (which
