@@ -245,7 +245,7 @@ func (p *Property) customRole(id string) (*RoleDef, error) {
 func (p *Property) checkRoleName(raw string, self Role) (string, error) {
 	clean, err := normalizeName(raw)
 	if err != nil {
-		return "", Errorf(KindInvalid, CodeInvalidRoleName, "role %s", strings.TrimPrefix(err.Error(), "name must"))
+		return "", Errorf(KindInvalid, CodeInvalidRoleName, "role %s", err.Error())
 	}
 	if utf8.RuneCountInString(clean) > maxRoleNameLength {
 		return "", Errorf(KindInvalid, CodeInvalidRoleName, "role name %q is longer than %d characters", clean, maxRoleNameLength)

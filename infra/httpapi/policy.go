@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
@@ -48,11 +49,22 @@ func (s *server) getInvitationPolicy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	switch {
-	case !ok || !m.CanRead():
+	if !ok || !m.CanRead() {
 		writeError(w, r, notReadable(pid))
 		return
-	case !domain.Allowed(m.Role, m.Owner, m.Status, domain.PermAdministrateSettings):
+	}
+	allowed := domain.Allowed(m.Role, m.Owner, m.Status, domain.PermAdministrateSettings)
+	if domain.IsCustomRole(m.Role) {
+		// The access read model knows what a custom role grants; the
+		// members one only its ID.
+		a, err := s.reads.Access(r.Context(), pid, m.AccountID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		allowed = slices.Contains(a.Permissions, domain.PermAdministrateSettings)
+	}
+	if !allowed {
 		writeError(w, r, domain.Errorf(domain.KindForbidden, domain.CodeForbidden,
 			"your role %s does not have the permission %s", m.Role, domain.PermAdministrateSettings))
 		return

@@ -32,6 +32,7 @@ func limitParam(q url.Values) (int, error) {
 type ReadModels interface {
 	Property(ctx context.Context, propertyID string) (readmodels.Property, error)
 	InvitationPolicy(ctx context.Context, propertyID string) (readmodels.InvitationPolicy, error)
+	Roles(ctx context.Context, propertyID string) ([]readmodels.Role, error)
 	Membership(ctx context.Context, propertyID, accountID string) (readmodels.Member, bool, error)
 	Members(ctx context.Context, propertyID string, f readmodels.MemberFilter) (readmodels.MemberPage, error)
 	Invitations(ctx context.Context, propertyID string, f readmodels.InvitationFilter, now time.Time) (readmodels.InvitationPage, error)

@@ -132,6 +132,7 @@ func New(c Config) http.Handler {
 	s.registerPropertyRoutes(v1)
 	s.registerInvitationRoutes(v1)
 	s.registerPolicyRoutes(v1)
+	s.registerRoleRoutes(v1)
 	s.registerMemberRoutes(v1)
 	s.registerWebhookRoutes(v1)
 	s.registerWebhookDeliveryRoutes(v1)
