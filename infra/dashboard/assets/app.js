@@ -1,6 +1,6 @@
 // The Property Members page: signing in, the property switcher, the tabs
 // Members, Pending, Audit and Webhooks, and the bell. Everything it shows comes from
-// Roster's public API; see api.js.
+// Roster's public API; see api.js. The tab Roles lists the property's roles.
 
 import * as api from './api.js';
 import { acceptPending, captureToken, onAcceptPage, pendingToken, signInFirstNote } from './accept.js';
@@ -11,6 +11,7 @@ import { openDialog } from './dialog.js';
 import { announce, h, replace, showAlert, uid } from './dom.js';
 import { renderMembers } from './members.js';
 import { renderPending } from './pending.js';
+import { loadRoles, renderRoles } from './roles.js';
 import { renderSettings } from './settings.js';
 import { renderWebhooks } from './webhooks.js';
 import { describeError, roleLabel } from './text.js';
@@ -24,6 +25,9 @@ const tabs = [
   { id: 'pending', label: 'Pending', render: renderPending, needs: 'view_members' },
   // Every enabled member may read the trail, as the API allows.
   { id: 'audit', label: 'Audit', render: renderAudit, needs: 'view_members' },
+  // Every enabled member may see the roles, as the API allows, whatever
+  // their role holds; those who manage members change them.
+  { id: 'roles', label: 'Roles', render: renderRoles, needs: null },
   // The property's settings (the invitation policy): admins only.
   { id: 'settings', label: 'Settings', render: renderSettings, needs: 'administrate_settings' },
   // The API lets only those who administer the settings see the endpoints.
@@ -31,7 +35,7 @@ const tabs = [
 ];
 
 const state = {
-  cfg: null, me: null, properties: [], current: null, can: new Set(), tab: 'members', bell: null, expiry: 0,
+  cfg: null, me: null, properties: [], current: null, can: new Set(), roles: [], tab: 'members', bell: null, expiry: 0,
 };
 
 api.whenUnauthenticated(() => signOut('Your session has ended. Please sign in again.'));
@@ -281,6 +285,9 @@ async function renderProperty() {
   try {
     const access = await api.get(`/v1/properties/${pid}/members/${encodeURIComponent(state.me.account_id)}/permissions`);
     state.can = new Set(access.permissions);
+    // The roles' names, for every label and picker of the property.
+    state.roles = (await loadRoles(p)).roles;
+    renderSwitcher();
   } catch (err) {
     if (err.code === 'property_not_found' || err.code === 'member_not_found') {
       await loadProperties();
@@ -295,7 +302,8 @@ async function renderProperty() {
   api.get(`/v1/properties/${pid}`).then((info) => {
     summary.textContent = `You are ${roleHere(p)} here · ${count(info.member_count, 'member')} · ${count(info.pending_invitation_count, 'pending invitation')}`;
   }).catch(() => {});
-  const visible = tabs.filter((t) => state.can.has(t.needs));
+  const visible = tabs.filter((t) => !t.needs || state.can.has(t.needs));
+  if (!visible.some((t) => t.id === state.tab)) state.tab = visible[0].id;
   const tablist = h('div', { class: 'tabs', role: 'tablist', 'aria-label': `Sections of ${p.name}` });
   const panel = h('div', { class: 'panel', role: 'tabpanel', tabindex: '0' });
   const buttons = visible.map((t) => {
@@ -324,7 +332,7 @@ async function renderProperty() {
     h('h1', { class: 'property-name', text: p.name }), summary, tablist, panel));
   if (focusedTab) document.getElementById(`tab-${state.tab}`).focus();
   const tab = visible.find((t) => t.id === state.tab) || visible[0];
-  await tab.render(panel, { property: p, me: state.me, can: state.can, changed });
+  await tab.render(panel, { property: p, me: state.me, can: state.can, roles: state.roles, changed });
 }
 
 function count(n, noun) {

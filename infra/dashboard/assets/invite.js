@@ -6,6 +6,7 @@
 import { command, get } from './api.js';
 import { openDialog } from './dialog.js';
 import { h, uid } from './dom.js';
+import { roleOptions } from './roles.js';
 import { describeError, lifetimeChoices, lifetimeLabel, rowMessage } from './text.js';
 
 const maxRows = 50; // the API's bound on one invite
@@ -20,7 +21,8 @@ async function loadPolicy(property) {
   }
 }
 
-export async function openInviteDialog(property, onSent) {
+// roles are the property's roles (built-in and custom) the Role picker offers.
+export async function openInviteDialog(property, roles, onSent) {
   const policy = await loadPolicy(property);
   const maximum = policy ? policy.maximum_lifetime : lifetimeChoices[lifetimeChoices.length - 1];
   const choices = lifetimeChoices.filter((s) => s <= maximum);
@@ -39,9 +41,7 @@ export async function openInviteDialog(property, onSent) {
     const lifetimeId = uid('invite-lifetime');
     const errorId = uid('invite-error');
     const email = h('input', { id: emailId, type: 'email', name: 'email', autocomplete: 'off', required: true, spellcheck: 'false' });
-    const role = h('select', { id: roleId, name: 'role' },
-      h('option', { value: 'admin', text: 'Admin' }),
-      h('option', { value: 'agent', text: 'Agent', selected: true }));
+    const role = h('select', { id: roleId, name: 'role' }, roleOptions(roles, 'agent'));
     // The first choice sends no lifetime, so the property's default applies.
     const lifetime = h('select', { id: lifetimeId, name: 'lifetime' },
       h('option', { value: '', text: policy ? `Default (${lifetimeLabel(policy.default_lifetime)})` : 'Default' }),

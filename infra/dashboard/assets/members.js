@@ -6,6 +6,7 @@ import { command, get } from './api.js';
 import { confirmAction } from './dialog.js';
 import { announce, h, loadingRow, replace, showAlert, uid } from './dom.js';
 import { openInviteDialog } from './invite.js';
+import { roleOptions } from './roles.js';
 import { describeError, formatDate, roleLabel, statusLabel } from './text.js';
 
 const pageSize = 25;
@@ -31,7 +32,7 @@ export function renderMembers(panel, ctx) {
     ctx.can.has('manage_invitations')
       ? h('button', {
         type: 'button', class: 'primary', text: 'Invite Member',
-        on: { click: () => openInviteDialog(ctx.property, (sent) => { announce(invitedText(sent)); ctx.changed('pending'); }) },
+        on: { click: () => openInviteDialog(ctx.property, ctx.roles, (sent) => { announce(invitedText(sent)); ctx.changed('pending'); }) },
       })
       : null);
   replace(panel, toolbar,
@@ -87,9 +88,7 @@ function memberRow(m, ctx, manage) {
 }
 
 function roleSelect(m, ctx) {
-  const select = h('select', { 'aria-label': `Role of ${m.email}` },
-    h('option', { value: 'admin', text: 'Admin', selected: m.role === 'admin' }),
-    h('option', { value: 'agent', text: 'Agent', selected: m.role === 'agent' }));
+  const select = h('select', { 'aria-label': `Role of ${m.email}` }, roleOptions(ctx.roles, m.role));
   select.addEventListener('change', async () => {
     const role = select.value;
     select.disabled = true;

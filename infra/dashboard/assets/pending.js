@@ -58,7 +58,7 @@ export function renderPending(panel, ctx) {
       h('h2', { id: captionId, class: 'panel-title', text: 'Pending invitations' }),
       manage ? [count, del, h('button', {
         type: 'button', class: 'primary', text: 'Invite Member',
-        on: { click: () => openInviteDialog(ctx.property, (sent) => { announce(`${sent.length === 1 ? 'Invitation' : `${sent.length} invitations`} sent.`); ctx.changed('pending'); }) },
+        on: { click: () => openInviteDialog(ctx.property, ctx.roles, (sent) => { announce(`${sent.length === 1 ? 'Invitation' : `${sent.length} invitations`} sent.`); ctx.changed('pending'); }) },
       })] : null),
     h('div', { class: 'table-wrap' }, table), more);
 

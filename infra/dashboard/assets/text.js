@@ -1,7 +1,20 @@
 // Words the page shows: roles, statuses, events, and errors in sentences
 // rather than codes.
 
-export const roleLabel = (role) => ({ admin: 'Admin', agent: 'Agent' }[role] || role);
+// roleNames are the names of the open property's custom roles, by ID, as
+// the Roles tab last read them (setRoleNames).
+let roleNames = {};
+export const roleLabel = (role) => ({ admin: 'Admin', agent: 'Agent' }[role] || roleNames[role]
+  || (String(role).startsWith('role-') ? 'Custom role' : role));
+export function setRoleNames(roles) {
+  roleNames = Object.fromEntries(roles.filter((r) => !r.builtin).map((r) => [r.id, r.name]));
+}
+// permissionLabel says a permission of the table in words: respond_to_chats
+// is "Respond to chats".
+export const permissionLabel = (p) => {
+  const s = String(p).replaceAll('_', ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+};
 export const statusLabel = (status) => ({ enabled: 'Enabled', disabled: 'Disabled' }[status] || status);
 
 export const eventTypes = [
@@ -10,6 +23,7 @@ export const eventTypes = [
   'MemberRemoved', 'MemberLeft', 'OwnershipTransferred', 'InvitationPolicyChanged',
   'WebhookEndpointCreated', 'WebhookEndpointUpdated', 'WebhookEndpointDisabled', 'WebhookEndpointEnabled',
   'WebhookSecretRotated', 'WebhookEndpointDeleted',
+  'RoleCreated', 'RoleRenamed', 'RolePermissionsChanged', 'RoleDeleted',
 ];
 
 const eventLabels = {
@@ -34,6 +48,10 @@ const eventLabels = {
   WebhookEndpointEnabled: 'Webhook enabled',
   WebhookSecretRotated: 'Webhook secret rotated',
   WebhookEndpointDeleted: 'Webhook deleted',
+  RoleCreated: 'Role created',
+  RoleRenamed: 'Role renamed',
+  RolePermissionsChanged: 'Role permissions changed',
+  RoleDeleted: 'Role deleted',
 };
 export const eventLabel = (type) => eventLabels[type] || type;
 

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestDashboardCustomRoles: the owner creates a role under Roles (Admin
+// and Agent listed read-only), gives it to a member from the Members
+// list, is told in the server's words that a held role cannot be
+// deleted, renames it, and finds it in the Invite Member dialog; an
+// agent sees the roles with no control.
+func TestDashboardCustomRoles(t *testing.T) {
+	browserPass(t)
+	b := startBrowser(t)
+	app, base, _ := dashboardApp(t)
+	artifacts := artifactDir(t)
+	owner := newPerson(t, b, "owner", artifacts)
+	ownerAPI := devToken(t, "owner@example.com")
+	pid := app.createProperty(t, ownerAPI, "Roles shop").PropertyID
+	agentAPI := devToken(t, "agent@example.com")
+	joined := app.join(t, ownerAPI, pid, "agent", agentAPI)
+	app.read(t, "/v1/me/properties", ownerAPI.Token, joined).want(t, http.StatusOK)
+
+	owner.open(base + "/?property=" + pid)
+	owner.signIn(base, "owner@example.com")
+	owner.click("tab", "Roles")
+	rows := owner.rows("roles")
+	if len(rows) != 2 || !strings.HasPrefix(rows[0][0], "Admin") || !strings.Contains(rows[1][0], "Built in") || rows[1][2] != "Cannot be changed" {
+		t.Errorf("the built-in roles are listed as %q", rows)
+	}
+
+	// A role with no permission is refused in words; then one is created.
+	owner.click("button", "New Role")
+	owner.waitFor("dialog", "New Role")
+	owner.fill("Role name", "Support lead")
+	owner.click("button", "Create Role")
+	owner.until("the dialog says nothing was saved, and why", `document.querySelector('dialog').innerText.includes('Nothing was saved. A role must hold at least one permission.')`)
+	owner.click("checkbox", "Respond to chats")
+	owner.click("checkbox", "Manage invitations")
+	owner.click("button", "Create Role")
+	owner.until("the dialog closes", `document.querySelector('dialog') === null`)
+	owner.statusSays("The role Support lead was created")
+	rows = owner.rows("roles")
+	if len(rows) != 3 || rows[2][0] != "Support lead" || rows[2][1] != "Respond to chats, Manage invitations" {
+		t.Errorf("after creating, the roles are %q", rows)
+	}
+
+	// The Members list offers it, and the agent takes it.
+	owner.click("tab", "Members")
+	owner.rows("members")
+	owner.choose("Role of agent@example.com", "Support lead")
+	owner.statusSays("agent@example.com is now Support lead")
+
+	// A role held is not deleted: the server says who holds it.
+	owner.click("tab", "Roles")
+	owner.rows("roles")
+	owner.click("button", "Delete Support lead")
+	owner.click("button", "Delete role")
+	owner.viewSays("Support lead was not deleted")
+	owner.viewSays("in use by 1 member (" + agentAPI.ID + ")")
+
+	// Renamed, the role keeps its holder.
+	owner.click("button", "Edit Support lead")
+	owner.waitFor("dialog", "Edit Support lead")
+	owner.fill("Role name", "Lead")
+	owner.click("button", "Save Role")
+	owner.until("the dialog closes", `document.querySelector('dialog') === null`)
+	owner.statusSays("The role Lead was saved")
+	owner.click("tab", "Members")
+	rows = owner.rows("members")
+	var agentRole string
+	owner.eval(`(() => { const s = document.querySelector('select[aria-label="Role of agent@example.com"]'); return s.selectedOptions[0].textContent; })()`, &agentRole)
+	if agentRole != "Lead" {
+		t.Errorf("after the rename the agent's role reads %q, want Lead (rows %q)", agentRole, rows)
+	}
+
+	// The Invite Member dialog offers it.
+	owner.click("button", "Invite Member")
+	owner.waitFor("dialog", "Invite Member")
+	var options []string
+	owner.eval(`Array.from(document.querySelector('dialog select[name="role"]').options).map((o) => o.textContent)`, &options)
+	if !slices.Equal(options, []string{"Admin", "Agent", "Lead"}) {
+		t.Errorf("the invite dialog offers roles %q", options)
+	}
+	owner.key("close the dialog", "\x1b")
+
+	// The agent, now a lead, sees the roles and no control.
+	agent := newPerson(t, b, "agent", artifacts)
+	agent.open(base + "/?property=" + pid)
+	agent.signIn(base, "agent@example.com")
+	agent.click("tab", "Roles")
+	agent.rows("roles")
+	if n := agent.count("button", "New Role"); n != 0 {
+		t.Errorf("a lead without manage_members sees %d New Role buttons", n)
+	}
+	for _, p := range []*person{owner, agent} {
+		if got := p.problems(); len(got) != 0 {
+			t.Errorf("%s's page saw %q", p.name, got)
+		}
+	}
+}
