@@ -65,6 +65,11 @@ func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []
 	for i, r := range reqs {
 		email, emailErr := NormalizeEmail(r.Email)
 		role, roleErr := p.resolveRole(r.Role)
+		if roleErr == nil {
+			if err := p.mayGrant(actor, "role "+p.RoleName(role), p.grantsOf(role)); err != nil {
+				return nil, err
+			}
+		}
 		if emailErr != nil {
 			malformed = true
 			problems = append(problems, rowProblem(i, "email", r.Email, emailErr))

@@ -21,6 +21,9 @@ func (p *Property) ChangeRole(actor Actor, accountID, role string) ([]Event, err
 	if to == target.Role {
 		return nil, nil
 	}
+	if err := p.mayGrant(actor, "role "+p.RoleName(to), p.grantsOf(to)); err != nil {
+		return nil, err
+	}
 	if to != RoleAdmin {
 		if err := p.protectAdmins(target, "demote", change{member: target.AccountID, memberTo: to}); err != nil {
 			return nil, err

@@ -108,6 +108,9 @@ func (p *Property) CreateRole(actor Actor, id Role, name string, perms []string)
 	if err != nil {
 		return nil, err
 	}
+	if err := p.mayGrant(actor, "role "+clean, set); err != nil {
+		return nil, err
+	}
 	if len(p.CustomRoles) >= MaxRolesPerProperty {
 		return nil, Errorf(KindConflict, CodeTooManyRoles,
 			"property %s has %d custom roles already, the most it may have; delete one first", p.ID, len(p.CustomRoles))
@@ -154,6 +157,9 @@ func (p *Property) SetRolePermissions(actor Actor, id string, perms []string) ([
 	}
 	if slices.Equal(set, d.Permissions) {
 		return nil, nil
+	}
+	if err := p.mayGrant(actor, "role "+d.Name, set); err != nil {
+		return nil, err
 	}
 	if !p.keepsManager(change{role: d.ID, perms: set}) {
 		return nil, Errorf(KindConflict, CodeLastAdmin,
@@ -410,4 +416,32 @@ func (p *Property) EditRole(actor Actor, id string, name *string, perms *[]strin
 		out = append(out, evs...)
 	}
 	return out, nil
+}
+
+// mayGrant refuses to let actor hand out a role (perms: what it grants)
+// holding a permission the table keeps from agents (managing invitations
+// or members, administering settings) that actor does not hold: a member
+// whose custom role may invite but not manage members cannot invite an
+// admin, nor define a role above their own. Admins and the owner hold
+// them all, so nothing changes for them. Errors: CodeForbidden.
+func (p *Property) mayGrant(actor Actor, what string, perms []Permission) error {
+	m := p.Members[actor.AccountID]
+	if m == nil {
+		return p.notFound()
+	}
+	for _, g := range permissionTable {
+		if !g.admin || g.agent || g.perm == PermTransferOwnership || !slices.Contains(perms, g.perm) {
+			continue
+		}
+		if !p.allowed(m, g.perm) {
+			return Errorf(KindForbidden, CodeForbidden,
+				"%s holds the permission %s, which your role %s does not; only a member who holds it may give it", what, g.perm, p.roleName(m))
+		}
+	}
+	return nil
+}
+
+// grantsOf is what role r grants in this property, the owner flag aside.
+func (p *Property) grantsOf(r Role) []Permission {
+	return p.RoleSet().Permissions(r, false, StatusEnabled)
 }

@@ -209,8 +209,9 @@ func TestInvariant8_LastManagerWithACustomRole(t *testing.T) {
 			fails: failure{kind: domain.KindConflict, code: domain.CodeLastAdmin}},
 		{name: "the last manager cannot become an agent", given: legacy, when: changeRole(pat, pat, "agent"),
 			fails: failure{kind: domain.KindConflict, code: domain.CodeLastAdmin}},
-		{name: "the last manager may become an admin", given: legacy, when: changeRole(pat, pat, "admin"),
-			then: []domain.Event{roleChanged(pat, leadID, domain.RoleAdmin)}},
+		{name: "the last manager may take another role that can manage members", given: events(legacy,
+			roleCreated("role-boss", "Boss", domain.PermManageMembers)), when: changeRole(pat, pat, "Boss"),
+			then: []domain.Event{roleChanged(pat, leadID, "role-boss")}},
 		{name: "the last manager cannot be disabled", given: legacy, when: disable(pat, pat),
 			fails: failure{kind: domain.KindConflict, code: domain.CodeLastAdmin}},
 		{name: "the last manager cannot be removed", given: legacy, when: remove(pat, pat),
@@ -279,4 +280,31 @@ func TestCustomRoles_Replay(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("roles after replay (-want +got):\n%s", diff)
 	}
+}
+
+// Nobody hands out a permission the table keeps from agents (managing
+// invitations or members, administering settings) that they do not hold
+// themselves: by inviting, changing a role, or defining one.
+func TestCustomRoles_NoOneGivesWhatTheyLack(t *testing.T) {
+	// pat is a lead: manage_invitations and manage_members, no administrate_settings.
+	given := events(roled(), joined(pat, leadID))
+	run(t, []spec{
+		{name: "a lead cannot invite an admin", given: given, when: invite(pat, row("inv-1", "new@example.com", "admin")),
+			fails: failure{kind: domain.KindForbidden, code: domain.CodeForbidden, says: "administrate_settings"}},
+		{name: "a lead invites another lead", given: given, when: invite(pat, row("inv-1", "new@example.com", "Lead")),
+			then: []domain.Event{newInvite(pat, "inv-1", "new@example.com", leadID)}},
+		{name: "a lead cannot make an agent an admin", given: given, when: changeRole(pat, ted, "admin"),
+			fails: failure{kind: domain.KindForbidden, code: domain.CodeForbidden, says: "your role Lead"}},
+		{name: "a lead makes an agent a coach", given: given, when: changeRole(pat, ted, "coach"),
+			then: []domain.Event{roleChanged(ted, domain.RoleAgent, coachID)}},
+		{name: "a lead cannot define a role with administrate_settings", given: given,
+			when:  createRole(pat, "role-new", "Settings", "administrate_settings"),
+			fails: failure{kind: domain.KindForbidden, code: domain.CodeForbidden, says: "administrate_settings"}},
+		{name: "a lead cannot give a role administrate_settings", given: given,
+			when:  setRolePerms(pat, string(coachID), "respond_to_chats", "administrate_settings"),
+			fails: failure{kind: domain.KindForbidden, code: domain.CodeForbidden}},
+		{name: "an admin gives any role anything", given: given, when: setRolePerms(admin, string(coachID), "administrate_settings"),
+			then: []domain.Event{domain.RolePermissionsChanged{Schema: 1, RoleID: coachID, From: coachPerms,
+				To: []domain.Permission{domain.PermAdministrateSettings}}}},
+	})
 }

@@ -39,6 +39,11 @@ func Properties() Projection {
 		domain.TypeWebhookEndpointEnabled:  touchProperty,
 		domain.TypeWebhookSecretRotated:    touchProperty,
 		domain.TypeWebhookEndpointDeleted:  touchProperty,
+
+		domain.TypeRoleCreated:            touchProperty,
+		domain.TypeRoleRenamed:            touchProperty,
+		domain.TypeRolePermissionsChanged: touchProperty,
+		domain.TypeRoleDeleted:            touchProperty,
 	})
 }
 

@@ -46,6 +46,11 @@ func TestCustomRoleProjections(t *testing.T) {
 		t.Errorf("rm_access (-want +got):\n%s", diff)
 	}
 
+	type revisionRow struct{ Revision int64 }
+	if got := rows[revisionRow](t, pool, `SELECT revision FROM rm_properties WHERE property_id = '`+pt.Acme+`'`); !cmp.Equal(got, []revisionRow{{7}}) {
+		t.Errorf("rm_properties revision = %v, want 7: every role event moves it", got)
+	}
+
 	audit := auditRows(t, pool)[2:7]
 	row := func(i int, typ, id, field, from, to string) auditRow {
 		return auditRow{pt.Acme, int64(i), typ, pt.At(i), pt.Owner, pt.OwnerEmail, projections.SubjectRole, id, "", field, from, to}
