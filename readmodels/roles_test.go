@@ -9,6 +9,7 @@ import (
 
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/eventstore/memory"
+	"github.com/rosterhq/roster/infra/pgtest"
 	pt "github.com/rosterhq/roster/projections/projectiontest"
 	"github.com/rosterhq/roster/readmodels"
 )
@@ -104,5 +105,38 @@ func TestCustomRolesAsOf(t *testing.T) {
 	want := []readmodels.Role{{ID: "role-lead", Name: "Lead", Permissions: leadPerms, CreatedAt: pt.At(2), UpdatedAt: pt.At(2)}}
 	if diff := cmp.Diff(want, r.Roles); diff != "" {
 		t.Errorf("review roles (-want +got):\n%s", diff)
+	}
+}
+
+// A fold that starts from a history snapshot knows the custom roles the
+// snapshot's moment had, as the full fold does.
+func TestCustomRolesSurviveSnapshots(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := memory.New()
+	steps := roleScript()
+	for i := range 6 { // pass a few snapshot intervals after the role's change
+		steps = append(steps, pt.Step{PropertyID: pt.Acme, ActorID: pt.Owner, ActorEmail: pt.OwnerEmail,
+			Event: domain.RoleRenamed{Schema: 1, RoleID: "role-lead", From: "Lead", To: "Lead " + string(rune('A'+i))}})
+	}
+	pt.NewHistory(t, store).Add(steps...)
+	pool := pgtest.NewPool(t)
+	snap := newSnapshotHistory(store, pool, 2)
+	full := newHistory(store)
+	at := pt.At(len(steps) - 1)
+	for pass := range 2 { // the first writes snapshots, the second starts from one
+		for _, h := range []*readmodels.History{full, snap} {
+			a, err := h.Access(ctx, pt.Acme, pt.Ann, at)
+			if want := []domain.Permission{domain.PermRespondToChats, domain.PermEditShortcuts}; err != nil || !cmp.Equal(a.Permissions, want) {
+				t.Errorf("pass %d: access = %v, %v; want %v", pass, a.Permissions, err, want)
+			}
+			r, err := h.Review(ctx, pt.Acme, at)
+			if err != nil || len(r.Roles) != 1 || r.Roles[0].Name != "Lead F" {
+				t.Errorf("pass %d: review roles = %+v, %v; want Lead F", pass, r.Roles, err)
+			}
+		}
+		if pass == 0 && countSnapshots(t, pool, pt.Acme) == 0 {
+			t.Fatal("no snapshot was written: the comparison proves nothing")
+		}
 	}
 }
