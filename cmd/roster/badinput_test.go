@@ -121,6 +121,9 @@ func (f *fixture) routes() []commandRoute {
 		{"delete webhook", http.MethodDelete, p + wh, f.owner, ""},
 		{"redeliver", http.MethodPost, p + wh + "/deliveries/1/redeliver", f.owner, ""},
 		{"replay", http.MethodPost, p + wh + "/replay", f.owner, `{"since":"2026-01-01T00:00:00Z"}`},
+		{"create role", http.MethodPost, p + "/roles", f.owner, `{"name":"Lead","permissions":["respond_to_chats"]}`},
+		{"edit role", http.MethodPatch, p + "/roles/role-7c1de0a4-56f8-4c8b-9a0e-0d3f5b2a9e61", f.owner, `{"name":"Lead"}`},
+		{"delete role", http.MethodDelete, p + "/roles/role-7c1de0a4-56f8-4c8b-9a0e-0d3f5b2a9e61", f.owner, ""},
 	}
 }
 
