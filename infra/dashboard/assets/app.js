@@ -348,6 +348,7 @@ async function changed(tab) {
   const focused = document.activeElement;
   const name = focused && (focused.getAttribute('aria-label') || focused.textContent);
   const pid = state.current && state.current.property_id;
+  const shown = state.tab;
   await loadProperties();
   const p = findProperty(pid);
   if (!p || p.status !== 'enabled') {
@@ -355,7 +356,8 @@ async function changed(tab) {
     return;
   }
   state.current = p;
-  if (tab) state.tab = tab;
+  // A tab the person chose meanwhile wins over the one the change named.
+  if (tab && state.tab === shown) state.tab = tab;
   await renderProperty();
   if (name && !document.querySelector('dialog')) {
     const again = Array.from(view.querySelectorAll('button, select, input, a'))

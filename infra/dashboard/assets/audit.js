@@ -121,7 +121,7 @@ export function renderAudit(panel, ctx) {
 function changeText(c) {
   if (!c) return '';
   const value = (v) => (c.field === 'role' ? roleLabel(v) : v);
-  const field = { role: 'Role', status: 'Status', owner: 'Owner', expires_at: 'Expires', name: 'Name', url: 'URL' }[c.field] || c.field;
+  const field = { role: 'Role', status: 'Status', owner: 'Owner', expires_at: 'Expires', name: 'Name', url: 'URL', permissions: 'Permissions' }[c.field] || c.field;
   const shown = (v) => (c.field === 'expires_at' ? formatDateTime(v) : value(v));
   return c.from ? `${field}: ${shown(c.from)} → ${shown(c.to)}` : `${field}: ${shown(c.to)}`;
 }
@@ -129,6 +129,7 @@ function changeText(c) {
 function aboutText(s) {
   if (s.kind === 'property') return 'The property';
   if (s.kind === 'webhook') return `Webhook ${s.id}`;
+  if (s.kind === 'role') return `Role ${roleLabel(s.id)}`;
   return s.id;
 }
 
