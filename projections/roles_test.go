@@ -66,3 +66,37 @@ func TestCustomRoleProjections(t *testing.T) {
 		t.Errorf("rm_audit (-want +got):\n%s", diff)
 	}
 }
+
+// Role events give the same rows however the feed is cut into batches,
+// live or in a rebuild: a role created, changed and deleted within one
+// batch, and members joining with it before and after its change.
+func TestRoleEventsInBatchesOfEverySize(t *testing.T) {
+	t.Parallel()
+	steps := roleSteps()
+	by := func(e domain.Event) pt.Step {
+		return pt.Step{PropertyID: pt.Acme, ActorID: pt.Owner, ActorEmail: pt.OwnerEmail, Event: e}
+	}
+	steps = append(steps,
+		by(domain.RoleCreated{Schema: 1, RoleID: "role-brief", Name: "Brief", Permissions: []domain.Permission{domain.PermViewMembers}}),
+		by(domain.RolePermissionsChanged{Schema: 1, RoleID: "role-lead", From: []domain.Permission{domain.PermRespondToChats, domain.PermManageMembers},
+			To: []domain.Permission{domain.PermEditShortcuts}}),
+		by(domain.RoleRenamed{Schema: 1, RoleID: "role-brief", From: "Brief", To: "Briefer"}),
+		by(domain.RoleDeleted{Schema: 1, RoleID: "role-brief", Name: "Briefer"}),
+		by(domain.MemberJoined{Schema: 1, AccountID: pt.Cat, Email: pt.CatEmail, Role: "role-lead"}),
+		by(domain.RoleCreated{Schema: 1, RoleID: "role-coach", Name: "Coach again", Permissions: []domain.Permission{domain.PermRespondToTickets}}),
+	)
+	recs := pt.Records(t, steps)
+	alone := tableRows(t, applyInBatches(t, recs, 1))
+	if len(alone["rm_roles"]) != 2 {
+		t.Fatalf("rm_roles has %d rows one event at a time, want 2: %v", len(alone["rm_roles"]), alone["rm_roles"])
+	}
+	for name, rows := range map[string]map[string][]string{
+		"batches of 3": tableRows(t, applyInBatches(t, recs, 3)),
+		"one batch":    tableRows(t, applyInBatches(t, recs, len(recs))),
+		"a rebuild":    rebuilt(t, recs, 2),
+	} {
+		if diff := cmp.Diff(alone, rows); diff != "" {
+			t.Errorf("rows (-one at a time +%s):\n%s", name, diff)
+		}
+	}
+}
