@@ -51,6 +51,9 @@ type Handlers struct {
 	ListWebhooks          ListWebhooksHandler
 	DisableFailingWebhook DisableFailingWebhookHandler
 
+	SetAccessUntil SetAccessUntilHandler
+	ExpireAccess   ExpireAccessHandler
+
 	exec *Executor
 	ttl  time.Duration
 }
@@ -95,5 +98,8 @@ func New(c Config) Handlers {
 		RotateWebhookSecret:   RotateWebhookSecretHandler{exec: exec, secrets: c.WebhookSecrets},
 		ListWebhooks:          ListWebhooksHandler{exec: exec},
 		DisableFailingWebhook: DisableFailingWebhookHandler{exec: exec},
+
+		SetAccessUntil: SetAccessUntilHandler{exec: exec},
+		ExpireAccess:   ExpireAccessHandler{exec: exec},
 	}
 }

@@ -42,6 +42,10 @@ func sampleEvents() map[string]domain.Event {
 		"WebhookEndpointEnabled":  domain.WebhookEndpointEnabled{Schema: 1, EndpointID: "wh-1"},
 		"WebhookSecretRotated":    domain.WebhookSecretRotated{Schema: 1, EndpointID: "wh-1", SecretNonce: "n4", PreviousValidUntil: expires},
 		"WebhookEndpointDeleted":  domain.WebhookEndpointDeleted{Schema: 1, EndpointID: "wh-1"},
+
+		"MemberAccessUntilChanged": domain.MemberAccessUntilChanged{Schema: 1, AccountID: pat.AccountID, AccessUntil: &expires, By: owner.AccountID},
+		"MemberAccessExpired":      domain.MemberAccessExpired{Schema: 1, AccountID: pat.AccountID, AccessUntil: expires},
+		"MemberAccessEndingSoon":   domain.MemberAccessEndingSoon{Schema: 1, AccountID: pat.AccountID, AccessUntil: expires, BeforeSeconds: 86400},
 	}
 }
 

@@ -38,10 +38,10 @@ func (p *Property) authorize(actor Actor, perm Permission) error {
 	if err != nil {
 		return err
 	}
-	if m.Status != StatusEnabled {
+	if m.StatusAt(p.now) != StatusEnabled {
 		return Errorf(KindForbidden, CodeAccessDisabled, "your access to property %s is disabled", p.ID)
 	}
-	if !Allowed(m.Role, p.OwnerID == m.AccountID, m.Status, perm) {
+	if !Allowed(m.Role, p.OwnerID == m.AccountID, m.StatusAt(p.now), perm) {
 		return Errorf(KindForbidden, CodeForbidden, "your role %s does not have the permission %s", p.roleName(m), perm)
 	}
 	return nil
@@ -95,7 +95,7 @@ func (p *Property) invitation(id string) (*Invitation, error) {
 // when they are the owner or the last enabled admin: invariant 8 in
 // docs/ARCHITECTURE.md.
 func (p *Property) protectAdmins(target *Member, action string) error {
-	if target.Role == RoleAdmin && target.Status == StatusEnabled && p.enabledAdmins() == 1 {
+	if target.Role == RoleAdmin && target.StatusAt(p.now) == StatusEnabled && p.enabledAdmins() == 1 {
 		return Errorf(KindConflict, CodeLastAdmin,
 			"cannot %s %s: the property must keep at least one enabled admin", action, target.Email)
 	}
@@ -109,7 +109,7 @@ func (p *Property) protectAdmins(target *Member, action string) error {
 func (p *Property) enabledAdmins() int {
 	n := 0
 	for _, m := range p.Members {
-		if m.Role == RoleAdmin && m.Status == StatusEnabled {
+		if m.Role == RoleAdmin && m.StatusAt(p.now) == StatusEnabled {
 			n++
 		}
 	}
@@ -177,7 +177,7 @@ func (p *Property) Readable(actor Actor) error {
 	if err != nil {
 		return err
 	}
-	if m.Status != StatusEnabled {
+	if m.StatusAt(p.now) != StatusEnabled {
 		return p.notFound()
 	}
 	return nil
