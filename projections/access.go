@@ -25,6 +25,9 @@ func Access() Projection {
 		domain.TypeMemberRemoved:        onEvent(accessRemoved),
 		domain.TypeMemberLeft:           onEvent(accessLeft),
 		domain.TypeOwnershipTransferred: onEvent(accessOwnershipTransferred),
+
+		domain.TypeMemberAccessUntilChanged: onEvent(accessUntilChanged),
+		domain.TypeMemberAccessExpired:      onEvent(accessExpired),
 	})
 }
 
@@ -32,6 +35,9 @@ type accessRow struct {
 	PropertyID, AccountID, Role, Status string
 	IsOwner                             bool
 	UpdatedAt                           time.Time
+	// AccessUntil is when the access ends: from then on a check counts the
+	// membership disabled, before MemberAccessExpired says so.
+	AccessUntil *time.Time
 }
 
 var (
@@ -45,6 +51,7 @@ var (
 			col("status", func(r *accessRow) any { return &r.Status }),
 			col("is_owner", func(r *accessRow) any { return &r.IsOwner }),
 			col("updated_at", func(r *accessRow) any { return &r.UpdatedAt }),
+			col("access_until", func(r *accessRow) any { return &r.AccessUntil }),
 		},
 	}).build()
 	accessOwnersSpec = ownerSpec("rm_access_owners")
@@ -82,7 +89,8 @@ func setAccessOwner(s *accessBatch, e recorded.Event, ownerID string) error {
 func accessJoined(s *accessBatch, e recorded.Event, ev domain.MemberJoined) error {
 	owner, had := s.owners.Get(rowKey{a: e.PropertyID})
 	s.access.Put(accessRow{PropertyID: e.PropertyID, AccountID: ev.AccountID, Role: string(ev.Role),
-		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, UpdatedAt: dbTime(e.At())})
+		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, UpdatedAt: dbTime(e.At()),
+		AccessUntil: ev.AccessUntil})
 	return nil
 }
 
@@ -95,7 +103,15 @@ func accessDisabled(s *accessBatch, e recorded.Event, ev domain.MemberAccessDisa
 }
 
 func accessEnabled(s *accessBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
-	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Status = string(domain.StatusEnabled) })
+	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Status, r.AccessUntil = string(domain.StatusEnabled), nil })
+}
+
+func accessUntilChanged(s *accessBatch, e recorded.Event, ev domain.MemberAccessUntilChanged) error {
+	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.AccessUntil = ev.AccessUntil })
+}
+
+func accessExpired(s *accessBatch, e recorded.Event, ev domain.MemberAccessExpired) error {
+	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Status = string(domain.StatusDisabled) })
 }
 
 // updateAccess changes one membership's row with f and stamps it.

@@ -24,6 +24,9 @@ func Members() Projection {
 		domain.TypeMemberRemoved:        onEvent(membersRemoved),
 		domain.TypeMemberLeft:           onEvent(membersLeft),
 		domain.TypeOwnershipTransferred: onEvent(membersOwnershipTransferred),
+
+		domain.TypeMemberAccessUntilChanged: onEvent(membersAccessUntilChanged),
+		domain.TypeMemberAccessExpired:      onEvent(membersAccessExpired),
 	}))
 }
 
@@ -34,6 +37,8 @@ type memberRow struct {
 	PropertyID, AccountID, Email, Role, Status string
 	IsOwner                                    bool
 	JoinedAt, UpdatedAt                        time.Time
+	// AccessUntil is when the access ends; nil when it does not.
+	AccessUntil *time.Time
 }
 
 var membersSpec = (&tableSpec[memberRow]{
@@ -48,6 +53,7 @@ var membersSpec = (&tableSpec[memberRow]{
 		col("is_owner", func(r *memberRow) any { return &r.IsOwner }),
 		col("joined_at", func(r *memberRow) any { return &r.JoinedAt }),
 		col("updated_at", func(r *memberRow) any { return &r.UpdatedAt }),
+		col("access_until", func(r *memberRow) any { return &r.AccessUntil }),
 	},
 }).build()
 
@@ -119,7 +125,8 @@ func membersJoined(s *membersBatch, e recorded.Event, ev domain.MemberJoined) er
 	owner, had := s.owners.Get(rowKey{a: e.PropertyID})
 	at := dbTime(e.At())
 	s.members.Put(memberRow{PropertyID: e.PropertyID, AccountID: ev.AccountID, Email: ev.Email, Role: string(ev.Role),
-		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, JoinedAt: at, UpdatedAt: at})
+		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, JoinedAt: at, UpdatedAt: at,
+		AccessUntil: ev.AccessUntil})
 	return nil
 }
 
@@ -132,7 +139,15 @@ func membersAccessDisabled(s *membersBatch, e recorded.Event, ev domain.MemberAc
 }
 
 func membersAccessEnabled(s *membersBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
-	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Status = string(domain.StatusEnabled) })
+	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Status, r.AccessUntil = string(domain.StatusEnabled), nil })
+}
+
+func membersAccessUntilChanged(s *membersBatch, e recorded.Event, ev domain.MemberAccessUntilChanged) error {
+	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.AccessUntil = ev.AccessUntil })
+}
+
+func membersAccessExpired(s *membersBatch, e recorded.Event, ev domain.MemberAccessExpired) error {
+	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Status = string(domain.StatusDisabled) })
 }
 
 // updateMember changes one member's row with f and stamps it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -22,12 +23,15 @@ type Grant struct {
 	AccountID string
 	Role      domain.Role
 	Status    domain.MemberStatus
+	// AccessUntil is when the membership's access ends; nil when it does
+	// not. From then on it counts as disabled, whatever Status says.
+	AccessUntil *time.Time
 }
 
 // grantsSQL reads every membership with its property's owner. Every
 // property stream starts with PropertyCreated, so the projection has an
 // owner row for every property it has a member of.
-const grantsSQL = `SELECT o.property_id, o.owner_id, coalesce(a.account_id, ''), coalesce(a.role, ''), coalesce(a.status, '')
+const grantsSQL = `SELECT o.property_id, o.owner_id, coalesce(a.account_id, ''), coalesce(a.role, ''), coalesce(a.status, ''), a.access_until
 	FROM rm_access_owners o LEFT JOIN rm_access a ON a.property_id = o.property_id`
 
 // EachGrant calls fn for every membership of the access read model,
@@ -63,7 +67,7 @@ func (s *Store) grantSnapshot(ctx context.Context, query string, args []any, fn 
 			g            Grant
 			role, status string
 		)
-		_, err = pgx.ForEachRow(rows, []any{&g.PropertyID, &g.OwnerID, &g.AccountID, &role, &status}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&g.PropertyID, &g.OwnerID, &g.AccountID, &role, &status, &g.AccessUntil}, func() error {
 			g.Role, g.Status = domain.Role(role), domain.MemberStatus(status)
 			return fn(g)
 		})
