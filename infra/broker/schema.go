@@ -36,6 +36,10 @@ const (
 	TypeWebhookEndpointEnabled  = "roster.webhook_endpoint.enabled.v1"
 	TypeWebhookSecretRotated    = "roster.webhook_endpoint.secret_rotated.v1"
 	TypeWebhookEndpointDeleted  = "roster.webhook_endpoint.deleted.v1"
+
+	TypeMemberAccessUntilChanged = "roster.member.access_until_changed.v1"
+	TypeMemberAccessExpired      = "roster.member.access_expired.v1"
+	TypeMemberAccessEndingSoon   = "roster.member.access_ending_soon.v1"
 )
 
 // PublicTypes lists every public type, sorted: what a webhook endpoint
@@ -45,7 +49,8 @@ func PublicTypes() []string {
 		TypeMemberAccessDisabled, TypeMemberAccessEnabled, TypeMemberInvited, TypeMemberJoined, TypeMemberLeft,
 		TypeMemberRemoved, TypeMemberRoleChanged, TypePropertyCreated, TypeInvitationPolicyChanged, TypeOwnershipTransferred,
 		TypeWebhookEndpointCreated, TypeWebhookEndpointDeleted, TypeWebhookEndpointDisabled, TypeWebhookEndpointEnabled,
-		TypeWebhookSecretRotated, TypeWebhookEndpointUpdated}
+		TypeWebhookSecretRotated, TypeWebhookEndpointUpdated,
+		TypeMemberAccessUntilChanged, TypeMemberAccessExpired, TypeMemberAccessEndingSoon}
 }
 
 // ErrUnmapped is matched by errors.Is when an event has a type with no
@@ -121,6 +126,16 @@ type (
 	InvitationPolicyData struct {
 		DefaultLifetimeSeconds int64 `json:"default_lifetime_seconds"`
 		MaximumLifetimeSeconds int64 `json:"maximum_lifetime_seconds"`
+	}
+	// AccessUntilData is the data of TypeMemberAccessUntilChanged (a nil
+	// AccessUntil: the access ends no more) and TypeMemberAccessExpired.
+	AccessUntilData struct {
+		AccessUntil *time.Time `json:"access_until"`
+	}
+	// AccessEndingSoonData is the data of TypeMemberAccessEndingSoon.
+	AccessEndingSoonData struct {
+		AccessUntil   time.Time `json:"access_until"`
+		BeforeSeconds int64     `json:"before_seconds"`
 	}
 	// RoleChangedData is the data of TypeMemberRoleChanged.
 	RoleChangedData struct {
@@ -209,6 +224,22 @@ var mappers = map[string]func([]byte) (mapped, error){
 	}),
 	domain.TypeWebhookEndpointDeleted: mapper(func(e domain.WebhookEndpointDeleted) mapped {
 		return mapped{TypeWebhookEndpointDeleted, Subject{EndpointID: e.EndpointID}, empty{}}
+	}),
+	domain.TypeMemberAccessUntilChanged: mapper(func(e domain.MemberAccessUntilChanged) mapped {
+		var until *time.Time
+		if e.AccessUntil != nil {
+			u := e.AccessUntil.UTC()
+			until = &u
+		}
+		return mapped{TypeMemberAccessUntilChanged, Subject{AccountID: e.AccountID}, AccessUntilData{AccessUntil: until}}
+	}),
+	domain.TypeMemberAccessExpired: mapper(func(e domain.MemberAccessExpired) mapped {
+		until := e.AccessUntil.UTC()
+		return mapped{TypeMemberAccessExpired, Subject{AccountID: e.AccountID}, AccessUntilData{AccessUntil: &until}}
+	}),
+	domain.TypeMemberAccessEndingSoon: mapper(func(e domain.MemberAccessEndingSoon) mapped {
+		return mapped{TypeMemberAccessEndingSoon, Subject{AccountID: e.AccountID},
+			AccessEndingSoonData{AccessUntil: e.AccessUntil.UTC(), BeforeSeconds: e.BeforeSeconds}}
 	}),
 	domain.TypeInvitationPolicyChanged: mapper(func(e domain.InvitationPolicyChanged) mapped {
 		return mapped{TypeInvitationPolicyChanged, Subject{}, InvitationPolicyData{
