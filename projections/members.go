@@ -27,6 +27,7 @@ func Members() Projection {
 
 		domain.TypeMemberAccessUntilChanged: onEvent(membersAccessUntilChanged),
 		domain.TypeMemberAccessExpired:      onEvent(membersAccessExpired),
+		domain.TypeMemberAccessEndingSoon:   onEvent(membersAccessEndingSoon),
 	}))
 }
 
@@ -39,6 +40,9 @@ type memberRow struct {
 	JoinedAt, UpdatedAt                        time.Time
 	// AccessUntil is when the access ends; nil when it does not.
 	AccessUntil *time.Time
+	// RemindedS is the nearest reminder of AccessUntil given, in seconds
+	// before it; 0 for none. The scheduler reads it to ask only when one is due.
+	RemindedS int64
 }
 
 var membersSpec = (&tableSpec[memberRow]{
@@ -54,6 +58,7 @@ var membersSpec = (&tableSpec[memberRow]{
 		col("joined_at", func(r *memberRow) any { return &r.JoinedAt }),
 		col("updated_at", func(r *memberRow) any { return &r.UpdatedAt }),
 		col("access_until", func(r *memberRow) any { return &r.AccessUntil }),
+		col("access_reminded_s", func(r *memberRow) any { return &r.RemindedS }),
 	},
 }).build()
 
@@ -139,11 +144,23 @@ func membersAccessDisabled(s *membersBatch, e recorded.Event, ev domain.MemberAc
 }
 
 func membersAccessEnabled(s *membersBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
-	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Status, r.AccessUntil = string(domain.StatusEnabled), nil })
+	return updateMember(s, e, ev.AccountID, func(r *memberRow) {
+		r.Status, r.AccessUntil, r.RemindedS = string(domain.StatusEnabled), nil, 0
+	})
 }
 
 func membersAccessUntilChanged(s *membersBatch, e recorded.Event, ev domain.MemberAccessUntilChanged) error {
-	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.AccessUntil = ev.AccessUntil })
+	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.AccessUntil, r.RemindedS = ev.AccessUntil, 0 })
+}
+
+// A reminder counts only for the end it was given for, as in the domain.
+func membersAccessEndingSoon(s *membersBatch, e recorded.Event, ev domain.MemberAccessEndingSoon) error {
+	s.members.Update(rowKey{e.PropertyID, ev.AccountID}, func(r *memberRow) {
+		if r.AccessUntil != nil && r.AccessUntil.Equal(ev.AccessUntil) {
+			r.RemindedS = ev.BeforeSeconds
+		}
+	})
+	return nil
 }
 
 func membersAccessExpired(s *membersBatch, e recorded.Event, ev domain.MemberAccessExpired) error {
