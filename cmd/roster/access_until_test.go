@@ -151,6 +151,38 @@ func TestAccessUntilEndsAMembership(t *testing.T) {
 	if n := countEvents(t, app, pid, domain.TypeMemberAccessExpired); n != 1 {
 		t.Errorf("%d MemberAccessExpired, want 1", n)
 	}
+	// Ada was told in the app: a day ahead of the last end (set within the
+	// day), then that it ended; the first end, three days off when she
+	// joined, may have had its week's reminder before it was cleared.
+	var notes struct {
+		Notifications []struct {
+			Kind    string `json:"kind"`
+			Details struct {
+				AccessUntil *time.Time `json:"access_until"`
+			} `json:"details"`
+		} `json:"notifications"`
+	}
+	evs := app.streamEvents(t, pid)
+	app.read(t, "/v1/me/notifications", ada.Token, evs[len(evs)-1].Position.String()).want(t, http.StatusOK).into(t, &notes)
+	told := map[string]int{}
+	for _, n := range notes.Notifications {
+		if n.Details.AccessUntil != nil {
+			told[n.Kind+" "+n.Details.AccessUntil.UTC().Format(time.RFC3339Nano)]++
+		}
+	}
+	want := map[string]int{
+		"access_ending " + end.Truncate(time.Microsecond).Format(time.RFC3339Nano):  1,
+		"access_expired " + end.Truncate(time.Microsecond).Format(time.RFC3339Nano): 1,
+	}
+	if n := told["access_ending "+later.Format(time.RFC3339Nano)]; len(told)-n != len(want) || n > 1 {
+		t.Errorf("ada was told %v, want %v and at most one reminder of %s", told, want, later)
+	}
+	for k, n := range want {
+		if told[k] != n {
+			t.Errorf("ada was told %v, want %v", told, want)
+			break
+		}
+	}
 	pos = app.command(t, http.MethodPost, "/v1/properties/"+pid+"/members/"+ada.ID+"/enable", owner.Token, nil, nil, http.StatusOK).Position
 	if m := memberOf(pos); m.Status != "enabled" || m.AccessUntil != nil {
 		t.Errorf("enabled again, ada is %+v, want enabled with no end", m)

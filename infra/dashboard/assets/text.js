@@ -10,6 +10,7 @@ export const eventTypes = [
   'MemberRemoved', 'MemberLeft', 'OwnershipTransferred', 'InvitationPolicyChanged',
   'WebhookEndpointCreated', 'WebhookEndpointUpdated', 'WebhookEndpointDisabled', 'WebhookEndpointEnabled',
   'WebhookSecretRotated', 'WebhookEndpointDeleted',
+  'MemberAccessUntilChanged', 'MemberAccessExpired', 'MemberAccessEndingSoon',
 ];
 
 const eventLabels = {
@@ -34,6 +35,9 @@ const eventLabels = {
   WebhookEndpointEnabled: 'Webhook enabled',
   WebhookSecretRotated: 'Webhook secret rotated',
   WebhookEndpointDeleted: 'Webhook deleted',
+  MemberAccessUntilChanged: 'Access end changed',
+  MemberAccessExpired: 'Access ended',
+  MemberAccessEndingSoon: 'Told access ends soon',
 };
 export const eventLabel = (type) => eventLabels[type] || type;
 
@@ -116,6 +120,10 @@ export function notificationText(n) {
       return `Your access to ${where} was enabled again.`;
     case 'removed_from_property':
       return `You were removed from ${where}.`;
+    case 'access_ending':
+      return `Your access to ${where} ends on ${formatDateTime(d.access_until)}.`;
+    case 'access_expired':
+      return `Your access to ${where} ended on ${formatDateTime(d.access_until)}.`;
     default:
       return `Something changed in ${where}.`;
   }
