@@ -38,7 +38,11 @@ func Properties() Projection {
 		domain.TypeWebhookEndpointDisabled: touchProperty,
 		domain.TypeWebhookEndpointEnabled:  touchProperty,
 		domain.TypeWebhookSecretRotated:    touchProperty,
-		domain.TypeWebhookEndpointDeleted:  touchProperty,
+
+		domain.TypeMemberAccessUntilChanged: touchProperty,
+		domain.TypeMemberAccessExpired:      touchProperty,
+		domain.TypeMemberAccessEndingSoon:   touchProperty,
+		domain.TypeWebhookEndpointDeleted:   touchProperty,
 	})
 }
 
