@@ -203,6 +203,7 @@ func (d *Deliverer) Deliver(ctx context.Context, eventID string, msg Message) er
 		// Sent before the database went away: only the ledger is behind.
 		return d.recordSent(ctx, eventID, mine)
 	}
+	claimedAt := time.Now()
 	attempt, lease, claimed, err := d.claim(ctx, eventID, msg)
 	if err != nil {
 		return fmt.Errorf("mail ledger: claim event %s: %w", eventID, err)
@@ -212,7 +213,15 @@ func (d *Deliverer) Deliver(ctx context.Context, eventID string, msg Message) er
 	}
 
 	msg.ID = eventID
-	sendErr := d.sender.Send(ctx, msg)
+	// The send must be over before the lease can have run out: past it,
+	// another Deliverer may be sending the same mail. A process stopped
+	// mid-send (SIGSTOP, a long pause) wakes to an ended context, which the
+	// sender checks before each write, rather than finishing a mail its
+	// successor has sent too. The margin covers clock drift against the
+	// database, whose clock set the lease's end.
+	sendCtx, cancelSend := context.WithDeadline(ctx, claimedAt.Add(d.lease-d.lease/10))
+	sendErr := d.sender.Send(sendCtx, msg)
+	cancelSend()
 	if sendErr == nil {
 		mine.sent = true
 		return d.recordSent(ctx, eventID, mine)

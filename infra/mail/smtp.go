@@ -5,8 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	netmail "net/mail"
+	"os"
+	"slices"
 	"strings"
+	"time"
 
 	gomail "github.com/wneessen/go-mail"
 )
@@ -18,6 +22,9 @@ type SMTPSender struct {
 	host   string
 	from   string
 	domain string // of from, for Message-IDs
+	// implicitTLS keeps the library's own dialer: with a dialer of ours it
+	// would take the connection for unencrypted and refuse PLAIN and LOGIN.
+	implicitTLS bool
 }
 
 var _ Sender = (*SMTPSender)(nil)
@@ -78,12 +85,14 @@ func NewSMTPSender(c SMTPConfig, from string) (*SMTPSender, error) {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
 	domain := addr.Address[strings.LastIndexByte(addr.Address, '@')+1:]
-	return &SMTPSender{opts: opts, host: c.Host, from: from, domain: domain}, nil
+	return &SMTPSender{opts: opts, host: c.Host, from: from, domain: domain, implicitTLS: c.TLS == ImplicitTLS}, nil
 }
 
 // Send delivers msg. ctx bounds the connection and login; once the message
 // is being transferred, the connection is closed when ctx ends, and every
-// command is bounded by the configured timeout. Errors: a 5xx refusal of the
+// command is bounded by the configured timeout. Past ctx's deadline nothing
+// more is written, not even the final dot that would make the server take
+// the message (except with implicit TLS, where only the close guards it). Errors: a 5xx refusal of the
 // recipient or the message, or a malformed message, matches ErrPermanent;
 // anything else (unreachable server, 4xx, timeout, TLS or login failure,
 // which an operator can fix) is worth retrying.
@@ -92,7 +101,11 @@ func (s *SMTPSender) Send(ctx context.Context, msg Message) error {
 	if err != nil {
 		return permanent(err)
 	}
-	client, err := gomail.NewClient(s.host, s.opts...)
+	opts := s.opts
+	if until, ok := ctx.Deadline(); ok && !s.implicitTLS {
+		opts = append(slices.Clip(opts), gomail.WithDialContextFunc(fencedDial(until)))
+	}
+	client, err := gomail.NewClient(s.host, opts...)
 	if err != nil {
 		return fmt.Errorf("smtp client: %w", err)
 	}
@@ -114,6 +127,46 @@ func (s *SMTPSender) Send(ctx context.Context, msg Message) error {
 		err = errors.New("smtp: message not accepted")
 	}
 	return classify(err)
+}
+
+// fencedDial dials connections that write nothing at or after until.
+func fencedDial(until time.Time) gomail.DialContextFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return fencedConn{Conn: conn, until: until}, nil
+	}
+}
+
+// fencedConn refuses writes once until has passed, checked before each
+// write rather than left to a timer: a process that was stopped wakes with
+// its timers and its sends racing, and the check is what decides.
+type fencedConn struct {
+	net.Conn
+	until time.Time
+}
+
+var errFenced = fmt.Errorf("smtp: the attempt's time ran out before the message was sent: %w", os.ErrDeadlineExceeded)
+
+func (c fencedConn) Write(b []byte) (int, error) {
+	if !time.Now().Before(c.until) {
+		return 0, errFenced
+	}
+	return c.Conn.Write(b)
+}
+
+func (c fencedConn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(c.earlier(t)) }
+func (c fencedConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(c.earlier(t)) }
+func (c fencedConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.earlier(t)) }
+
+func (c fencedConn) earlier(t time.Time) time.Time {
+	if t.IsZero() || c.until.Before(t) {
+		return c.until
+	}
+	return t
 }
 
 // build turns msg into a go-mail message. Addresses are parsed, and header
