@@ -51,9 +51,11 @@ type Handlers struct {
 	ListWebhooks          ListWebhooksHandler
 	DisableFailingWebhook DisableFailingWebhookHandler
 
-	CreateRole CreateRoleHandler
-	EditRole   EditRoleHandler
-	DeleteRole DeleteRoleHandler
+	CreateRole     CreateRoleHandler
+	EditRole       EditRoleHandler
+	DeleteRole     DeleteRoleHandler
+	SetAccessUntil SetAccessUntilHandler
+	ExpireAccess   ExpireAccessHandler
 
 	exec *Executor
 	ttl  time.Duration
@@ -100,8 +102,10 @@ func New(c Config) Handlers {
 		ListWebhooks:          ListWebhooksHandler{exec: exec},
 		DisableFailingWebhook: DisableFailingWebhookHandler{exec: exec},
 
-		CreateRole: CreateRoleHandler{exec: exec},
-		EditRole:   EditRoleHandler{exec: exec},
-		DeleteRole: DeleteRoleHandler{exec: exec},
+		CreateRole:     CreateRoleHandler{exec: exec},
+		EditRole:       EditRoleHandler{exec: exec},
+		DeleteRole:     DeleteRoleHandler{exec: exec},
+		SetAccessUntil: SetAccessUntilHandler{exec: exec},
+		ExpireAccess:   ExpireAccessHandler{exec: exec},
 	}
 }

@@ -159,6 +159,9 @@ func (x *Executor) decide(ctx context.Context, a *aggregate, jobs []*job) *group
 		var events []domain.Event
 		var err error
 		if !stale || !knows(p, j.m.Actor) {
+			// An access whose end has come counts as disabled from that
+			// moment (section 12 of docs/ARCHITECTURE.md).
+			p.DecideAt(now)
 			events, err = j.decide(p, now, j.ids)
 		}
 		switch {

@@ -14,6 +14,8 @@ type InviteRow struct {
 	Role  string
 	// Lifetime is how long the invitation lasts; zero takes the property's default.
 	Lifetime domain.Lifetime
+	// AccessUntil is the RFC 3339 moment the membership ends; "" for never.
+	AccessUntil string
 }
 
 // Invite invites one or many emails to a property, all or nothing.
@@ -40,7 +42,8 @@ func (h InviteHandler) Handle(ctx context.Context, m Meta, c Invite) (Result, er
 		reqs := make([]domain.InviteRequest, len(c.Rows))
 		for i, r := range c.Rows {
 			reqs[i] = domain.InviteRequest{InvitationID: ids.Next(fmt.Sprintf("invitation/%d", i)),
-				Email: r.Email, Role: r.Role, Lifetime: r.Lifetime, TokenNonce: ids.Next(fmt.Sprintf("nonce/%d", i))}
+				Email: r.Email, Role: r.Role, Lifetime: r.Lifetime, TokenNonce: ids.Next(fmt.Sprintf("nonce/%d", i)),
+				AccessUntil: r.AccessUntil}
 		}
 		return p.Invite(m.Actor, now, h.ttl, reqs)
 	})

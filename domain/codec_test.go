@@ -48,6 +48,10 @@ func sampleEvents() map[string]domain.Event {
 		"RolePermissionsChanged": domain.RolePermissionsChanged{Schema: 1, RoleID: "role-1",
 			From: []domain.Permission{domain.PermRespondToChats}, To: []domain.Permission{domain.PermViewMembers}},
 		"RoleDeleted": domain.RoleDeleted{Schema: 1, RoleID: "role-1", Name: "Lead ✓"},
+
+		"MemberAccessUntilChanged": domain.MemberAccessUntilChanged{Schema: 1, AccountID: pat.AccountID, AccessUntil: &expires, By: owner.AccountID},
+		"MemberAccessExpired":      domain.MemberAccessExpired{Schema: 1, AccountID: pat.AccountID, AccessUntil: expires},
+		"MemberAccessEndingSoon":   domain.MemberAccessEndingSoon{Schema: 1, AccountID: pat.AccountID, AccessUntil: expires, BeforeSeconds: 86400},
 	}
 }
 

@@ -35,6 +35,9 @@ type InviteRequest struct {
 	// Lifetime is how long the invitation lasts; zero takes the property's
 	// default.
 	Lifetime Lifetime
+	// AccessUntil, when not empty, is the RFC 3339 moment the membership
+	// the invitation offers ends (SetAccessUntil's rules).
+	AccessUntil string
 }
 
 // Invite invites one or many emails, all or nothing: invariants 2, 3 and 4
@@ -46,6 +49,7 @@ type InviteRequest struct {
 // lasts the property's default. ttl is the default of a property that set
 // no policy (ServicePolicy).
 func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []InviteRequest) ([]Event, error) {
+	p.now = now
 	if err := p.authorize(actor, PermManageInvitations); err != nil {
 		return nil, err
 	}
@@ -83,6 +87,17 @@ func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []
 			malformed = true
 			problems = append(problems, rowProblem(i, "lifetime", strconv.FormatInt(r.Lifetime.Seconds(), 10), lifetimeErr))
 		}
+		var accessUntil *time.Time
+		var untilErr error
+		if r.AccessUntil != "" {
+			var until time.Time
+			if until, untilErr = checkAccessUntil(r.AccessUntil, now); untilErr != nil {
+				malformed = true
+				problems = append(problems, rowProblem(i, "access_until", r.AccessUntil, untilErr))
+			} else {
+				accessUntil = &until
+			}
+		}
 		if emailErr != nil {
 			continue
 		}
@@ -103,7 +118,7 @@ func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []
 				Message: email + " already has pending invitation " + inv.ID + "; resend it instead"})
 			continue
 		}
-		if roleErr != nil || lifetimeErr != nil {
+		if roleErr != nil || lifetimeErr != nil || untilErr != nil {
 			continue
 		}
 		if _, taken := p.Invitations[r.InvitationID]; taken || r.InvitationID == "" || newIDs[r.InvitationID] {
@@ -114,7 +129,7 @@ func (p *Property) Invite(actor Actor, now time.Time, ttl time.Duration, reqs []
 		newIDs[r.InvitationID] = true
 		events = append(events, MemberInvited{Schema: SchemaV1, InvitationID: r.InvitationID, Email: email,
 			Role: role, InvitedBy: actor.AccountID, ExpiresAt: now.Add(policy.lifetime(r.Lifetime).Duration()).UTC(),
-			TokenNonce: r.TokenNonce, LifetimeSeconds: r.Lifetime.Seconds()})
+			TokenNonce: r.TokenNonce, LifetimeSeconds: r.Lifetime.Seconds(), AccessUntil: accessUntil})
 	}
 	if len(problems) > 0 {
 		return nil, invitationProblems(problems, malformed)
@@ -152,6 +167,7 @@ func refusedRows(problems []Problem, malformed bool, severalCode, severalMessage
 // default of today. ttl is the default of a property that set no policy.
 // Errors: CodeInvitationNotFound, CodeInvitationNotPending.
 func (p *Property) Resend(actor Actor, now time.Time, ttl time.Duration, invitationID, nonce string) ([]Event, error) {
+	p.now = now
 	if err := p.authorize(actor, PermManageInvitations); err != nil {
 		return nil, err
 	}
@@ -182,6 +198,7 @@ func (p *Property) Resend(actor Actor, now time.Time, ttl time.Duration, invitat
 // Repeated IDs count once. Errors: CodeNoInvitations, CodeTooManyInvitations,
 // CodeInvitationNotFound, CodeInvitationNotPending.
 func (p *Property) Revoke(actor Actor, now time.Time, invitationIDs []string) ([]Event, error) {
+	p.now = now
 	if err := p.authorize(actor, PermManageInvitations); err != nil {
 		return nil, err
 	}
@@ -226,9 +243,15 @@ func (p *Property) Accept(actor Actor, now time.Time, invitationID string) ([]Ev
 		return nil, Errorf(KindConflict, CodeAlreadyMember,
 			"your account is already a member of property %s as %s", p.ID, m.Email)
 	}
+	if inv.AccessUntil != nil && !now.Before(*inv.AccessUntil) {
+		return nil, Errorf(KindConflict, CodeInvitationAccessEnded,
+			"invitation %s offered access until %s, which has passed; ask an admin for a new one",
+			inv.ID, inv.AccessUntil.Format(time.RFC3339))
+	}
 	return []Event{
 		InvitationAccepted{Schema: SchemaV1, InvitationID: inv.ID, AccountID: actor.AccountID},
-		MemberJoined{Schema: SchemaV1, AccountID: actor.AccountID, Email: inv.Email, Role: inv.Role, InvitationID: inv.ID},
+		MemberJoined{Schema: SchemaV1, AccountID: actor.AccountID, Email: inv.Email, Role: inv.Role, InvitationID: inv.ID,
+			AccessUntil: inv.AccessUntil},
 	}, nil
 }
 

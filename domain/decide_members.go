@@ -1,5 +1,7 @@
 package domain
 
+import "time"
+
 // A decision that would change nothing returns no events and no error, so a
 // repeated request (disable a disabled member) is harmless.
 
@@ -118,6 +120,11 @@ func (p *Property) TransferOwnership(actor Actor, accountID string) ([]Event, er
 	if target.Role != RoleAdmin || target.Status != StatusEnabled {
 		return nil, Errorf(KindConflict, CodeNewOwnerNotAdmin,
 			"ownership can only go to an enabled admin; %s is a %s %s", target.Email, target.Status, target.Role)
+	}
+	if target.AccessUntil != nil {
+		// The owner's access cannot end (section 12 of docs/ARCHITECTURE.md).
+		return nil, Errorf(KindConflict, CodeNewOwnerAccessEnds,
+			"ownership cannot go to %s: their access ends at %s; clear that first", target.Email, target.AccessUntil.Format(time.RFC3339))
 	}
 	return []Event{OwnershipTransferred{Schema: SchemaV1, From: p.OwnerID, To: accountID}}, nil
 }

@@ -24,6 +24,10 @@ const (
 	TypeOwnershipTransferred    = "OwnershipTransferred"
 	TypeInvitationPolicyChanged = "InvitationPolicyChanged"
 
+	TypeMemberAccessUntilChanged = "MemberAccessUntilChanged"
+	TypeMemberAccessExpired      = "MemberAccessExpired"
+	TypeMemberAccessEndingSoon   = "MemberAccessEndingSoon"
+
 	TypeWebhookEndpointCreated  = "WebhookEndpointCreated"
 	TypeWebhookEndpointUpdated  = "WebhookEndpointUpdated"
 	TypeWebhookEndpointDisabled = "WebhookEndpointDisabled"
@@ -68,6 +72,9 @@ type MemberInvited struct {
 	// the property's default: a resend renews a chosen lifetime and gives a
 	// defaulted one the default of its day (Property.Resend).
 	LifetimeSeconds int64 `json:"lifetime_seconds,omitempty"`
+	// AccessUntil is when the membership this invitation offers ends; nil
+	// when it does not.
+	AccessUntil *time.Time `json:"access_until,omitempty"`
 }
 
 // InvitationResent replaces an invitation's token and expiry.
@@ -104,6 +111,9 @@ type MemberJoined struct {
 	Email        string `json:"email"`
 	Role         Role   `json:"role"`
 	InvitationID string `json:"invitation_id,omitempty"`
+	// AccessUntil is when the membership ends, inherited from the
+	// invitation; nil when it does not.
+	AccessUntil *time.Time `json:"access_until,omitempty"`
 }
 
 // MemberRoleChanged records a role change, with the role before it.
@@ -238,6 +248,32 @@ type RoleDeleted struct {
 	Name   string `json:"name"`
 }
 
+// MemberAccessUntilChanged records when a member's access ends, as an admin
+// (By) set it; a nil AccessUntil means it ends no more.
+type MemberAccessUntilChanged struct {
+	Schema      int        `json:"schema"`
+	AccountID   string     `json:"account_id"`
+	AccessUntil *time.Time `json:"access_until"`
+	By          string     `json:"by"`
+}
+
+// MemberAccessExpired records that a member's access ended at AccessUntil:
+// the member is disabled, as by MemberAccessDisabled.
+type MemberAccessExpired struct {
+	Schema      int       `json:"schema"`
+	AccountID   string    `json:"account_id"`
+	AccessUntil time.Time `json:"access_until"`
+}
+
+// MemberAccessEndingSoon records that the member was told their access ends
+// at AccessUntil, BeforeSeconds ahead of it.
+type MemberAccessEndingSoon struct {
+	Schema        int       `json:"schema"`
+	AccountID     string    `json:"account_id"`
+	AccessUntil   time.Time `json:"access_until"`
+	BeforeSeconds int64     `json:"before_seconds"`
+}
+
 // EventType implementations: the stored names above, never derived from Go names.
 func (PropertyCreated) EventType() string         { return TypePropertyCreated }
 func (MemberInvited) EventType() string           { return TypeMemberInvited }
@@ -253,6 +289,10 @@ func (MemberRemoved) EventType() string           { return TypeMemberRemoved }
 func (MemberLeft) EventType() string              { return TypeMemberLeft }
 func (OwnershipTransferred) EventType() string    { return TypeOwnershipTransferred }
 func (InvitationPolicyChanged) EventType() string { return TypeInvitationPolicyChanged }
+
+func (MemberAccessUntilChanged) EventType() string { return TypeMemberAccessUntilChanged }
+func (MemberAccessExpired) EventType() string      { return TypeMemberAccessExpired }
+func (MemberAccessEndingSoon) EventType() string   { return TypeMemberAccessEndingSoon }
 
 func (WebhookEndpointCreated) EventType() string  { return TypeWebhookEndpointCreated }
 func (WebhookEndpointUpdated) EventType() string  { return TypeWebhookEndpointUpdated }
@@ -282,6 +322,10 @@ var decoders = map[string]func([]byte) (Event, error){
 	TypeMemberLeft:              decodeAs[MemberLeft],
 	TypeOwnershipTransferred:    decodeAs[OwnershipTransferred],
 	TypeInvitationPolicyChanged: decodeAs[InvitationPolicyChanged],
+
+	TypeMemberAccessUntilChanged: decodeAs[MemberAccessUntilChanged],
+	TypeMemberAccessExpired:      decodeAs[MemberAccessExpired],
+	TypeMemberAccessEndingSoon:   decodeAs[MemberAccessEndingSoon],
 
 	TypeWebhookEndpointCreated:  decodeAs[WebhookEndpointCreated],
 	TypeWebhookEndpointUpdated:  decodeAs[WebhookEndpointUpdated],

@@ -38,7 +38,7 @@ func (p *Property) authorize(actor Actor, perm Permission) error {
 	if err != nil {
 		return err
 	}
-	if m.Status != StatusEnabled {
+	if m.StatusAt(p.now) != StatusEnabled {
 		return Errorf(KindForbidden, CodeAccessDisabled, "your access to property %s is disabled", p.ID)
 	}
 	if !p.allowed(m, perm) {
@@ -96,7 +96,7 @@ func (p *Property) invitation(id string) (*Invitation, error) {
 // enabled member who can manage members: invariant 8 in
 // docs/ARCHITECTURE.md.
 func (p *Property) protectAdmins(target *Member, action string, ch change) error {
-	if target.Status == StatusEnabled && p.canManage(target) && !p.keepsManager(ch) {
+	if target.StatusAt(p.now) == StatusEnabled && p.canManage(target) && !p.keepsManager(ch) {
 		return Errorf(KindConflict, CodeLastAdmin, "cannot %s %s: %s", action, target.Email, lastManagerRule)
 	}
 	if target.AccountID == p.OwnerID {
@@ -167,7 +167,7 @@ func (p *Property) Readable(actor Actor) error {
 	if err != nil {
 		return err
 	}
-	if m.Status != StatusEnabled {
+	if m.StatusAt(p.now) != StatusEnabled {
 		return p.notFound()
 	}
 	return nil

@@ -32,6 +32,8 @@ type Member struct {
 	Status    MemberStatus
 	JoinedAt  time.Time
 	UpdatedAt time.Time
+	// AccessUntil is when the member's access ends; nil when it does not.
+	AccessUntil *time.Time
 }
 
 // Invitation is one invitation of a property, in any status.
@@ -48,6 +50,8 @@ type Invitation struct {
 	// Lifetime is the lifetime the inviter chose; zero when they took the
 	// property's default.
 	Lifetime Lifetime
+	// AccessUntil is when the membership offered ends; nil when it does not.
+	AccessUntil *time.Time
 }
 
 // StatusAt is the invitation's status at a moment, with expiry derived.
@@ -86,6 +90,11 @@ type Property struct {
 	// scan them all for each address it checks.
 	memberOf  map[string]string
 	invitedAs map[string][]string
+	// now is the moment decisions are taken at (DecideAt).
+	now time.Time
+	// reminded is, by account, the nearest reminder of the member's end of
+	// access given so far (RemindAccessEnding).
+	reminded map[string]time.Duration
 }
 
 // NewProperty returns the empty state of a property that has no events yet.
@@ -116,12 +125,13 @@ func (p *Property) Apply(e Event, at time.Time) {
 	case MemberJoined:
 		p.forgetMember(e.AccountID)
 		p.Members[e.AccountID] = &Member{AccountID: e.AccountID, Email: e.Email, Role: e.Role,
-			Status: StatusEnabled, JoinedAt: at, UpdatedAt: at}
+			Status: StatusEnabled, JoinedAt: at, UpdatedAt: at, AccessUntil: e.AccessUntil}
 		p.memberOf[e.Email] = e.AccountID
 	case MemberInvited:
 		p.Invitations[e.InvitationID] = &Invitation{ID: e.InvitationID, Email: e.Email, Role: e.Role,
 			Status: InvitePending, InvitedBy: e.InvitedBy, CreatedAt: at, ExpiresAt: e.ExpiresAt,
-			TokenNonce: e.TokenNonce, UpdatedAt: at, Lifetime: Lifetime(e.LifetimeSeconds)}
+			TokenNonce: e.TokenNonce, UpdatedAt: at, Lifetime: Lifetime(e.LifetimeSeconds),
+			AccessUntil: e.AccessUntil}
 		p.order = append(p.order, e.InvitationID)
 		p.invitedAs[e.Email] = append(p.invitedAs[e.Email], e.InvitationID)
 	case InvitationResent:
@@ -144,7 +154,9 @@ func (p *Property) Apply(e Event, at time.Time) {
 		}
 	case MemberAccessEnabled:
 		if m := p.Members[e.AccountID]; m != nil {
-			m.Status, m.UpdatedAt = StatusEnabled, at
+			// An enable gives access back for good: an end, passed or
+			// not, is set afresh (section 12 of docs/ARCHITECTURE.md).
+			m.Status, m.UpdatedAt, m.AccessUntil = StatusEnabled, at, nil
 		}
 	case MemberRemoved:
 		p.forgetMember(e.AccountID)
@@ -154,6 +166,8 @@ func (p *Property) Apply(e Event, at time.Time) {
 		p.OwnerID = e.To
 	case InvitationPolicyChanged:
 		p.Policy = &InvitationPolicy{Default: Lifetime(e.DefaultLifetimeSeconds), Maximum: Lifetime(e.MaximumLifetimeSeconds)}
+	case MemberAccessUntilChanged, MemberAccessExpired, MemberAccessEndingSoon:
+		p.applyAccessUntil(e, at)
 	case WebhookEndpointCreated, WebhookEndpointUpdated, WebhookEndpointDisabled, WebhookEndpointEnabled,
 		WebhookSecretRotated, WebhookEndpointDeleted:
 		p.applyWebhook(e, at)

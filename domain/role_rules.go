@@ -142,7 +142,7 @@ func (p *Property) keepsManager(ch change) bool {
 		rs[ch.role] = ch.perms
 	}
 	for _, m := range p.Members {
-		if m.AccountID == ch.gone || m.Status != StatusEnabled {
+		if m.AccountID == ch.gone || m.StatusAt(p.now) != StatusEnabled {
 			continue
 		}
 		role, owner := m.Role, m.AccountID == p.OwnerID
@@ -151,7 +151,7 @@ func (p *Property) keepsManager(ch change) bool {
 			// flag would hide that the owner is the last admin.
 			role, owner = ch.memberTo, false
 		}
-		if rs.Allowed(role, owner, m.Status, PermManageMembers) {
+		if rs.Allowed(role, owner, m.StatusAt(p.now), PermManageMembers) {
 			return true
 		}
 	}
@@ -166,9 +166,9 @@ func (p *Property) canManage(m *Member) bool {
 // allowed reports whether member m holds perm in this property.
 func (p *Property) allowed(m *Member, perm Permission) bool {
 	if IsCustomRole(m.Role) {
-		return p.RoleSet().Allowed(m.Role, m.AccountID == p.OwnerID, m.Status, perm)
+		return p.RoleSet().Allowed(m.Role, m.AccountID == p.OwnerID, m.StatusAt(p.now), perm)
 	}
-	return Allowed(m.Role, m.AccountID == p.OwnerID, m.Status, perm)
+	return Allowed(m.Role, m.AccountID == p.OwnerID, m.StatusAt(p.now), perm)
 }
 
 // mayGrant refuses to let actor hand out a role (perms: what it grants)

@@ -28,10 +28,12 @@ func Access() Projection {
 		domain.TypeMemberLeft:           onEvent(accessLeft),
 		domain.TypeOwnershipTransferred: onEvent(accessOwnershipTransferred),
 
-		domain.TypeRoleCreated:            onEvent(roleCreated),
-		domain.TypeRoleRenamed:            onEvent(roleRenamed),
-		domain.TypeRolePermissionsChanged: onEvent(rolePermissionsChanged),
-		domain.TypeRoleDeleted:            onEvent(roleDeleted),
+		domain.TypeRoleCreated:              onEvent(roleCreated),
+		domain.TypeRoleRenamed:              onEvent(roleRenamed),
+		domain.TypeRolePermissionsChanged:   onEvent(rolePermissionsChanged),
+		domain.TypeRoleDeleted:              onEvent(roleDeleted),
+		domain.TypeMemberAccessUntilChanged: onEvent(accessUntilChanged),
+		domain.TypeMemberAccessExpired:      onEvent(accessExpired),
 	})
 }
 
@@ -39,6 +41,9 @@ type accessRow struct {
 	PropertyID, AccountID, Role, Status string
 	IsOwner                             bool
 	UpdatedAt                           time.Time
+	// AccessUntil is when the access ends: from then on a check counts the
+	// membership disabled, before MemberAccessExpired says so.
+	AccessUntil *time.Time
 }
 
 var (
@@ -52,6 +57,7 @@ var (
 			col("status", func(r *accessRow) any { return &r.Status }),
 			col("is_owner", func(r *accessRow) any { return &r.IsOwner }),
 			col("updated_at", func(r *accessRow) any { return &r.UpdatedAt }),
+			col("access_until", func(r *accessRow) any { return &r.AccessUntil }),
 		},
 	}).build()
 	accessOwnersSpec = ownerSpec("rm_access_owners")
@@ -90,7 +96,8 @@ func setAccessOwner(s *accessBatch, e recorded.Event, ownerID string) error {
 func accessJoined(s *accessBatch, e recorded.Event, ev domain.MemberJoined) error {
 	owner, had := s.owners.Get(rowKey{a: e.PropertyID})
 	s.access.Put(accessRow{PropertyID: e.PropertyID, AccountID: ev.AccountID, Role: string(ev.Role),
-		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, UpdatedAt: dbTime(e.At())})
+		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, UpdatedAt: dbTime(e.At()),
+		AccessUntil: ev.AccessUntil})
 	return nil
 }
 
@@ -103,7 +110,15 @@ func accessDisabled(s *accessBatch, e recorded.Event, ev domain.MemberAccessDisa
 }
 
 func accessEnabled(s *accessBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
-	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Status = string(domain.StatusEnabled) })
+	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Status, r.AccessUntil = string(domain.StatusEnabled), nil })
+}
+
+func accessUntilChanged(s *accessBatch, e recorded.Event, ev domain.MemberAccessUntilChanged) error {
+	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.AccessUntil = ev.AccessUntil })
+}
+
+func accessExpired(s *accessBatch, e recorded.Event, ev domain.MemberAccessExpired) error {
+	return updateAccess(s, e, ev.AccountID, func(r *accessRow) { r.Status = string(domain.StatusDisabled) })
 }
 
 // updateAccess changes one membership's row with f and stamps it.

@@ -61,6 +61,10 @@ func Audit() Projection {
 		domain.TypeWebhookEndpointEnabled:  onEvent(auditWebhookEnabled),
 		domain.TypeWebhookSecretRotated:    onEvent(auditWebhookSecretRotated),
 		domain.TypeWebhookEndpointDeleted:  onEvent(auditWebhookDeleted),
+
+		domain.TypeMemberAccessUntilChanged: onEvent(auditAccessUntilChanged),
+		domain.TypeMemberAccessExpired:      onEvent(auditAccessExpired),
+		domain.TypeMemberAccessEndingSoon:   onEvent(auditAccessEndingSoon),
 	}))
 }
 

@@ -30,6 +30,8 @@ var invitationsPersonal = []PersonalColumn{{Table: "rm_invitations", Column: "em
 type invitationRow struct {
 	PropertyID, InvitationID, Email, Role, Status, InvitedBy string
 	CreatedAt, ExpiresAt, UpdatedAt                          time.Time
+	// AccessUntil is when the membership offered ends; nil when it does not.
+	AccessUntil *time.Time
 }
 
 var invitationsSpec = (&tableSpec[invitationRow]{
@@ -45,6 +47,7 @@ var invitationsSpec = (&tableSpec[invitationRow]{
 		col("created_at", func(r *invitationRow) any { return &r.CreatedAt }),
 		col("expires_at", func(r *invitationRow) any { return &r.ExpiresAt }),
 		col("updated_at", func(r *invitationRow) any { return &r.UpdatedAt }),
+		col("access_until", func(r *invitationRow) any { return &r.AccessUntil }),
 	},
 }).build()
 
@@ -58,7 +61,7 @@ func invitationsInvited(s *invitationsBatch, e recorded.Event, ev domain.MemberI
 	at := dbTime(e.At())
 	s.invitations.Put(invitationRow{PropertyID: e.PropertyID, InvitationID: ev.InvitationID, Email: ev.Email,
 		Role: string(ev.Role), Status: string(domain.InvitePending), InvitedBy: ev.InvitedBy,
-		CreatedAt: at, ExpiresAt: dbTime(ev.ExpiresAt), UpdatedAt: at})
+		CreatedAt: at, ExpiresAt: dbTime(ev.ExpiresAt), UpdatedAt: at, AccessUntil: ev.AccessUntil})
 	return nil
 }
 

@@ -24,6 +24,10 @@ func Members() Projection {
 		domain.TypeMemberRemoved:        onEvent(membersRemoved),
 		domain.TypeMemberLeft:           onEvent(membersLeft),
 		domain.TypeOwnershipTransferred: onEvent(membersOwnershipTransferred),
+
+		domain.TypeMemberAccessUntilChanged: onEvent(membersAccessUntilChanged),
+		domain.TypeMemberAccessExpired:      onEvent(membersAccessExpired),
+		domain.TypeMemberAccessEndingSoon:   onEvent(membersAccessEndingSoon),
 	}))
 }
 
@@ -34,6 +38,11 @@ type memberRow struct {
 	PropertyID, AccountID, Email, Role, Status string
 	IsOwner                                    bool
 	JoinedAt, UpdatedAt                        time.Time
+	// AccessUntil is when the access ends; nil when it does not.
+	AccessUntil *time.Time
+	// RemindedS is the nearest reminder of AccessUntil given, in seconds
+	// before it; 0 for none. The scheduler reads it to ask only when one is due.
+	RemindedS int64
 }
 
 var membersSpec = (&tableSpec[memberRow]{
@@ -48,6 +57,8 @@ var membersSpec = (&tableSpec[memberRow]{
 		col("is_owner", func(r *memberRow) any { return &r.IsOwner }),
 		col("joined_at", func(r *memberRow) any { return &r.JoinedAt }),
 		col("updated_at", func(r *memberRow) any { return &r.UpdatedAt }),
+		col("access_until", func(r *memberRow) any { return &r.AccessUntil }),
+		col("access_reminded_s", func(r *memberRow) any { return &r.RemindedS }),
 	},
 }).build()
 
@@ -119,7 +130,8 @@ func membersJoined(s *membersBatch, e recorded.Event, ev domain.MemberJoined) er
 	owner, had := s.owners.Get(rowKey{a: e.PropertyID})
 	at := dbTime(e.At())
 	s.members.Put(memberRow{PropertyID: e.PropertyID, AccountID: ev.AccountID, Email: ev.Email, Role: string(ev.Role),
-		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, JoinedAt: at, UpdatedAt: at})
+		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, JoinedAt: at, UpdatedAt: at,
+		AccessUntil: ev.AccessUntil})
 	return nil
 }
 
@@ -132,7 +144,27 @@ func membersAccessDisabled(s *membersBatch, e recorded.Event, ev domain.MemberAc
 }
 
 func membersAccessEnabled(s *membersBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
-	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Status = string(domain.StatusEnabled) })
+	return updateMember(s, e, ev.AccountID, func(r *memberRow) {
+		r.Status, r.AccessUntil, r.RemindedS = string(domain.StatusEnabled), nil, 0
+	})
+}
+
+func membersAccessUntilChanged(s *membersBatch, e recorded.Event, ev domain.MemberAccessUntilChanged) error {
+	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.AccessUntil, r.RemindedS = ev.AccessUntil, 0 })
+}
+
+// A reminder counts only for the end it was given for, as in the domain.
+func membersAccessEndingSoon(s *membersBatch, e recorded.Event, ev domain.MemberAccessEndingSoon) error {
+	s.members.Update(rowKey{e.PropertyID, ev.AccountID}, func(r *memberRow) {
+		if r.AccessUntil != nil && r.AccessUntil.Equal(ev.AccessUntil) {
+			r.RemindedS = ev.BeforeSeconds
+		}
+	})
+	return nil
+}
+
+func membersAccessExpired(s *membersBatch, e recorded.Event, ev domain.MemberAccessExpired) error {
+	return updateMember(s, e, ev.AccountID, func(r *memberRow) { r.Status = string(domain.StatusDisabled) })
 }
 
 // updateMember changes one member's row with f and stamps it.

@@ -27,6 +27,8 @@ func MyProperties() Projection {
 		domain.TypeMemberRemoved:        onEvent(myPropertiesRemoved),
 		domain.TypeMemberLeft:           onEvent(myPropertiesLeft),
 		domain.TypeOwnershipTransferred: onEvent(myPropertiesOwnershipTransferred),
+
+		domain.TypeMemberAccessExpired: onEvent(myPropertiesAccessExpired),
 	})
 }
 
@@ -106,6 +108,10 @@ func myPropertiesAccessDisabled(s *myPropertiesBatch, e recorded.Event, ev domai
 
 func myPropertiesAccessEnabled(s *myPropertiesBatch, e recorded.Event, ev domain.MemberAccessEnabled) error {
 	return updateMyProperty(s, e, ev.AccountID, func(r *myPropertyRow) { r.Status = string(domain.StatusEnabled) })
+}
+
+func myPropertiesAccessExpired(s *myPropertiesBatch, e recorded.Event, ev domain.MemberAccessExpired) error {
+	return updateMyProperty(s, e, ev.AccountID, func(r *myPropertyRow) { r.Status = string(domain.StatusDisabled) })
 }
 
 // updateMyProperty changes one membership's row with f and stamps it.

@@ -50,6 +50,9 @@ func Notifications() Projection {
 		domain.TypeMemberRemoved:        onEvent(notificationsRemoved),
 
 		domain.TypeWebhookEndpointDisabled: onEvent(notificationsWebhookDisabled),
+
+		domain.TypeMemberAccessEndingSoon: onEvent(notificationsAccessEndingSoon),
+		domain.TypeMemberAccessExpired:    onEvent(notificationsAccessExpired),
 	}))
 }
 

@@ -44,6 +44,10 @@ func Properties() Projection {
 		domain.TypeRoleRenamed:            touchProperty,
 		domain.TypeRolePermissionsChanged: touchProperty,
 		domain.TypeRoleDeleted:            touchProperty,
+
+		domain.TypeMemberAccessUntilChanged: touchProperty,
+		domain.TypeMemberAccessExpired:      touchProperty,
+		domain.TypeMemberAccessEndingSoon:   touchProperty,
 	})
 }
 

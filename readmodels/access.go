@@ -21,14 +21,17 @@ type Access struct {
 	Owner       bool                `json:"owner"`
 	Permissions []domain.Permission `json:"permissions"`
 	UpdatedAt   time.Time           `json:"updated_at"`
+	// AccessUntil is when the access ends (or ended); null when it does not.
+	AccessUntil *time.Time `json:"access_until"`
 }
 
 // Access returns the access of accountID to pid. It returns a *domain.Error
 // of kind KindNotFound (CodeMemberNotFound) when the account is not a member
 // (or the property does not exist).
 func (s *Store) Access(ctx context.Context, pid, accountID string) (Access, error) {
-	rows, err := s.pool.Query(ctx, `SELECT property_id, account_id, role, status, is_owner, updated_at
-		FROM rm_access WHERE property_id = $1 AND account_id = $2`, pid, accountID)
+	rows, err := s.pool.Query(ctx, `SELECT property_id, account_id, role,
+		CASE WHEN status = 'enabled' AND access_until <= $3 THEN 'disabled' ELSE status END, is_owner, updated_at, access_until
+		FROM rm_access WHERE property_id = $1 AND account_id = $2`, pid, accountID, s.clock())
 	if err != nil {
 		return Access{}, fmt.Errorf("read access of %s to %s: %w", accountID, pid, err)
 	}
@@ -37,9 +40,12 @@ func (s *Store) Access(ctx context.Context, pid, accountID string) (Access, erro
 			a            Access
 			role, status string
 		)
-		err := row.Scan(&a.PropertyID, &a.AccountID, &role, &status, &a.Owner, &a.UpdatedAt)
+		err := row.Scan(&a.PropertyID, &a.AccountID, &role, &status, &a.Owner, &a.UpdatedAt, &a.AccessUntil)
 		a.Role, a.Status = domain.Role(role), domain.MemberStatus(status)
 		utc(&a.UpdatedAt)
+		if a.AccessUntil != nil {
+			utc(a.AccessUntil)
+		}
 		return a, err
 	})
 	if isNoRows(err) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -26,12 +27,15 @@ type Grant struct {
 	// Roles are the property's custom roles at the same position, shared
 	// by every grant of the property; nil when it has none.
 	Roles domain.Roles
+	// AccessUntil is when the membership's access ends; nil when it does
+	// not. From then on it counts as disabled, whatever Status says.
+	AccessUntil *time.Time
 }
 
 // grantsSQL reads every membership with its property's owner. Every
 // property stream starts with PropertyCreated, so the projection has an
 // owner row for every property it has a member of.
-const grantsSQL = `SELECT o.property_id, o.owner_id, coalesce(a.account_id, ''), coalesce(a.role, ''), coalesce(a.status, '')
+const grantsSQL = `SELECT o.property_id, o.owner_id, coalesce(a.account_id, ''), coalesce(a.role, ''), coalesce(a.status, ''), a.access_until
 	FROM rm_access_owners o LEFT JOIN rm_access a ON a.property_id = o.property_id`
 
 // EachGrant calls fn for every membership of the access read model,
@@ -72,7 +76,7 @@ func (s *Store) grantSnapshot(ctx context.Context, query string, args []any, pid
 			g            Grant
 			role, status string
 		)
-		_, err = pgx.ForEachRow(rows, []any{&g.PropertyID, &g.OwnerID, &g.AccountID, &role, &status}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&g.PropertyID, &g.OwnerID, &g.AccountID, &role, &status, &g.AccessUntil}, func() error {
 			g.Role, g.Status, g.Roles = domain.Role(role), domain.MemberStatus(status), roles[g.PropertyID]
 			return fn(g)
 		})

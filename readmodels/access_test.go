@@ -101,7 +101,7 @@ func TestReadSideJSONShapes(t *testing.T) {
 		{"an access", readmodels.Access{PropertyID: "p", AccountID: "a", Role: domain.RoleAgent, Status: domain.StatusDisabled,
 			Permissions: []domain.Permission{}, UpdatedAt: at},
 			`{"property_id":"p","account_id":"a","role":"agent","status":"disabled","owner":false,"permissions":[],` +
-				`"updated_at":"2026-03-02T09:00:00Z"}`},
+				`"updated_at":"2026-03-02T09:00:00Z","access_until":null}`},
 		{"one of my properties", readmodels.MyProperty{PropertyID: "p", Name: "n", Role: domain.RoleAdmin, Status: domain.StatusEnabled,
 			Owner: true, JoinedAt: at, UpdatedAt: at},
 			`{"property_id":"p","name":"n","role":"admin","status":"enabled","owner":true,` +

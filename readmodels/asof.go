@@ -186,7 +186,7 @@ func (h *History) Access(ctx context.Context, pid, accountID string, at time.Tim
 	m := s.member(dm)
 	return AccessAsOf{AsOf: s.at, Access: Access{PropertyID: pid, AccountID: m.AccountID, Role: m.Role,
 		Status: m.Status, Owner: m.Owner, Permissions: s.p.RoleSet().Permissions(m.Role, m.Owner, m.Status),
-		UpdatedAt: m.UpdatedAt}}, nil
+		UpdatedAt: m.UpdatedAt, AccessUntil: m.AccessUntil}}, nil
 }
 
 // Snapshot returns pid and all its members at moment at. Errors: as Members.
@@ -438,6 +438,10 @@ func (s *past) apply(e recorded.Event) {
 		s.changed(ev.AccountID, e.Type, by, at)
 	case domain.MemberAccessEnabled:
 		s.changed(ev.AccountID, e.Type, by, at)
+	case domain.MemberAccessUntilChanged:
+		s.changed(ev.AccountID, e.Type, by, at)
+	case domain.MemberAccessExpired:
+		s.changed(ev.AccountID, e.Type, by, at)
 	case domain.OwnershipTransferred:
 		for _, acc := range []string{ev.From, ev.To} {
 			s.ownerMoved[acc] = at
@@ -470,8 +474,15 @@ func (s *past) member(dm *domain.Member) Member {
 	if t, ok := s.ownerMoved[dm.AccountID]; ok && t.After(updated) {
 		updated = t
 	}
-	return Member{AccountID: dm.AccountID, Email: dm.Email, Role: dm.Role, Status: dm.Status,
+	// The status in force at the moment asked: an access whose end had come
+	// was disabled then, whether or not MemberAccessExpired followed yet.
+	m := Member{AccountID: dm.AccountID, Email: dm.Email, Role: dm.Role, Status: dm.StatusAt(s.at),
 		Owner: dm.AccountID == s.p.OwnerID, JoinedAt: dm.JoinedAt.UTC(), UpdatedAt: updated.UTC()}
+	if dm.AccessUntil != nil {
+		until := dm.AccessUntil.UTC()
+		m.AccessUntil = &until
+	}
+	return m
 }
 
 // members returns every member, ordered by email then account ID.

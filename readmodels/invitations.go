@@ -23,6 +23,8 @@ type Invitation struct {
 	CreatedAt time.Time               `json:"created_at"`
 	ExpiresAt time.Time               `json:"expires_at"`
 	UpdatedAt time.Time               `json:"updated_at"`
+	// AccessUntil is when the membership offered ends; null when it does not.
+	AccessUntil *time.Time `json:"access_until"`
 }
 
 // MyInvitation is a pending invitation addressed to the caller's email, for
@@ -104,7 +106,7 @@ func (s *Store) Invitations(ctx context.Context, pid string, f InvitationFilter,
 	args = append(args, limit+1)
 	rows, err := s.pool.Query(ctx, `SELECT invitation_id, email, role,
 		CASE WHEN status = 'pending' AND expires_at <= $2 THEN 'expired' ELSE status END,
-		invited_by, created_at, expires_at, updated_at
+		invited_by, created_at, expires_at, updated_at, access_until
 		FROM rm_invitations WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY created_at DESC, invitation_id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
@@ -115,9 +117,12 @@ func (s *Store) Invitations(ctx context.Context, pid string, f InvitationFilter,
 			inv          Invitation
 			role, status string
 		)
-		err := row.Scan(&inv.ID, &inv.Email, &role, &status, &inv.InvitedBy, &inv.CreatedAt, &inv.ExpiresAt, &inv.UpdatedAt)
+		err := row.Scan(&inv.ID, &inv.Email, &role, &status, &inv.InvitedBy, &inv.CreatedAt, &inv.ExpiresAt, &inv.UpdatedAt, &inv.AccessUntil)
 		inv.Role, inv.Status = domain.Role(role), domain.InvitationStatus(status)
 		utc(&inv.CreatedAt, &inv.ExpiresAt, &inv.UpdatedAt)
+		if inv.AccessUntil != nil {
+			utc(inv.AccessUntil)
+		}
 		return inv, err
 	})
 	if err != nil {

@@ -28,6 +28,9 @@ type Member struct {
 	Owner     bool      `json:"owner"`
 	JoinedAt  time.Time `json:"joined_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// AccessUntil is when the member's access ends (or ended); null when it
+	// does not.
+	AccessUntil *time.Time `json:"access_until"`
 }
 
 // CanRead reports whether the member may read the property's members,
@@ -60,14 +63,25 @@ type MemberPage struct {
 	NextCursor string `json:"next_cursor"`
 }
 
-const memberColumns = `account_id, email, role, status, is_owner, joined_at, updated_at`
+// memberColumns are the columns scanMember reads. The status is the one in
+// force at the moment in parameter now: an access whose end has come is
+// disabled from that moment, before MemberAccessExpired says so (section 12
+// of docs/ARCHITECTURE.md).
+func memberColumns(now string) string {
+	return `account_id, email, role, ` + memberStatusAt(now) + `, is_owner, joined_at, updated_at, access_until`
+}
+
+// memberStatusAt is the SQL of a member's status at the moment in parameter now.
+func memberStatusAt(now string) string {
+	return `CASE WHEN status = 'enabled' AND access_until <= ` + now + ` THEN 'disabled' ELSE status END`
+}
 
 // Membership returns the membership of accountID in pid, in any status;
 // found is false when the account is not a member (or the property does
 // not exist). Read access needs found and Member.CanRead.
 func (s *Store) Membership(ctx context.Context, pid, accountID string) (m Member, found bool, err error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+memberColumns+` FROM rm_members
-		WHERE property_id = $1 AND account_id = $2`, pid, accountID)
+	rows, err := s.pool.Query(ctx, `SELECT `+memberColumns("$3")+` FROM rm_members
+		WHERE property_id = $1 AND account_id = $2`, pid, accountID, s.clock())
 	if err != nil {
 		return Member{}, false, fmt.Errorf("read membership %s in %s: %w", accountID, pid, err)
 	}
@@ -89,7 +103,7 @@ func (s *Store) Membership(ctx context.Context, pid, accountID string) (m Member
 // cursor this API did not give out, or a limit outside 0..MaxMemberLimit.
 func (s *Store) Members(ctx context.Context, pid string, f MemberFilter) (MemberPage, error) {
 	where := []string{"property_id = $1"}
-	args := []any{pid}
+	args := []any{pid, s.clock()}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
@@ -104,7 +118,13 @@ func (s *Store) Members(ctx context.Context, pid string, f MemberFilter) (Member
 	if f.Status != "" {
 		switch st := domain.MemberStatus(strings.ToLower(strings.TrimSpace(f.Status))); st {
 		case domain.StatusEnabled, domain.StatusDisabled:
-			add("status = $?", string(st))
+			// The stored status and the end of access together, so that
+			// the status index still narrows the scan.
+			if st == domain.StatusEnabled {
+				add("status = $? AND (access_until IS NULL OR access_until > $2)", string(st))
+			} else {
+				add("(status = $? OR access_until <= $2)", string(st))
+			}
 		default:
 			return MemberPage{}, invalid("status", f.Status, "is not one of enabled, disabled")
 		}
@@ -128,7 +148,7 @@ func (s *Store) Members(ctx context.Context, pid string, f MemberFilter) (Member
 	}
 	// One row more than the page tells whether another page follows.
 	args = append(args, limit+1)
-	query := `SELECT ` + memberColumns + ` FROM rm_members WHERE ` + strings.Join(where, " AND ") +
+	query := `SELECT ` + memberColumns("$2") + ` FROM rm_members WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY email, account_id LIMIT $` + strconv.Itoa(len(args))
 
 	rows, err := s.pool.Query(ctx, query, args...)
@@ -153,9 +173,12 @@ func scanMember(row pgx.CollectableRow) (Member, error) {
 		m            Member
 		role, status string
 	)
-	err := row.Scan(&m.AccountID, &m.Email, &role, &status, &m.Owner, &m.JoinedAt, &m.UpdatedAt)
+	err := row.Scan(&m.AccountID, &m.Email, &role, &status, &m.Owner, &m.JoinedAt, &m.UpdatedAt, &m.AccessUntil)
 	m.Role, m.Status = domain.Role(role), domain.MemberStatus(status)
 	utc(&m.JoinedAt, &m.UpdatedAt)
+	if m.AccessUntil != nil {
+		utc(m.AccessUntil)
+	}
 	return m, err
 }
 

@@ -153,11 +153,11 @@ func TestJSONShapes(t *testing.T) {
 		{"a member page", readmodels.MemberPage{Members: []readmodels.Member{{AccountID: "a", Email: "e@x.io",
 			Role: domain.RoleAgent, Status: domain.StatusEnabled, Owner: false, JoinedAt: at, UpdatedAt: at}}, NextCursor: "c"},
 			`{"members":[{"account_id":"a","email":"e@x.io","role":"agent","status":"enabled","owner":false,` +
-				`"joined_at":"2026-03-02T09:00:00Z","updated_at":"2026-03-02T09:00:00Z"}],"next_cursor":"c"}`},
+				`"joined_at":"2026-03-02T09:00:00Z","updated_at":"2026-03-02T09:00:00Z","access_until":null}],"next_cursor":"c"}`},
 		{"an invitation", readmodels.Invitation{ID: "i", Email: "e@x.io", Role: domain.RoleAdmin,
 			Status: domain.InviteExpired, InvitedBy: "a", CreatedAt: at, ExpiresAt: at, UpdatedAt: at},
 			`{"id":"i","email":"e@x.io","role":"admin","status":"expired","invited_by":"a",` +
-				`"created_at":"2026-03-02T09:00:00Z","expires_at":"2026-03-02T09:00:00Z","updated_at":"2026-03-02T09:00:00Z"}`},
+				`"created_at":"2026-03-02T09:00:00Z","expires_at":"2026-03-02T09:00:00Z","updated_at":"2026-03-02T09:00:00Z","access_until":null}`},
 		{"one of my invitations", readmodels.MyInvitation{ID: "i", PropertyID: "p", PropertyName: "n",
 			Role: domain.RoleAgent, InvitedBy: "a", InvitedByEmail: "a@x.io", CreatedAt: at, ExpiresAt: at},
 			`{"id":"i","property_id":"p","property_name":"n","role":"agent","invited_by":"a","invited_by_email":"a@x.io",` +

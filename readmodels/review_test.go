@@ -171,7 +171,7 @@ func TestAsOfJSONShapes(t *testing.T) {
 		{"an access", readmodels.AccessAsOf{AsOf: at, Access: readmodels.Access{PropertyID: "p", AccountID: "a", Role: agent,
 			Status: disabled, Permissions: []domain.Permission{}, UpdatedAt: at}},
 			`{"as_of":"2026-03-02T09:00:00Z","property_id":"p","account_id":"a","role":"agent","status":"disabled",` +
-				`"owner":false,"permissions":[],"updated_at":"2026-03-02T09:00:00Z"}`},
+				`"owner":false,"permissions":[],"updated_at":"2026-03-02T09:00:00Z","access_until":null}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

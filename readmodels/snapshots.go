@@ -74,6 +74,8 @@ type snapMember struct {
 	OwnerMoved *time.Time          `json:"owner_moved,omitempty"`
 	JoinedVia  string              `json:"joined_via,omitempty"`
 	LastChange *AccessChange       `json:"last_change,omitempty"`
+	// AccessUntil is when the member's access ends (format 2 on).
+	AccessUntil *time.Time `json:"access_until,omitempty"`
 }
 
 type snapInvitation struct {
@@ -86,6 +88,8 @@ type snapInvitation struct {
 	CreatedAt time.Time               `json:"created_at"`
 	ExpiresAt time.Time               `json:"expires_at"`
 	UpdatedAt time.Time               `json:"updated_at"`
+	// AccessUntil is when the membership offered ends (format 2 on).
+	AccessUntil *time.Time `json:"access_until,omitempty"`
 	// AwaitingJoin marks an accepted invitation whose join is yet to come.
 	AwaitingJoin bool `json:"awaiting_join,omitempty"`
 }
@@ -107,7 +111,7 @@ func (s *past) capture(lastID string) (snapshot, error) {
 	joined := map[string]bool{}
 	for _, dm := range s.p.Members {
 		m := snapMember{AccountID: dm.AccountID, Email: dm.Email, Role: dm.Role, Status: dm.Status,
-			JoinedAt: dm.JoinedAt, UpdatedAt: dm.UpdatedAt, JoinedVia: s.joinedVia[dm.AccountID]}
+			JoinedAt: dm.JoinedAt, UpdatedAt: dm.UpdatedAt, JoinedVia: s.joinedVia[dm.AccountID], AccessUntil: dm.AccessUntil}
 		if t, ok := s.ownerMoved[dm.AccountID]; ok {
 			m.OwnerMoved = &t
 		}
@@ -126,7 +130,7 @@ func (s *past) capture(lastID string) (snapshot, error) {
 		}
 		st.Invitations = append(st.Invitations, snapInvitation{ID: inv.ID, Email: inv.Email, Role: inv.Role,
 			Status: inv.Status, InvitedBy: inv.InvitedBy, Inviter: s.inviters[inv.ID], CreatedAt: inv.CreatedAt,
-			ExpiresAt: inv.ExpiresAt, UpdatedAt: inv.UpdatedAt, AwaitingJoin: s.awaiting[inv.ID]})
+			ExpiresAt: inv.ExpiresAt, UpdatedAt: inv.UpdatedAt, AwaitingJoin: s.awaiting[inv.ID], AccessUntil: inv.AccessUntil})
 	}
 	for _, d := range s.p.RolesInOrder() {
 		st.Roles = append(st.Roles, snapRole{ID: d.ID, Name: d.Name, Permissions: d.Permissions,
@@ -189,7 +193,7 @@ func restore(pid string, at time.Time, version uint64, st snapState) *past {
 	}
 	for _, si := range st.Invitations {
 		s.p.Apply(domain.MemberInvited{Schema: 1, InvitationID: si.ID, Email: si.Email, Role: si.Role,
-			InvitedBy: si.InvitedBy, ExpiresAt: si.ExpiresAt}, si.CreatedAt)
+			InvitedBy: si.InvitedBy, ExpiresAt: si.ExpiresAt, AccessUntil: si.AccessUntil}, si.CreatedAt)
 		inv := s.p.Invitations[si.ID]
 		inv.Status, inv.UpdatedAt = si.Status, si.UpdatedAt
 		s.inviters[si.ID] = si.Inviter
@@ -198,7 +202,8 @@ func restore(pid string, at time.Time, version uint64, st snapState) *past {
 		}
 	}
 	for _, sm := range st.Members {
-		s.p.Apply(domain.MemberJoined{Schema: 1, AccountID: sm.AccountID, Email: sm.Email, Role: sm.Role}, sm.JoinedAt)
+		s.p.Apply(domain.MemberJoined{Schema: 1, AccountID: sm.AccountID, Email: sm.Email, Role: sm.Role,
+			AccessUntil: sm.AccessUntil}, sm.JoinedAt)
 		m := s.p.Members[sm.AccountID]
 		m.Status, m.UpdatedAt = sm.Status, sm.UpdatedAt
 		if sm.OwnerMoved != nil {

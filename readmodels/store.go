@@ -32,6 +32,24 @@ type Store struct {
 	pool *pgxpool.Pool
 	// names are the projections WaitFor and Position wait on.
 	names []string
+	// now is the clock answers that depend on the moment read (whose
+	// access has ended); time.Now unless WithClock set another.
+	now func() time.Time
+}
+
+// WithClock returns a Store like s whose answers take the moment from now.
+func (s *Store) WithClock(now func() time.Time) *Store {
+	c := *s
+	c.now = now
+	return &c
+}
+
+// clock is the moment an answer is given at.
+func (s *Store) clock() time.Time {
+	if s.now == nil {
+		return time.Now().UTC()
+	}
+	return s.now().UTC()
 }
 
 // New returns a Store reading the database behind pool.

@@ -29,6 +29,7 @@ import (
 	"github.com/rosterhq/roster/infra/eventstore/esdb"
 	"github.com/rosterhq/roster/infra/eventstore/memory"
 	"github.com/rosterhq/roster/infra/eventstore/postgres"
+	"github.com/rosterhq/roster/infra/expiry"
 	"github.com/rosterhq/roster/infra/feed"
 	"github.com/rosterhq/roster/infra/httpapi"
 	"github.com/rosterhq/roster/infra/invitetoken"
@@ -138,6 +139,11 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	}
 	// Never poisoned: a database away delays deliveries, it does not lose them.
 	subs.AddPersistent("webhooks", hooks.Handle)
+	ends, err := newExpiry(cfg, pool, handlers, log)
+	if err != nil {
+		return nil, err
+	}
+	subs.AddWithWork(expiry.Name, ends.Handle, ends.Run)
 	var closers []io.Closer
 	if cfg.BrokerURL != "" {
 		fwd, err := broker.NewForwarder(broker.Config{URL: cfg.BrokerURL}, feed.Logger(log))

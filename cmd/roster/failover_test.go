@@ -209,8 +209,9 @@ func (f *fleet) leaders() map[string]string {
 }
 
 // consumerCount is how many consumers each instance runs: the projections,
-// the mail consumer and the webhook deliveries' consumer.
-func consumerCount() int { return len(projections.All()) + 2 }
+// the mail consumer, the webhook deliveries' consumer and the expiry
+// scheduler.
+func consumerCount() int { return len(projections.All()) + 3 }
 
 // spread waits until every consumer is led by one of ids, each leading
 // some.

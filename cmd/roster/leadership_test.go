@@ -38,7 +38,7 @@ func TestAnInstanceThatLeadsNothingServesAndSaysWhoLeads(t *testing.T) {
 		SELECT 'elsewhere', pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()`); err != nil {
 		t.Fatal(err)
 	}
-	names := append(projectionNames(), "mail", "webhooks")
+	names := append(projectionNames(), "mail", "webhooks", "expiry")
 	if _, err := other.Exec(ctx, `INSERT INTO consumer_leases (consumer, holder, epoch, expires_at)
 		SELECT name, 'elsewhere', 1, now() + interval '1 hour' FROM unnest($1::text[]) AS c(name)`, names); err != nil {
 		t.Fatal(err)
@@ -79,12 +79,12 @@ func TestAnInstanceThatLeadsNothingServesAndSaysWhoLeads(t *testing.T) {
 			t.Errorf("status of %s: leader %+v, want elsewhere at epoch 1", p.Name, p.Leader)
 		}
 	}
-	if len(st.Consumers) != 2 {
-		t.Errorf("status of the other consumers = %+v, want mail and webhooks", st.Consumers)
+	if len(st.Consumers) != 3 {
+		t.Errorf("status of the other consumers = %+v, want expiry, mail and webhooks", st.Consumers)
 	}
 	for _, c := range st.Consumers {
-		if (c.Name != "mail" && c.Name != "webhooks") || c.Leader == nil || c.Leader.Instance != "elsewhere" {
-			t.Errorf("status of the other consumers = %+v, want mail and webhooks led by elsewhere", st.Consumers)
+		if (c.Name != "mail" && c.Name != "webhooks" && c.Name != "expiry") || c.Leader == nil || c.Leader.Instance != "elsewhere" {
+			t.Errorf("status of the other consumers = %+v, want expiry, mail and webhooks led by elsewhere", st.Consumers)
 		}
 	}
 	if len(st.Projections) != len(projections.All()) {
@@ -92,7 +92,7 @@ func TestAnInstanceThatLeadsNothingServesAndSaysWhoLeads(t *testing.T) {
 	}
 	res := roster(app.env, "projections", "status")
 	if !regexp.MustCompile(`(?m)^members +.* elsewhere +\d{4}-\S+$`).MatchString(res.stdout) ||
-		!regexp.MustCompile(`(?m)^CONSUMER +CHECKPOINT +BEHIND +LEADER +SINCE\nmail +\S+ +\d+ +elsewhere +\S+\nwebhooks +\S+ +\d+ +elsewhere +\S+$`).MatchString(res.stdout) {
+		!regexp.MustCompile(`(?m)^CONSUMER +CHECKPOINT +BEHIND +LEADER +SINCE\nexpiry +\S+ +\d+ +elsewhere +\S+\nmail +\S+ +\d+ +elsewhere +\S+\nwebhooks +\S+ +\d+ +elsewhere +\S+$`).MatchString(res.stdout) {
 		t.Errorf("status table does not name elsewhere as the leader:\n%s", res.stdout)
 	}
 }

@@ -21,6 +21,7 @@ const (
 	// every holder has them from the event's position on.
 	roleDefined
 	roleDeleted
+	untilChanged
 )
 
 // change is an event of the feed reduced to what access needs.
@@ -32,6 +33,9 @@ type change struct {
 	role    domain.Role
 	// perms are a custom role's permissions, for roleDefined.
 	perms []domain.Permission
+	// until is the end of access a join or an untilChanged brings (Unix
+	// microseconds, 0 for none).
+	until int64
 }
 
 // accessTypes are the event types that change access, the same the access
@@ -42,6 +46,7 @@ var accessTypes = map[string]bool{
 	domain.TypeMemberAccessDisabled: true, domain.TypeMemberAccessEnabled: true, domain.TypeMemberRemoved: true,
 	domain.TypeMemberLeft: true, domain.TypeOwnershipTransferred: true,
 	domain.TypeRoleCreated: true, domain.TypeRolePermissionsChanged: true, domain.TypeRoleDeleted: true,
+	domain.TypeMemberAccessUntilChanged: true, domain.TypeMemberAccessExpired: true,
 }
 
 // toChange reduces rec to a change; ok is false for an event that does not
@@ -66,13 +71,17 @@ func toChange(rec eventstore.RecordedEvent) (c change, ok bool, err error) {
 	case domain.OwnershipTransferred:
 		c.kind, c.account = setOwner, e.To
 	case domain.MemberJoined:
-		c.kind, c.account, c.role = joined, e.AccountID, canonicalRole(e.Role)
+		c.kind, c.account, c.role, c.until = joined, e.AccountID, canonicalRole(e.Role), unixMicro(e.AccessUntil)
 	case domain.MemberRoleChanged:
 		c.kind, c.account, c.role = roleChanged, e.AccountID, canonicalRole(e.To)
 	case domain.MemberAccessDisabled:
 		c.kind, c.account = disabled, e.AccountID
 	case domain.MemberAccessEnabled:
 		c.kind, c.account = enabled, e.AccountID
+	case domain.MemberAccessUntilChanged:
+		c.kind, c.account, c.until = untilChanged, e.AccountID, unixMicro(e.AccessUntil)
+	case domain.MemberAccessExpired:
+		c.kind, c.account = disabled, e.AccountID
 	case domain.MemberRemoved:
 		c.kind, c.account = removed, e.AccountID
 	case domain.MemberLeft:
@@ -109,7 +118,7 @@ func (p *property) apply(c change) int {
 		p.owner = c.account
 	case joined:
 		_, had := p.members[c.account]
-		p.members[c.account] = member{role: c.role}
+		p.members[c.account] = member{role: c.role, until: c.until}
 		if !had {
 			return 1
 		}
@@ -121,6 +130,14 @@ func (p *property) apply(c change) int {
 	case disabled, enabled:
 		if m, ok := p.members[c.account]; ok {
 			m.disabled = c.kind == disabled
+			if c.kind == enabled {
+				m.until = 0 // an enable clears the end, as in the domain
+			}
+			p.members[c.account] = m
+		}
+	case untilChanged:
+		if m, ok := p.members[c.account]; ok {
+			m.until = c.until
 			p.members[c.account] = m
 		}
 	case removed:

@@ -92,14 +92,14 @@ func (x *Index) answer(items []Item, out []Answer, read map[string]*property) (m
 				at = p.at
 			}
 		}
-		out[i] = answerOf(p, it)
+		out[i] = answerOf(p, it, x.cfg.Now())
 		out[i].Position, out[i].FreshAt = at, x.fresh
 	}
 	return missing
 }
 
-// answerOf is what p (nil: no members) says of it.
-func answerOf(p *property, it Item) Answer {
+// answerOf is what p (nil: no members) says of it at now.
+func answerOf(p *property, it Item, now time.Time) Answer {
 	if p == nil {
 		return Answer{}
 	}
@@ -107,10 +107,7 @@ func answerOf(p *property, it Item) Answer {
 	if !ok {
 		return Answer{}
 	}
-	a := Answer{Member: true, Role: m.role, Status: domain.StatusEnabled, Owner: p.owner == it.AccountID}
-	if m.disabled {
-		a.Status = domain.StatusDisabled
-	}
+	a := Answer{Member: true, Role: m.role, Status: m.statusAt(now), Owner: p.owner == it.AccountID}
 	a.Allowed = p.roles.Allowed(a.Role, a.Owner, a.Status, it.Permission)
 	return a
 }
@@ -186,7 +183,8 @@ func fromGrants(grants []readmodels.Grant, at eventstore.Position) *property {
 	for _, g := range grants {
 		p.owner, p.roles = g.OwnerID, maps.Clone(g.Roles)
 		if g.AccountID != "" {
-			p.members[g.AccountID] = member{role: canonicalRole(g.Role), disabled: g.Status != domain.StatusEnabled}
+			p.members[g.AccountID] = member{role: canonicalRole(g.Role), disabled: g.Status != domain.StatusEnabled,
+				until: unixMicro(g.AccessUntil)}
 		}
 	}
 	return p
@@ -215,7 +213,7 @@ func (x *Index) fromReadModel(ctx context.Context, items []Item, atLeast *events
 			p = fromGrants(grants, at)
 			read[it.PropertyID] = p
 		}
-		out[i] = answerOf(p, it)
+		out[i] = answerOf(p, it, x.cfg.Now())
 		out[i].Position, out[i].FreshAt = p.at, freshAt
 	}
 	return out, nil

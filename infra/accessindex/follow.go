@@ -68,7 +68,8 @@ func (x *Index) loadAll(ctx context.Context) error {
 		if cur == nil || g.AccountID == "" {
 			return nil
 		}
-		cur.members[g.AccountID] = member{role: canonicalRole(g.Role), disabled: g.Status != domain.StatusEnabled}
+		cur.members[g.AccountID] = member{role: canonicalRole(g.Role), disabled: g.Status != domain.StatusEnabled,
+			until: unixMicro(g.AccessUntil)}
 		entries++
 		return nil
 	})

@@ -96,6 +96,26 @@ func (c *Config) setDefaults() {
 type member struct {
 	role     domain.Role
 	disabled bool
+	// until is when the access ends, in Unix microseconds; 0 when it does
+	// not. From then on the member counts as disabled, before
+	// MemberAccessExpired says so (section 12 of docs/ARCHITECTURE.md).
+	until int64
+}
+
+// statusAt is the member's status at now.
+func (m member) statusAt(now time.Time) domain.MemberStatus {
+	if m.disabled || m.until != 0 && now.UnixMicro() >= m.until {
+		return domain.StatusDisabled
+	}
+	return domain.StatusEnabled
+}
+
+// unixMicro is t in Unix microseconds, 0 for nil.
+func unixMicro(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.UnixMicro()
 }
 
 // property is what the index holds of one property.

@@ -37,10 +37,13 @@ const (
 	TypeWebhookSecretRotated    = "roster.webhook_endpoint.secret_rotated.v1"
 	TypeWebhookEndpointDeleted  = "roster.webhook_endpoint.deleted.v1"
 
-	TypeRoleCreated            = "roster.role.created.v1"
-	TypeRoleRenamed            = "roster.role.renamed.v1"
-	TypeRolePermissionsChanged = "roster.role.permissions_changed.v1"
-	TypeRoleDeleted            = "roster.role.deleted.v1"
+	TypeRoleCreated              = "roster.role.created.v1"
+	TypeRoleRenamed              = "roster.role.renamed.v1"
+	TypeRolePermissionsChanged   = "roster.role.permissions_changed.v1"
+	TypeRoleDeleted              = "roster.role.deleted.v1"
+	TypeMemberAccessUntilChanged = "roster.member.access_until_changed.v1"
+	TypeMemberAccessExpired      = "roster.member.access_expired.v1"
+	TypeMemberAccessEndingSoon   = "roster.member.access_ending_soon.v1"
 )
 
 // PublicTypes lists every public type, sorted: what a webhook endpoint
@@ -51,7 +54,8 @@ func PublicTypes() []string {
 		TypeMemberRemoved, TypeMemberRoleChanged, TypePropertyCreated, TypeInvitationPolicyChanged, TypeOwnershipTransferred,
 		TypeWebhookEndpointCreated, TypeWebhookEndpointDeleted, TypeWebhookEndpointDisabled, TypeWebhookEndpointEnabled,
 		TypeWebhookSecretRotated, TypeWebhookEndpointUpdated,
-		TypeRoleCreated, TypeRoleDeleted, TypeRolePermissionsChanged, TypeRoleRenamed}
+		TypeRoleCreated, TypeRoleDeleted, TypeRolePermissionsChanged, TypeRoleRenamed,
+		TypeMemberAccessUntilChanged, TypeMemberAccessExpired, TypeMemberAccessEndingSoon}
 }
 
 // ErrUnmapped is matched by errors.Is when an event has a type with no
@@ -130,6 +134,16 @@ type (
 	InvitationPolicyData struct {
 		DefaultLifetimeSeconds int64 `json:"default_lifetime_seconds"`
 		MaximumLifetimeSeconds int64 `json:"maximum_lifetime_seconds"`
+	}
+	// AccessUntilData is the data of TypeMemberAccessUntilChanged (a nil
+	// AccessUntil: the access ends no more) and TypeMemberAccessExpired.
+	AccessUntilData struct {
+		AccessUntil *time.Time `json:"access_until"`
+	}
+	// AccessEndingSoonData is the data of TypeMemberAccessEndingSoon.
+	AccessEndingSoonData struct {
+		AccessUntil   time.Time `json:"access_until"`
+		BeforeSeconds int64     `json:"before_seconds"`
 	}
 	// RoleChangedData is the data of TypeMemberRoleChanged.
 	RoleChangedData struct {
@@ -235,6 +249,22 @@ var mappers = map[string]func([]byte) (mapped, error){
 	}),
 	domain.TypeWebhookEndpointDeleted: mapper(func(e domain.WebhookEndpointDeleted) mapped {
 		return mapped{TypeWebhookEndpointDeleted, Subject{EndpointID: e.EndpointID}, empty{}}
+	}),
+	domain.TypeMemberAccessUntilChanged: mapper(func(e domain.MemberAccessUntilChanged) mapped {
+		var until *time.Time
+		if e.AccessUntil != nil {
+			u := e.AccessUntil.UTC()
+			until = &u
+		}
+		return mapped{TypeMemberAccessUntilChanged, Subject{AccountID: e.AccountID}, AccessUntilData{AccessUntil: until}}
+	}),
+	domain.TypeMemberAccessExpired: mapper(func(e domain.MemberAccessExpired) mapped {
+		until := e.AccessUntil.UTC()
+		return mapped{TypeMemberAccessExpired, Subject{AccountID: e.AccountID}, AccessUntilData{AccessUntil: &until}}
+	}),
+	domain.TypeMemberAccessEndingSoon: mapper(func(e domain.MemberAccessEndingSoon) mapped {
+		return mapped{TypeMemberAccessEndingSoon, Subject{AccountID: e.AccountID},
+			AccessEndingSoonData{AccessUntil: e.AccessUntil.UTC(), BeforeSeconds: e.BeforeSeconds}}
 	}),
 	domain.TypeInvitationPolicyChanged: mapper(func(e domain.InvitationPolicyChanged) mapped {
 		return mapped{TypeInvitationPolicyChanged, Subject{}, InvitationPolicyData{

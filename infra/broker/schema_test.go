@@ -115,6 +115,15 @@ func samples() []sample {
 		{domain.WebhookEndpointDeleted{Schema: 1, EndpointID: "wh-1"},
 			broker.TypeWebhookEndpointDeleted, "webhook_endpoint.deleted.v1",
 			`"subject": {"endpoint_id": "wh-1"}, "data": {}`},
+		{domain.MemberAccessUntilChanged{Schema: 1, AccountID: "acc-new", AccessUntil: &expiresAt, By: "acc-owner"},
+			broker.TypeMemberAccessUntilChanged, "member.access_until_changed.v1",
+			`"subject": {"account_id": "acc-new"}, "data": {"access_until": "2026-03-08T10:00:00Z"}`},
+		{domain.MemberAccessExpired{Schema: 1, AccountID: "acc-new", AccessUntil: expiresAt},
+			broker.TypeMemberAccessExpired, "member.access_expired.v1",
+			`"subject": {"account_id": "acc-new"}, "data": {"access_until": "2026-03-08T10:00:00Z"}`},
+		{domain.MemberAccessEndingSoon{Schema: 1, AccountID: "acc-new", AccessUntil: expiresAt, BeforeSeconds: 86400},
+			broker.TypeMemberAccessEndingSoon, "member.access_ending_soon.v1",
+			`"subject": {"account_id": "acc-new"}, "data": {"access_until": "2026-03-08T10:00:00Z", "before_seconds": 86400}`},
 	}
 }
 

@@ -174,6 +174,10 @@ type Config struct {
 	// is taken over by another instance about that long after, plus a
 	// third of it.
 	LeaseTTL time.Duration
+	// ExpiryPoll is how often the scheduler that ends accesses on their
+	// date looks for due ones when nothing wakes it sooner
+	// (ROSTER_EXPIRY_POLL); zero takes expiry.DefaultPoll, 10 seconds.
+	ExpiryPoll time.Duration
 	// MailLease is how long an attempt to send an invitation mail holds
 	// it (ROSTER_MAIL_LEASE): a mail still being sent after it belonged to
 	// an instance that died mid-send, and is sent again. Zero takes the

@@ -374,7 +374,7 @@ func TestEveryVariableHasAFlag(t *testing.T) {
 	var got []string
 	fs.VisitAll(func(f *flag.Flag) { got = append(got, f.Name) })
 	want := []string{
-		"accept-url", "audit-signing-key", "broker-url", "check-index-size", "check-max-staleness", "check-scope", "check-services", "debug-addr", "dev-login", "esdb-url", "event-store", "http-addr", "instance-id", "invite-key", "invite-ttl",
+		"accept-url", "audit-signing-key", "broker-url", "check-index-size", "check-max-staleness", "check-scope", "check-services", "debug-addr", "dev-login", "esdb-url", "event-store", "expiry-poll", "http-addr", "instance-id", "invite-key", "invite-ttl",
 		"jwks-url", "jwt-audience", "jwt-issuer", "jwt-max-lifetime", "jwt-secret", "lease-ttl",
 		"limit-commands-per-account-second", "limit-invitations-per-actor-hour", "limit-invitations-per-property-day",
 		"limit-new-emails-per-property-day", "limit-token-failures-per-ip-minute", "log-format", "log-level",

@@ -124,6 +124,8 @@ var settings = []setting{
 		def: strconv.Itoa(DefaultLongReadsPerCaller), parse: count(func(c *Config) *int { return &c.LongReadsPerCaller })},
 	{env: "ROSTER_LONG_READS_TOTAL", usage: "how many audit exports, as_of queries and access reviews the server runs at once (`n`)",
 		def: strconv.Itoa(DefaultLongReadsTotal), parse: count(func(c *Config) *int { return &c.LongReadsTotal })},
+	{env: "ROSTER_EXPIRY_POLL", usage: "how often the scheduler that ends accesses on their date looks for due ones, as a Go `duration` from 10ms to 30s (default 10s)",
+		parse: duration(func(c *Config) *time.Duration { return &c.ExpiryPoll })},
 	{env: "ROSTER_MAIL_LEASE", usage: "how long an attempt to send an invitation mail holds it, as a Go `duration`, above the longest SMTP send: one still unsent after it, its instance dead, is sent again (default 5m)",
 		parse: duration(func(c *Config) *time.Duration { return &c.MailLease })},
 	{env: "ROSTER_DEBUG_ADDR", usage: "`host:port` serving Go's profiles at /debug/pprof/ (loopback only); unset serves none",

@@ -110,6 +110,9 @@ func (c Config) Validate() error {
 	if _, failed := c.parseErrs["ROSTER_LEASE_TTL"]; !failed && (c.LeaseTTL < 300*time.Millisecond || c.LeaseTTL > time.Hour) {
 		add("ROSTER_LEASE_TTL", "%s is not between 300ms and 1h", c.LeaseTTL)
 	}
+	if _, failed := c.parseErrs["ROSTER_EXPIRY_POLL"]; !failed && c.ExpiryPoll != 0 && (c.ExpiryPoll < 10*time.Millisecond || c.ExpiryPoll > 30*time.Second) {
+		add("ROSTER_EXPIRY_POLL", "%s is not between 10ms and 30s: an access must end within a minute of its moment", c.ExpiryPoll)
+	}
 	if _, failed := c.parseErrs["ROSTER_MAIL_LEASE"]; !failed && c.MailLease < 0 {
 		add("ROSTER_MAIL_LEASE", "%s is negative", c.MailLease)
 	}

@@ -113,6 +113,9 @@ type spec struct {
 	batched bool // given batch messages
 	// build returns the handler of one term, guarded by it.
 	build func(t *term) message.HandlerFunc
+	// work, when set, runs beside the handler for as long as the term
+	// lasts (AddWithWork).
+	work func(ctx context.Context)
 }
 
 // New returns the consumers of cfg.Feed, with checkpoints, leases and
@@ -257,6 +260,20 @@ func (c *Consumers) Add(name string, handler message.NoPublishHandlerFunc, saveC
 // as failed and acked), so an SMTP outage delays mail instead of losing it.
 func (c *Consumers) AddPersistent(name string, handler message.NoPublishHandlerFunc) {
 	c.add(&spec{name: name, build: func(t *term) message.HandlerFunc {
+		return chain(noPublish(handler), t.guard, c.metrics.middleware(name), c.cfg.Retry.Middleware, t.check, middleware.Recoverer)
+	}})
+}
+
+// AddWithWork runs handler like AddPersistent and, for as long as this
+// instance leads name, work beside it: work's context ends when the term
+// does (the lease lost, handed back or given up at the end), and the term
+// ends only once work has returned. It suits a job that acts on time rather
+// than on events, such as ending accesses (section 12 of
+// docs/ARCHITECTURE.md), which the lease keeps to one instance at a time;
+// its handler follows the feed so that the consumer's checkpoint and lag
+// mean what they mean for the others.
+func (c *Consumers) AddWithWork(name string, handler message.NoPublishHandlerFunc, work func(ctx context.Context)) {
+	c.add(&spec{name: name, work: work, build: func(t *term) message.HandlerFunc {
 		return chain(noPublish(handler), t.guard, c.metrics.middleware(name), c.cfg.Retry.Middleware, t.check, middleware.Recoverer)
 	}})
 }

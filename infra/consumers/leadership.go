@@ -334,6 +334,9 @@ func (l *leadership) startTerm(handlers context.Context, name string, epoch int6
 		c.mu.Unlock()
 		return
 	}
+	if s.work != nil {
+		t.startWork(handlers, s.work)
+	}
 	l.log.Info().Str("consumer", name).Int64("epoch", epoch).Time("since", since).Msg("leading the consumer")
 }
 

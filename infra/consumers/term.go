@@ -46,6 +46,21 @@ type term struct {
 	// end, which so waits for them.
 	mu    sync.RWMutex
 	ended bool
+
+	// stopWork ends the work beside the handler, if any; workDone is
+	// closed when it has returned.
+	stopWork context.CancelFunc
+	workDone chan struct{}
+}
+
+// startWork runs work beside the handler until the term ends.
+func (t *term) startWork(parent context.Context, work func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(parent)
+	t.stopWork, t.workDone = cancel, make(chan struct{})
+	go func() {
+		defer close(t.workDone)
+		work(ctx)
+	}()
 }
 
 // renewed records a renewal of the lease that was sent at start.
@@ -110,6 +125,10 @@ var _ projections.Fence = (*term)(nil)
 // end stops the term's handler and waits until no delivery is in progress;
 // a message after it is refused.
 func (t *term) end() {
+	if t.stopWork != nil {
+		t.stopWork()
+		<-t.workDone
+	}
 	t.handler.Stop()
 	<-t.handler.Stopped()
 	t.mu.Lock()

@@ -31,6 +31,9 @@ type inviteRow struct {
 	// Lifetime is how long the invitation lasts, in seconds; absent (or 0)
 	// takes the property's default.
 	Lifetime int64 `json:"lifetime"`
+	// AccessUntil, when present, is the RFC 3339 moment the membership
+	// the invitation offers ends.
+	AccessUntil *string `json:"access_until"`
 }
 
 // inviteBody is one invitation ({email, role, lifetime}) or many ({invitations: [...]}).
@@ -38,6 +41,7 @@ type inviteBody struct {
 	Email       *string     `json:"email"`
 	Role        *string     `json:"role"`
 	Lifetime    *int64      `json:"lifetime"`
+	AccessUntil *string     `json:"access_until"`
 	Invitations []inviteRow `json:"invitations"`
 }
 
@@ -63,7 +67,7 @@ func parseInviteRows(body []byte) ([]commands.InviteRow, error) {
 		if err := decodeStrict(body, &b); err != nil {
 			return nil, err
 		}
-		single := b.Email != nil || b.Role != nil || b.Lifetime != nil
+		single := b.Email != nil || b.Role != nil || b.Lifetime != nil || b.AccessUntil != nil
 		switch {
 		case single && b.Invitations != nil:
 			return nil, domain.Errorf(domain.KindMalformed, domain.CodeMalformedJSON,
@@ -73,13 +77,15 @@ func parseInviteRows(body []byte) ([]commands.InviteRow, error) {
 			if b.Lifetime != nil {
 				rows[0].Lifetime = *b.Lifetime
 			}
+			rows[0].AccessUntil = b.AccessUntil
 		default:
 			rows = b.Invitations
 		}
 	}
 	out := make([]commands.InviteRow, len(rows))
 	for i, r := range rows {
-		out[i] = commands.InviteRow{Email: emailaddr.ToASCII(r.Email), Role: r.Role, Lifetime: domain.Lifetime(r.Lifetime)}
+		out[i] = commands.InviteRow{Email: emailaddr.ToASCII(r.Email), Role: r.Role, Lifetime: domain.Lifetime(r.Lifetime),
+			AccessUntil: deref(r.AccessUntil)}
 	}
 	return out, nil
 }

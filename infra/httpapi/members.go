@@ -14,6 +14,8 @@ func (s *server) registerMemberRoutes(r routes) {
 	r.handle(http.MethodPost, "/properties/{pid}/members/{aid}/disable", s.setAccess(false))
 	r.handle(http.MethodPost, "/properties/{pid}/members/{aid}/enable", s.setAccess(true))
 	r.handle(http.MethodDelete, "/properties/{pid}/members/{aid}", s.removeMember)
+	r.handle(http.MethodPut, "/properties/{pid}/members/{aid}/access-until", s.setAccessUntil)
+	r.handle(http.MethodDelete, "/properties/{pid}/members/{aid}/access-until", s.clearAccessUntil)
 }
 
 func (s *server) listMembers(w http.ResponseWriter, r *http.Request) {

@@ -1,5 +1,5 @@
-// The Invite Member dialog: rows of Email, Role and Lifetime, + Add
-// Another, and Send Invitation, which sends them all in one request. The
+// The Invite Member dialog: rows of Email, Role, Lifetime and an optional
+// Access until (when the membership ends), + Add Another, and Send Invitation, which sends them all in one request. The
 // API takes all or none, so a refused row is marked beside it and nothing
 // was sent.
 
@@ -39,6 +39,7 @@ export async function openInviteDialog(property, roles, onSent) {
     const emailId = uid('invite-email');
     const roleId = uid('invite-role');
     const lifetimeId = uid('invite-lifetime');
+    const untilId = uid('invite-access-until');
     const errorId = uid('invite-error');
     const email = h('input', { id: emailId, type: 'email', name: 'email', autocomplete: 'off', required: true, spellcheck: 'false' });
     const role = h('select', { id: roleId, name: 'role' }, roleOptions(roles, 'agent'));
@@ -46,8 +47,10 @@ export async function openInviteDialog(property, roles, onSent) {
     const lifetime = h('select', { id: lifetimeId, name: 'lifetime' },
       h('option', { value: '', text: policy ? `Default (${lifetimeLabel(policy.default_lifetime)})` : 'Default' }),
       choices.map((s) => h('option', { value: String(s), text: lifetimeLabel(s) })));
+    // Empty: the membership does not end.
+    const accessUntil = h('input', { id: untilId, type: 'datetime-local', name: 'access_until' });
     const error = h('p', { id: errorId, class: 'row-error', hidden: true });
-    const row = { email, role, lifetime, error, el: null };
+    const row = { email, role, lifetime, accessUntil, error, el: null };
     const remove = h('button', {
       type: 'button', class: 'icon', 'aria-label': `Remove row ${n}`, text: '×',
       on: {
@@ -65,6 +68,7 @@ export async function openInviteDialog(property, roles, onSent) {
       h('div', { class: 'field grow' }, h('label', { for: emailId, text: 'Email' }), email),
       h('div', { class: 'field' }, h('label', { for: roleId, text: 'Role' }), role),
       h('div', { class: 'field' }, h('label', { for: lifetimeId, text: 'Lifetime' }), lifetime),
+      h('div', { class: 'field' }, h('label', { for: untilId, text: 'Access until' }), accessUntil),
       remove,
       error);
     rows.push(row);
@@ -87,7 +91,7 @@ export async function openInviteDialog(property, roles, onSent) {
     for (const row of rows) {
       row.error.hidden = true;
       row.error.textContent = '';
-      for (const control of [row.email, row.role, row.lifetime]) {
+      for (const control of [row.email, row.role, row.lifetime, row.accessUntil]) {
         control.removeAttribute('aria-invalid');
         control.removeAttribute('aria-describedby');
       }
@@ -97,7 +101,7 @@ export async function openInviteDialog(property, roles, onSent) {
   function markRow(i, field, message) {
     const row = rows[i];
     if (!row) return false;
-    const control = { role: row.role, lifetime: row.lifetime }[field] || row.email;
+    const control = { role: row.role, lifetime: row.lifetime, access_until: row.accessUntil }[field] || row.email;
     row.error.textContent = row.error.textContent ? `${row.error.textContent} ${message}` : message;
     row.error.hidden = false;
     control.setAttribute('aria-invalid', 'true');
@@ -127,6 +131,7 @@ export async function openInviteDialog(property, roles, onSent) {
     const invitations = rows.map((row) => {
       const out = { email: row.email.value, role: row.role.value };
       if (row.lifetime.value) out.lifetime = Number(row.lifetime.value);
+      if (row.accessUntil.value) out.access_until = new Date(row.accessUntil.value).toISOString();
       return out;
     });
     send.disabled = true;
@@ -144,7 +149,7 @@ export async function openInviteDialog(property, roles, onSent) {
         ? `Nothing was sent. Correct the marked ${marked.size === 1 ? 'row' : 'rows'} and send again.`
         : `Nothing was sent. ${describeError(err)}`;
       formError.hidden = false;
-      const firstBad = rows.flatMap((row) => [row.email, row.role, row.lifetime]).find((c) => c.getAttribute('aria-invalid') === 'true');
+      const firstBad = rows.flatMap((row) => [row.email, row.role, row.lifetime, row.accessUntil]).find((c) => c.getAttribute('aria-invalid') === 'true');
       (firstBad || send).focus();
     } finally {
       send.disabled = false;

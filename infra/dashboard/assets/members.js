@@ -1,13 +1,14 @@
-// The Members tab: each member with role, status and when they joined. An
-// admin gets a role select, Disable or Enable, and Remove on every row but
-// the owner's; an agent sees the same list with no control at all.
+// The Members tab: each member with role, status, when they joined and when
+// their access ends. An admin gets a role select, Access end, Disable or
+// Enable, and Remove on every row but the owner's (whose access cannot
+// end); an agent sees the same list with no control at all.
 
 import { command, get } from './api.js';
-import { confirmAction } from './dialog.js';
+import { confirmAction, openDialog } from './dialog.js';
 import { announce, h, loadingRow, replace, showAlert, uid } from './dom.js';
 import { openInviteDialog } from './invite.js';
 import { roleOptions } from './roles.js';
-import { describeError, formatDate, roleLabel, statusLabel } from './text.js';
+import { describeError, formatDate, formatDateTime, roleLabel, statusLabel } from './text.js';
 
 const pageSize = 25;
 
@@ -15,7 +16,7 @@ const pageSize = 25;
 // set), changed() to refresh everything after a change.
 export function renderMembers(panel, ctx) {
   const manage = ctx.can.has('manage_members');
-  const columns = manage ? 5 : 4;
+  const columns = manage ? 6 : 5;
   const body = h('tbody', {}, loadingRow(columns, 'Loading members…'));
   const more = h('button', { type: 'button', class: 'secondary', text: 'Load more members', hidden: true });
   const captionId = uid('members-caption');
@@ -25,6 +26,7 @@ export function renderMembers(panel, ctx) {
       h('th', { scope: 'col', text: 'Role' }),
       h('th', { scope: 'col', text: 'Status' }),
       h('th', { scope: 'col', text: 'Joined' }),
+      h('th', { scope: 'col', text: 'Access until' }),
       manage ? h('th', { scope: 'col', text: 'Actions' }) : null)),
     body);
   const toolbar = h('div', { class: 'toolbar' },
@@ -79,6 +81,8 @@ function memberRow(m, ctx, manage) {
     h('td', { 'data-label': 'Role' }, manage && !m.owner ? roleSelect(m, ctx) : roleLabel(m.role)),
     h('td', { 'data-label': 'Status' }, h('span', { class: `status-${m.status}`, text: statusLabel(m.status) })),
     h('td', { 'data-label': 'Joined' }, formatDate(m.joined_at)),
+    h('td', { 'data-label': 'Access until', class: 'access-until' },
+      m.access_until ? h('time', { datetime: m.access_until, text: formatDateTime(m.access_until) }) : h('span', { class: 'muted', text: 'No end' })),
   ];
   if (manage) {
     cells.push(h('td', { 'data-label': 'Actions', class: 'actions' },
@@ -131,7 +135,74 @@ function memberActions(m, ctx) {
     }))) return;
     await run(remove, () => command('DELETE', memberPath(ctx, m, '')), `${m.email} was removed.`, ctx);
   });
-  return [toggle, remove];
+  const ends = h('button', {
+    type: 'button', class: 'secondary', text: 'Access end',
+    'aria-label': `Set when the access of ${m.email} ends`,
+    on: { click: () => openAccessUntilDialog(m, ctx) },
+  });
+  return [ends, toggle, remove];
+}
+
+// localValue is an instant as a datetime-local input shows it, in the
+// browser's zone, to the minute.
+function localValue(iso) {
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+// openAccessUntilDialog sets, changes or clears when m's access ends. The
+// server checks the moment (in the future, at most 5 years ahead) and says
+// why it refuses one.
+function openAccessUntilDialog(m, ctx) {
+  const inputId = uid('access-until');
+  const input = h('input', { id: inputId, type: 'datetime-local', name: 'access_until', required: true,
+    value: m.access_until ? localValue(m.access_until) : '' });
+  const error = h('p', { class: 'form-error', hidden: true, id: uid('access-until-error') });
+  const save = h('button', { type: 'submit', class: 'primary', text: 'Save end' });
+  const clear = h('button', { type: 'button', class: 'danger-outline', text: 'Clear end', hidden: !m.access_until });
+  const cancel = h('button', { type: 'button', class: 'secondary', text: 'Cancel' });
+  const form = h('form', { class: 'access-until-form', novalidate: true },
+    h('p', { class: 'hint', text: `From this moment ${m.email} loses access to ${ctx.property.name}, as if disabled. They are told 7 days and 1 day before.` }),
+    h('div', { class: 'field' }, h('label', { for: inputId, text: 'Access until' }), input),
+    error,
+    h('div', { class: 'dialog-actions' }, cancel, clear, save));
+  const { close } = openDialog({ title: `Access of ${m.email}`, body: form });
+  cancel.addEventListener('click', close);
+  async function send(method, body, done) {
+    error.hidden = true;
+    input.removeAttribute('aria-invalid');
+    save.disabled = true;
+    clear.disabled = true;
+    try {
+      await command(method, memberPath(ctx, m, '/access-until'), body);
+      close();
+      announce(done);
+      ctx.changed('members');
+    } catch (err) {
+      error.textContent = describeError(err);
+      error.hidden = false;
+      input.setAttribute('aria-invalid', 'true');
+      input.setAttribute('aria-describedby', error.id);
+      input.focus();
+    } finally {
+      save.disabled = false;
+      clear.disabled = false;
+    }
+  }
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (!input.value) {
+      error.textContent = 'Choose a date and time, or Clear end.';
+      error.hidden = false;
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+      return;
+    }
+    const at = new Date(input.value).toISOString();
+    send('PUT', { access_until: at }, `The access of ${m.email} ends on ${formatDateTime(at)}.`);
+  });
+  clear.addEventListener('click', () => send('DELETE', undefined, `The access of ${m.email} no longer ends.`));
 }
 
 async function run(button, call, done, ctx) {

@@ -24,6 +24,7 @@ export const eventTypes = [
   'WebhookEndpointCreated', 'WebhookEndpointUpdated', 'WebhookEndpointDisabled', 'WebhookEndpointEnabled',
   'WebhookSecretRotated', 'WebhookEndpointDeleted',
   'RoleCreated', 'RoleRenamed', 'RolePermissionsChanged', 'RoleDeleted',
+  'MemberAccessUntilChanged', 'MemberAccessExpired', 'MemberAccessEndingSoon',
 ];
 
 const eventLabels = {
@@ -52,6 +53,9 @@ const eventLabels = {
   RoleRenamed: 'Role renamed',
   RolePermissionsChanged: 'Role permissions changed',
   RoleDeleted: 'Role deleted',
+  MemberAccessUntilChanged: 'Access end changed',
+  MemberAccessExpired: 'Access ended',
+  MemberAccessEndingSoon: 'Told access ends soon',
 };
 export const eventLabel = (type) => eventLabels[type] || type;
 
@@ -134,6 +138,10 @@ export function notificationText(n) {
       return `Your access to ${where} was enabled again.`;
     case 'removed_from_property':
       return `You were removed from ${where}.`;
+    case 'access_ending':
+      return `Your access to ${where} ends on ${formatDateTime(d.access_until)}.`;
+    case 'access_expired':
+      return `Your access to ${where} ended on ${formatDateTime(d.access_until)}.`;
     default:
       return `Something changed in ${where}.`;
   }
