@@ -3,6 +3,7 @@ package domain_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -222,6 +223,25 @@ func TestInvariant8_LastManagerWithACustomRole(t *testing.T) {
 			then: []domain.Event{roleChanged(pat, leadID, domain.RoleAgent)}},
 		{name: "a lead may demote the last admin", given: withAdmin, when: changeRole(pat, admin, "agent"),
 			then: []domain.Event{roleChanged(admin, domain.RoleAdmin, domain.RoleAgent)}},
+	})
+}
+
+// A manager whose access has come to its end counts as disabled from that
+// moment, before MemberAccessExpired is appended: it cannot be the manager
+// that keeps invariant 8.
+func TestInvariant8_AManagerWhoseAccessEndedDoesNotCount(t *testing.T) {
+	twoLeads := events(created(), roleCreated(leadID, "Lead", leadPerms...),
+		joined(pat, leadID), joined(ted, leadID), untilChanged(pat, ted, ptr(until)), disabled(owner))
+	run(t, []spec{
+		{name: "before the end, the other lead keeps the property managed", given: twoLeads,
+			when: decideAt(until.Add(-time.Second), changeRole(pat, pat, "agent")),
+			then: []domain.Event{roleChanged(pat, leadID, domain.RoleAgent)}},
+		{name: "from the end on, the last lead cannot step down", given: twoLeads,
+			when:  decideAt(until, changeRole(pat, pat, "agent")),
+			fails: failure{kind: domain.KindConflict, code: domain.CodeLastAdmin}},
+		{name: "from the end on, the role cannot lose manage_members", given: twoLeads,
+			when:  decideAt(until, setRolePerms(pat, string(leadID), "respond_to_chats")),
+			fails: failure{kind: domain.KindConflict, code: domain.CodeLastAdmin}},
 	})
 }
 
