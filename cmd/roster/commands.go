@@ -47,6 +47,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if err := tuneRuntime(getenv); err != nil {
+		return err
+	}
 	// Listening first gives the address (a port chosen with ":0" too) that
 	// invitation mail links to by default.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
