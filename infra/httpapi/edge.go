@@ -36,7 +36,12 @@ func checkEdge(next http.Handler) http.Handler {
 // checkPath checks the decoded path, segment by segment. Error:
 // KindMalformed with CodeInvalidPath naming the segment by position.
 func checkPath(path string) error {
-	for i, seg := range strings.Split(strings.TrimPrefix(path, "/"), "/") {
+	// Segment by segment without strings.Split, which would allocate on
+	// every request for a path that is almost always fine.
+	rest := strings.TrimPrefix(path, "/")
+	for i, more := 0, true; more; i++ {
+		var seg string
+		seg, rest, more = strings.Cut(rest, "/")
 		if why := badText(seg); why != "" {
 			return &domain.Error{Kind: domain.KindMalformed, Code: domain.CodeInvalidPath,
 				Message: fmt.Sprintf("path segment %d %s", i+1, why),

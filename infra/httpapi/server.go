@@ -94,6 +94,8 @@ type server struct {
 	// longReads counts the exports, as_of queries and reviews running.
 	longReads *longReads
 	limits    Limits
+	// direct are the routes served before the router looks (see direct).
+	direct map[string]directRoute
 }
 
 // New returns the API's handler.
@@ -149,7 +151,7 @@ func New(c Config) http.Handler {
 	registerPageRoutes(r, c.Dashboard)
 	registerOpenAPIRoute(r)
 
-	var h http.Handler = r
+	var h http.Handler = direct(s.direct, r)
 	h = checkEdge(h)
 	h = recoverer(h)
 	h = accessLog(h)
