@@ -117,32 +117,29 @@ func (p *property) apply(c change) int {
 	case setOwner:
 		p.owner = c.account
 	case joined:
-		_, had := p.members[c.account]
-		p.members[c.account] = member{role: c.role, until: c.until}
-		if !had {
+		if p.members.put(c.account, member{role: c.role, until: c.until}) {
 			return 1
 		}
 	case roleChanged:
-		if m, ok := p.members[c.account]; ok {
+		if m, ok := p.members.get(c.account); ok {
 			m.role = c.role
-			p.members[c.account] = m
+			p.members.put(c.account, m)
 		}
 	case disabled, enabled:
-		if m, ok := p.members[c.account]; ok {
+		if m, ok := p.members.get(c.account); ok {
 			m.disabled = c.kind == disabled
 			if c.kind == enabled {
 				m.until = 0 // an enable clears the end, as in the domain
 			}
-			p.members[c.account] = m
+			p.members.put(c.account, m)
 		}
 	case untilChanged:
-		if m, ok := p.members[c.account]; ok {
+		if m, ok := p.members.get(c.account); ok {
 			m.until = c.until
-			p.members[c.account] = m
+			p.members.put(c.account, m)
 		}
 	case removed:
-		if _, ok := p.members[c.account]; ok {
-			delete(p.members, c.account)
+		if p.members.remove(c.account) {
 			return -1
 		}
 	case roleDefined:
@@ -184,7 +181,7 @@ func (x *Index) applyBatch(recs []eventstore.RecordedEvent) {
 			if !x.complete {
 				continue // read again, with this change, when asked
 			}
-			p = &property{members: map[string]member{}}
+			p = &property{members: newMemberSet(0)}
 			x.props[c.pid] = p
 			x.entries++
 		}

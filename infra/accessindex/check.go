@@ -3,6 +3,7 @@ package accessindex
 import (
 	"context"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/rosterhq/roster/domain"
@@ -103,7 +104,7 @@ func answerOf(p *property, it Item, now time.Time) Answer {
 	if p == nil {
 		return Answer{}
 	}
-	m, ok := p.members[it.AccountID]
+	m, ok := p.members.get(it.AccountID)
 	if !ok {
 		return Answer{}
 	}
@@ -146,6 +147,8 @@ func (x *Index) await(ctx context.Context, atLeast *eventstore.Position) (reache
 // enough, it returns CodePositionNotReached or CodeCheckStale: the read
 // model lags too far to answer now.
 func (x *Index) load(ctx context.Context, pid string, atLeast *eventstore.Position) (*property, error) {
+	// pid may be a substring of a request's body: the index keeps a copy.
+	pid = strings.Clone(pid)
 	v, err, _ := x.loads.Do(pid, func() (any, error) {
 		// The read is shared by every check waiting for the property, so
 		// it does not end with the first one's request.
@@ -179,12 +182,12 @@ const loadTimeout = 10 * time.Second
 
 // fromGrants builds a property from its grants read at position at.
 func fromGrants(grants []readmodels.Grant, at eventstore.Position) *property {
-	p := &property{members: make(map[string]member, len(grants)), at: at}
+	p := &property{members: newMemberSet(len(grants)), at: at}
 	for _, g := range grants {
 		p.owner, p.roles = g.OwnerID, maps.Clone(g.Roles)
 		if g.AccountID != "" {
-			p.members[g.AccountID] = member{role: canonicalRole(g.Role), disabled: g.Status != domain.StatusEnabled,
-				until: unixMicro(g.AccessUntil)}
+			p.members.put(g.AccountID, member{role: g.Role, disabled: g.Status != domain.StatusEnabled,
+				until: unixMicro(g.AccessUntil)})
 		}
 	}
 	return p

@@ -61,15 +61,15 @@ func (x *Index) loadAll(ctx context.Context) error {
 				complete, cur = false, nil
 				return nil
 			}
-			cur = &property{owner: g.OwnerID, members: map[string]member{}, roles: maps.Clone(g.Roles)}
+			cur = &property{owner: g.OwnerID, members: newMemberSet(0), roles: maps.Clone(g.Roles)}
 			props[g.PropertyID] = cur
 			entries++
 		}
 		if cur == nil || g.AccountID == "" {
 			return nil
 		}
-		cur.members[g.AccountID] = member{role: canonicalRole(g.Role), disabled: g.Status != domain.StatusEnabled,
-			until: unixMicro(g.AccessUntil)}
+		cur.members.put(g.AccountID, member{role: g.Role, disabled: g.Status != domain.StatusEnabled,
+			until: unixMicro(g.AccessUntil)})
 		entries++
 		return nil
 	})

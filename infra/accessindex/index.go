@@ -93,6 +93,7 @@ func (c *Config) setDefaults() {
 }
 
 // member is one membership: the role, and whether access is disabled.
+// The index keeps it in a memberSet, more compactly.
 type member struct {
 	role     domain.Role
 	disabled bool
@@ -121,7 +122,7 @@ func unixMicro(t *time.Time) int64 {
 // property is what the index holds of one property.
 type property struct {
 	owner   string
-	members map[string]member
+	members memberSet
 	// roles are the property's custom roles (nil: none), which answers
 	// evaluate a member's role with.
 	roles domain.Roles
@@ -132,7 +133,7 @@ type property struct {
 	used atomic.Bool
 }
 
-func (p *property) size() int { return 1 + len(p.members) }
+func (p *property) size() int { return 1 + p.members.len() }
 
 // Index answers access checks from memory. It is safe for concurrent use.
 type Index struct {
