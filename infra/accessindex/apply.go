@@ -201,7 +201,7 @@ func (x *Index) applyBatch(recs []eventstore.RecordedEvent) {
 // remember keeps c among the recent changes; call it with mu held for
 // writing.
 func (x *Index) remember(c change) {
-	if len(x.recent) < cap(x.recent) {
+	if len(x.recent) < x.cfg.Recent {
 		x.recent = append(x.recent, c)
 		return
 	}

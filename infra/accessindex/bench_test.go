@@ -126,3 +126,16 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportMetric(float64(held)/1e6, "MB-held")
 	b.ReportMetric(float64(held)/100_000, "B/membership")
 }
+
+// BenchmarkGCMark is a full collection with 100,000 memberships in 10,000
+// properties live: what every cycle of the server's collector pays for
+// the index, besides the garbage of the checks.
+func BenchmarkGCMark(b *testing.B) {
+	x := loadedIndex(b)
+	runtime.GC()
+	b.ResetTimer()
+	for range b.N {
+		runtime.GC()
+	}
+	runtime.KeepAlive(x)
+}

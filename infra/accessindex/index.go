@@ -177,8 +177,11 @@ type pendingProbe struct {
 // and follows it.
 func New(src Source, feed Feed, cfg Config) *Index {
 	cfg.setDefaults()
+	// recent grows as changes come rather than at once: its entries hold
+	// pointers, and the collector scans the whole of an array it has
+	// allocated, in use or not.
 	return &Index{cfg: cfg, src: src, feed: feed, props: map[string]*property{},
-		changed: make(chan struct{}), recent: make([]change, 0, cfg.Recent)}
+		changed: make(chan struct{})}
 }
 
 // Position is the position of the feed the index has applied.
