@@ -16,7 +16,7 @@ import (
 // of one shape, so its bodies are read and written here without
 // encoding/json's reflection, its Decoder's buffers and its Encoder: the
 // garbage of every check is what the collector pays for, on the same cores
-// that answer (docs/ARCHITECTURE.md, section on the access index). The
+// that answer (docs/PERFORMANCE.md, the check scenario). The
 // fast reader takes only plain JSON it can read exactly as encoding/json
 // would; anything else (an escape, an unknown or repeated field, another
 // type, trailing data) goes to decodeStrict, so every answer and every
