@@ -41,7 +41,7 @@ func replay(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedReader,
 	skips skipSet, gaveUp *givenUp, progress func()) error {
 	var set, plain []*rebuilder
 	for _, r := range rs {
-		if r.p.folded() != nil {
+		if r.p.rows != nil {
 			set = append(set, r)
 		} else {
 			plain = append(plain, r)
