@@ -2,12 +2,12 @@ package projections
 
 import (
 	"context"
-	"slices"
-	"time"
-	"unicode/utf8"
 	"errors"
 	"fmt"
-		"strings"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
