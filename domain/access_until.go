@@ -80,11 +80,7 @@ func checkAccessUntil(raw string, now time.Time) (time.Time, error) {
 // CodeOwnerProtected, CodeMemberDisabled, CodeInvalidAccessUntil,
 // CodeAccessUntilInPast, CodeAccessUntilTooFar.
 func (p *Property) SetAccessUntil(actor Actor, now time.Time, accountID, raw string) ([]Event, error) {
-	p.now = now
-	if err := p.authorize(actor, PermManageMembers); err != nil {
-		return nil, err
-	}
-	target, err := p.member(accountID)
+	target, err := p.accessTarget(actor, now, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -106,14 +102,20 @@ func (p *Property) SetAccessUntil(actor Actor, now time.Time, accountID, raw str
 	return []Event{MemberAccessUntilChanged{Schema: SchemaV1, AccountID: accountID, AccessUntil: &until, By: actor.AccountID}}, nil
 }
 
-// ClearAccessUntil makes a member's access end no more. Clearing an access
-// that has no end is no change. Errors: CodeMemberNotFound.
-func (p *Property) ClearAccessUntil(actor Actor, now time.Time, accountID string) ([]Event, error) {
+// accessTarget is the member whose end of access actor, deciding at now,
+// asks to change, once actor may manage members.
+func (p *Property) accessTarget(actor Actor, now time.Time, accountID string) (*Member, error) {
 	p.now = now
 	if err := p.authorize(actor, PermManageMembers); err != nil {
 		return nil, err
 	}
-	target, err := p.member(accountID)
+	return p.member(accountID)
+}
+
+// ClearAccessUntil makes a member's access end no more. Clearing an access
+// that has no end is no change. Errors: CodeMemberNotFound.
+func (p *Property) ClearAccessUntil(actor Actor, now time.Time, accountID string) ([]Event, error) {
+	target, err := p.accessTarget(actor, now, accountID)
 	if err != nil {
 		return nil, err
 	}

@@ -31,19 +31,8 @@ func (p *person) setLocal(name string, i int, t time.Time) {
 // and clears it, and invites a member whose membership ends; an agent sees
 // the ends with no control.
 func TestDashboardAccessUntil(t *testing.T) {
-	browserPass(t)
-	b := startBrowser(t)
-	app, base, _ := dashboardApp(t)
-	artifacts := artifactDir(t)
-	owner := newPerson(t, b, "owner", artifacts)
-	ownerAPI := devToken(t, "owner@example.com")
-	pid := app.createProperty(t, ownerAPI, "Ending shop").PropertyID
-	agentAPI := devToken(t, "agent@example.com")
-	joined := app.join(t, ownerAPI, pid, "agent", agentAPI)
-	app.read(t, "/v1/me/properties", ownerAPI.Token, joined).want(t, http.StatusOK)
-
-	owner.open(base + "/?property=" + pid)
-	owner.signIn(base, "owner@example.com")
+	s := startSettingsStory(t, "Ending shop")
+	app, pid, owner, ownerAPI, agentAPI := s.app, s.pid, s.owner, s.ownerAPI, s.agentAPI
 	owner.rows("members")
 	owner.until("the column shows", accessColumn)
 	owner.viewSays("No end")
@@ -111,9 +100,7 @@ func TestDashboardAccessUntil(t *testing.T) {
 	}
 
 	// The agent sees the column, and no control.
-	agent := newPerson(t, b, "agent", artifacts)
-	agent.open(base + "/?property=" + pid)
-	agent.signIn(base, "agent@example.com")
+	agent := s.agent(t)
 	agent.rows("members")
 	agent.until("the column shows", accessColumn)
 	if n := agent.count("button", "Set when the access of owner@example.com ends"); n != 0 {

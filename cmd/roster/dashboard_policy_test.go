@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,21 +13,8 @@ import (
 // to the maximum in each row's Lifetime, a row that chooses none lasts the
 // default, and the audit shows the change; an agent has no Settings tab.
 func TestDashboardInvitationPolicy(t *testing.T) {
-	browserPass(t)
-	b := startBrowser(t)
-	app, base, _ := dashboardApp(t)
-	artifacts := artifactDir(t)
-	owner := newPerson(t, b, "owner", artifacts)
-	ownerAPI := devToken(t, "owner@example.com")
-	pid := app.createProperty(t, ownerAPI, "Policy shop").PropertyID
-	agentAPI := devToken(t, "agent@example.com")
-	joined := app.join(t, ownerAPI, pid, "agent", agentAPI)
-	// The page lists the owner's properties from the read models: let them
-	// reach the join before it asks, as a person's own commands would.
-	app.read(t, "/v1/me/properties", ownerAPI.Token, joined).want(t, http.StatusOK)
-
-	owner.open(base + "/?property=" + pid)
-	owner.signIn(base, "owner@example.com")
+	s := startSettingsStory(t, "Policy shop")
+	app, pid, owner, ownerAPI := s.app, s.pid, s.owner, s.ownerAPI
 	owner.click("tab", "Settings")
 	owner.waitFor("combobox", "Default lifetime")
 	owner.viewSays("follows the service's default")
@@ -96,9 +84,7 @@ func TestDashboardInvitationPolicy(t *testing.T) {
 	owner.viewSays("default 1 day; maximum 3 days")
 
 	// An agent has no Settings.
-	agent := newPerson(t, b, "agent", artifacts)
-	agent.open(base + "/?property=" + pid)
-	agent.signIn(base, "agent@example.com")
+	agent := s.agent(t)
 	agent.waitFor("tab", "Members")
 	if n := agent.count("tab", "Settings"); n != 0 {
 		t.Errorf("the agent sees %d Settings tabs, want none", n)
@@ -108,4 +94,43 @@ func TestDashboardInvitationPolicy(t *testing.T) {
 			t.Errorf("%s's page saw %q", p.name, got)
 		}
 	}
+}
+
+// settingsStory is where the dashboard's stories of a property's settings
+// begin: a property, its owner signed in on its page, and an agent who
+// joined it. The page lists the owner's properties from the read models, so
+// they have reached the join before it asks, as a person's own commands
+// would have.
+type settingsStory struct {
+	app                *testApp
+	base, pid          string
+	owner              *person
+	ownerAPI, agentAPI user
+	browser            context.Context
+	artifacts          string
+}
+
+func startSettingsStory(t *testing.T, property string) settingsStory {
+	t.Helper()
+	browserPass(t)
+	s := settingsStory{browser: startBrowser(t), artifacts: artifactDir(t)}
+	s.app, s.base, _ = dashboardApp(t)
+	s.owner = newPerson(t, s.browser, "owner", s.artifacts)
+	s.ownerAPI = devToken(t, "owner@example.com")
+	s.pid = s.app.createProperty(t, s.ownerAPI, property).PropertyID
+	s.agentAPI = devToken(t, "agent@example.com")
+	joined := s.app.join(t, s.ownerAPI, s.pid, "agent", s.agentAPI)
+	s.app.read(t, "/v1/me/properties", s.ownerAPI.Token, joined).want(t, http.StatusOK)
+	s.owner.open(s.base + "/?property=" + s.pid)
+	s.owner.signIn(s.base, "owner@example.com")
+	return s
+}
+
+// agent opens the property's page signed in as the agent.
+func (s settingsStory) agent(t *testing.T) *person {
+	t.Helper()
+	agent := newPerson(t, s.browser, "agent", s.artifacts)
+	agent.open(s.base + "/?property=" + s.pid)
+	agent.signIn(s.base, "agent@example.com")
+	return agent
 }

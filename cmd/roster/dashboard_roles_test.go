@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -13,19 +12,8 @@ import (
 // deleted, renames it, and finds it in the Invite Member dialog; an
 // agent sees the roles with no control.
 func TestDashboardCustomRoles(t *testing.T) {
-	browserPass(t)
-	b := startBrowser(t)
-	app, base, _ := dashboardApp(t)
-	artifacts := artifactDir(t)
-	owner := newPerson(t, b, "owner", artifacts)
-	ownerAPI := devToken(t, "owner@example.com")
-	pid := app.createProperty(t, ownerAPI, "Roles shop").PropertyID
-	agentAPI := devToken(t, "agent@example.com")
-	joined := app.join(t, ownerAPI, pid, "agent", agentAPI)
-	app.read(t, "/v1/me/properties", ownerAPI.Token, joined).want(t, http.StatusOK)
-
-	owner.open(base + "/?property=" + pid)
-	owner.signIn(base, "owner@example.com")
+	s := startSettingsStory(t, "Roles shop")
+	owner, agentAPI := s.owner, s.agentAPI
 	owner.click("tab", "Roles")
 	rows := owner.rows("roles")
 	if len(rows) != 2 || !strings.HasPrefix(rows[0][0], "Admin") || !strings.Contains(rows[1][0], "Built in") || rows[1][2] != "Cannot be changed" {
@@ -94,9 +82,7 @@ func TestDashboardCustomRoles(t *testing.T) {
 	owner.viewSays("Role: Agent → Lead")
 
 	// The agent, now a lead, sees the roles and no control.
-	agent := newPerson(t, b, "agent", artifacts)
-	agent.open(base + "/?property=" + pid)
-	agent.signIn(base, "agent@example.com")
+	agent := s.agent(t)
 	agent.click("tab", "Roles")
 	agent.rows("roles")
 	if n := agent.count("button", "New Role"); n != 0 {

@@ -241,7 +241,7 @@ func (x *Index) need(ctx context.Context, atLeast *eventstore.Position) (need ev
 		return *atLeast, time.Time{}, nil
 	}
 	freshAt = x.cfg.Now()
-	head, err := x.feed.Head(ctx)
+	head, err := x.committedHead(ctx)
 	if err != nil {
 		return eventstore.Position{}, time.Time{}, err
 	}

@@ -104,15 +104,16 @@ func (x *Index) follow(ctx context.Context) error {
 	}
 }
 
-// probeHead reads the head of the feed every quarter of MaxStaleness. Once
-// the index has applied up to a head read at time t, it holds every event
-// committed before t: t is how fresh it is.
+// probeHead reads the last committed position every quarter of
+// MaxStaleness (committedHead). Once the index has applied up to a position
+// read at time t, it holds every event committed before t: t is how fresh
+// it is.
 func (x *Index) probeHead(ctx context.Context) {
 	t := time.NewTicker(max(x.cfg.MaxStaleness/4, time.Millisecond))
 	defer t.Stop()
 	for {
 		at := x.cfg.Now()
-		head, err := x.feed.Head(ctx)
+		head, err := x.committedHead(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return

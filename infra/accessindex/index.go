@@ -42,6 +42,16 @@ type Feed interface {
 	Head(ctx context.Context) (eventstore.Position, error)
 }
 
+// committedFeed is a feed that may hold events back from readers, behind a
+// transaction still open, and can say what has been committed regardless
+// (the PostgreSQL event store). Freshness is measured against that: an
+// index that has reached the head readers may be given has not seen what
+// was committed behind the hold, so it cannot yet say it holds everything
+// committed before it looked.
+type committedFeed interface {
+	LastCommitted(ctx context.Context) (eventstore.Position, error)
+}
+
 // Defaults of Config.
 const (
 	DefaultMaxEntries   = 1_000_000
@@ -178,6 +188,15 @@ func New(src Source, feed Feed, cfg Config) *Index {
 	cfg.setDefaults()
 	return &Index{cfg: cfg, src: src, feed: feed, props: map[string]*property{},
 		changed: make(chan struct{}), recent: make([]change, 0, cfg.Recent)}
+}
+
+// committedHead is the position every event committed before the call lies
+// at or before: LastCommitted where the feed holds events back, else Head.
+func (x *Index) committedHead(ctx context.Context) (eventstore.Position, error) {
+	if f, ok := x.feed.(committedFeed); ok {
+		return f.LastCommitted(ctx)
+	}
+	return x.feed.Head(ctx)
 }
 
 // Position is the position of the feed the index has applied.

@@ -19,6 +19,12 @@ const headSQL = `SELECT transaction_id, seq FROM events
 	ORDER BY transaction_id DESC, seq DESC
 	LIMIT 1`
 
+// lastCommittedSQL finds the last event committed, horizon or not: every
+// event committed before the statement began lies at or before it.
+const lastCommittedSQL = `SELECT transaction_id, seq FROM events
+	ORDER BY transaction_id DESC, seq DESC
+	LIMIT 1`
+
 // countAfterSQL counts what ReadAll would return after a position, with the
 // same horizon and the same row comparison, so an index(-only) scan of
 // events_feed_idx answers it without touching the payloads.
@@ -31,19 +37,33 @@ const countAfterSQL = `SELECT count(*) FROM events
 // none. Events of transactions still open, or committed behind one still
 // open, are not counted yet. It is safe for concurrent use.
 func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
+	return s.last(ctx, headSQL, "head of the feed")
+}
+
+// LastCommitted returns the position of the last event committed when it
+// is called, or eventstore.Start when there is none. Unlike Head it counts
+// events held back behind a transaction still open (anywhere on the
+// server): a reader that has reached this position holds every event
+// committed before the call, which Head cannot promise while the feed is
+// held back. It is safe for concurrent use.
+func (s *Store) LastCommitted(ctx context.Context) (eventstore.Position, error) {
+	return s.last(ctx, lastCommittedSQL, "last committed event")
+}
+
+func (s *Store) last(ctx context.Context, query, what string) (eventstore.Position, error) {
 	var (
-		head eventstore.Position
-		seq  int64
+		pos eventstore.Position
+		seq int64
 	)
-	err := s.pool.QueryRow(ctx, headSQL).Scan(&head.Commit, &seq)
+	err := s.pool.QueryRow(ctx, query).Scan(&pos.Commit, &seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.Start, nil
 	}
 	if err != nil {
-		return eventstore.Start, fmt.Errorf("read head of the feed: %w", err)
+		return eventstore.Start, fmt.Errorf("read the %s: %w", what, err)
 	}
-	head.Prepare = uint64(seq)
-	return head, nil
+	pos.Prepare = uint64(seq)
+	return pos, nil
 }
 
 // CountAfter returns how many events of the global feed come after position

@@ -78,6 +78,9 @@ func TestHeadHoldsBackWhatReadAllHoldsBack(t *testing.T) {
 	if n, err := store.CountAfter(ctx, eventstore.Start); err != nil || n != 1 {
 		t.Errorf("CountAfter(start) while an older transaction is open = %d, %v; want 1", n, err)
 	}
+	if last, err := store.LastCommitted(ctx); err != nil || last != late.Position {
+		t.Errorf("LastCommitted while an older transaction is open = %s, %v; want %s, held back or not", last, err, late.Position)
+	}
 	if err := open.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
