@@ -3,6 +3,8 @@ package projections
 import (
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/recorded"
 )
@@ -18,23 +20,23 @@ const AccessName = "access"
 // property's custom roles are kept in rm_roles (projections/roles.go), at
 // the same checkpoint as the memberships that name them.
 func Access() Projection {
-	return setwise(AccessName, []string{"rm_access", "rm_access_owners", "rm_roles"}, newAccessBatch, map[string]step[*accessBatch]{
-		domain.TypePropertyCreated:      onEvent(accessPropertyCreated),
-		domain.TypeMemberJoined:         onEvent(accessJoined),
-		domain.TypeMemberRoleChanged:    onEvent(accessRoleChanged),
-		domain.TypeMemberAccessDisabled: onEvent(accessDisabled),
-		domain.TypeMemberAccessEnabled:  onEvent(accessEnabled),
-		domain.TypeMemberRemoved:        onEvent(accessRemoved),
-		domain.TypeMemberLeft:           onEvent(accessLeft),
-		domain.TypeOwnershipTransferred: onEvent(accessOwnershipTransferred),
+	return Projection{Name: AccessName, Tables: []string{"rm_access", "rm_access_owners", "rm_roles"}, rows: newAccessBatch, Reducers: map[string]Reducer{
+		domain.TypePropertyCreated:      on(accessPropertyCreated),
+		domain.TypeMemberJoined:         on(accessJoined),
+		domain.TypeMemberRoleChanged:    on(accessRoleChanged),
+		domain.TypeMemberAccessDisabled: on(accessDisabled),
+		domain.TypeMemberAccessEnabled:  on(accessEnabled),
+		domain.TypeMemberRemoved:        on(accessRemoved),
+		domain.TypeMemberLeft:           on(accessLeft),
+		domain.TypeOwnershipTransferred: on(accessOwnershipTransferred),
 
-		domain.TypeRoleCreated:              onEvent(roleCreated),
-		domain.TypeRoleRenamed:              onEvent(roleRenamed),
-		domain.TypeRolePermissionsChanged:   onEvent(rolePermissionsChanged),
-		domain.TypeRoleDeleted:              onEvent(roleDeleted),
-		domain.TypeMemberAccessUntilChanged: onEvent(accessUntilChanged),
-		domain.TypeMemberAccessExpired:      onEvent(accessExpired),
-	})
+		domain.TypeRoleCreated:              on(roleCreated),
+		domain.TypeRoleRenamed:              on(roleRenamed),
+		domain.TypeRolePermissionsChanged:   on(rolePermissionsChanged),
+		domain.TypeRoleDeleted:              on(roleDeleted),
+		domain.TypeMemberAccessUntilChanged: on(accessUntilChanged),
+		domain.TypeMemberAccessExpired:      on(accessExpired),
+	}}
 }
 
 type accessRow struct {
@@ -46,31 +48,151 @@ type accessRow struct {
 	AccessUntil *time.Time
 }
 
-var (
-	accessSpec = (&tableSpec[accessRow]{
-		name: "rm_access", keyCols: []string{"property_id", "account_id"},
-		key: func(r *accessRow) rowKey { return rowKey{r.PropertyID, r.AccountID} },
-		cols: []column[accessRow]{
-			col("property_id", func(r *accessRow) any { return &r.PropertyID }),
-			col("account_id", func(r *accessRow) any { return &r.AccountID }),
-			col("role", func(r *accessRow) any { return &r.Role }),
-			col("status", func(r *accessRow) any { return &r.Status }),
-			col("is_owner", func(r *accessRow) any { return &r.IsOwner }),
-			col("updated_at", func(r *accessRow) any { return &r.UpdatedAt }),
-			col("access_until", func(r *accessRow) any { return &r.AccessUntil }),
-		},
-	}).build()
-	accessOwnersSpec = ownerSpec("rm_access_owners")
-)
-
+// accessBatch is the projection's rows as a batch changes them: a key
+// maps to nil where the table has no row, and a key missing was not read;
+// changed holds the keys to write back.
 type accessBatch struct {
-	access *table[accessRow]
-	owners *table[ownerRow]
-	roles  *table[roleRow]
+	b             *Batch
+	access        map[pair]*accessRow
+	accessChanged map[pair]bool
+	owners        *perProperty
+	roles         map[pair]*roleRow
+	rolesChanged  map[pair]bool
 }
 
-func newAccessBatch(u *unit) *accessBatch {
-	return &accessBatch{access: newTable(u, accessSpec), owners: newTable(u, accessOwnersSpec), roles: newTable(u, rolesSpec)}
+func newAccessBatch(b *Batch) batchRows {
+	return &accessBatch{b: b, access: map[pair]*accessRow{}, accessChanged: map[pair]bool{},
+		owners: newPerProperty(b, sqlAccessOwnersLoad, sqlAccessOwnersUpsert),
+		roles:  map[pair]*roleRow{}, rolesChanged: map[pair]bool{}}
+}
+
+const (
+	sqlAccessLoad = `SELECT t.property_id, t.account_id, t.role, t.status, t.is_owner, t.updated_at, t.access_until
+		FROM rm_access t JOIN unnest($1::text[], $2::text[]) AS k(p, a) ON t.property_id = k.p AND t.account_id = k.a`
+	sqlAccessUpsert = `INSERT INTO rm_access (property_id, account_id, role, status, is_owner, updated_at, access_until)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::timestamptz[])
+		ON CONFLICT (property_id, account_id) DO UPDATE SET role = EXCLUDED.role, status = EXCLUDED.status,
+			is_owner = EXCLUDED.is_owner, updated_at = EXCLUDED.updated_at, access_until = EXCLUDED.access_until`
+	sqlAccessDelete = `DELETE FROM rm_access t USING unnest($1::text[], $2::text[]) AS k(p, a)
+		WHERE t.property_id = k.p AND t.account_id = k.a`
+
+	sqlAccessOwnersLoad   = `SELECT property_id, owner_id FROM rm_access_owners WHERE property_id = ANY($1::text[])`
+	sqlAccessOwnersUpsert = `INSERT INTO rm_access_owners (property_id, owner_id) SELECT * FROM unnest($1::text[], $2::text[])
+		ON CONFLICT (property_id) DO UPDATE SET owner_id = EXCLUDED.owner_id`
+)
+
+// load reads the membership each event changes (both sides of a
+// transfer), the owner of the properties whose owner or new members it
+// needs, and the roles it changes.
+func (s *accessBatch) load(b *pgx.Batch, events []recorded.Event) {
+	var keys, roles []pair
+	var pids []string
+	ask := func(pid, accountID string) {
+		k := pair{pid, accountID}
+		if _, ok := s.access[k]; !ok {
+			s.access[k] = nil
+			keys = append(keys, k)
+		}
+	}
+	askRole := func(pid string, roleID domain.Role) {
+		k := pair{pid, string(roleID)}
+		if _, ok := s.roles[k]; !ok {
+			s.roles[k] = nil
+			roles = append(roles, k)
+		}
+	}
+	for _, e := range events {
+		switch ev := e.Event.(type) {
+		case domain.PropertyCreated:
+			pids = s.owners.ask(pids, e.PropertyID)
+			ask(e.PropertyID, ev.OwnerID)
+		case domain.OwnershipTransferred:
+			pids = s.owners.ask(pids, e.PropertyID)
+			ask(e.PropertyID, ev.From)
+			ask(e.PropertyID, ev.To)
+		case domain.MemberJoined:
+			pids = s.owners.ask(pids, e.PropertyID)
+		case domain.RoleRenamed:
+			askRole(e.PropertyID, ev.RoleID)
+		case domain.RolePermissionsChanged:
+			askRole(e.PropertyID, ev.RoleID)
+		case domain.RoleDeleted:
+			askRole(e.PropertyID, ev.RoleID)
+		default:
+			if id := memberOf(e.Event); id != "" {
+				ask(e.PropertyID, id)
+			}
+		}
+	}
+	if len(keys) > 0 {
+		ps, as := pairArrays(keys)
+		b.Queue(sqlAccessLoad, ps, as).Query(s.scan)
+	}
+	if len(pids) > 0 {
+		b.Queue(sqlAccessOwnersLoad, storableKeys(pids)).Query(s.owners.scan)
+	}
+	if len(roles) > 0 {
+		ps, rs := pairArrays(roles)
+		b.Queue(sqlRolesLoad, ps, rs).Query(s.scanRoles)
+	}
+}
+
+func (s *accessBatch) scan(rows pgx.Rows) error {
+	var r accessRow
+	_, err := pgx.ForEachRow(rows, []any{&r.PropertyID, &r.AccountID, &r.Role, &r.Status, &r.IsOwner, &r.UpdatedAt, &r.AccessUntil}, func() error {
+		row := r
+		s.access[pair{r.PropertyID, r.AccountID}] = &row
+		return nil
+	})
+	return err
+}
+
+// update changes the membership's row with f, when there is one.
+func (s *accessBatch) update(pid, accountID string, f func(*accessRow)) {
+	k := pair{pid, accountID}
+	if _, ok := s.access[k]; !ok {
+		s.access[k] = nil
+		s.b.query("rm_access", sqlAccessLoad, s.scan, []string{pid}, []string{accountID})
+	}
+	if r := s.access[k]; r != nil {
+		f(r)
+		s.accessChanged[k] = true
+	}
+}
+
+// remove deletes the membership's row, when there is one.
+func (s *accessBatch) remove(pid, accountID string) {
+	s.update(pid, accountID, func(*accessRow) {})
+	if k := (pair{pid, accountID}); s.accessChanged[k] {
+		s.access[k] = nil
+	}
+}
+
+func (s *accessBatch) flush(b *pgx.Batch) {
+	var gone []pair
+	var put []*accessRow
+	for k := range s.accessChanged {
+		if r := s.access[k]; r != nil {
+			put = append(put, r)
+		} else {
+			gone = append(gone, k)
+		}
+	}
+	if len(gone) > 0 {
+		ps, as := pairArrays(gone)
+		b.Queue(sqlAccessDelete, ps, as)
+	}
+	if n := len(put); n > 0 {
+		ps, as, roles, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		owner, updated, until := make([]bool, n), make([]time.Time, n), make([]*time.Time, n)
+		for i, r := range put {
+			ps[i], as[i], roles[i], statuses[i] = r.PropertyID, r.AccountID, r.Role, r.Status
+			owner[i], updated[i], until[i] = r.IsOwner, r.UpdatedAt, r.AccessUntil
+		}
+		b.Queue(sqlAccessUpsert, ps, as, roles, statuses, owner, updated, until)
+	}
+	s.owners.flush(b)
+	s.flushRoles(b)
 }
 
 func accessPropertyCreated(s *accessBatch, e recorded.Event, ev domain.PropertyCreated) error {
@@ -84,7 +206,7 @@ func accessOwnershipTransferred(s *accessBatch, e recorded.Event, ev domain.Owne
 // setAccessOwner records the property's owner and moves the flag to its row.
 func setAccessOwner(s *accessBatch, e recorded.Event, ownerID string) error {
 	setOwner(s.owners, e, ownerID, func(accountID string, isOwner bool, at time.Time) {
-		s.access.Update(rowKey{e.PropertyID, accountID}, func(r *accessRow) {
+		s.update(e.PropertyID, accountID, func(r *accessRow) {
 			if r.IsOwner != isOwner {
 				r.IsOwner, r.UpdatedAt = isOwner, at
 			}
@@ -94,10 +216,12 @@ func setAccessOwner(s *accessBatch, e recorded.Event, ownerID string) error {
 }
 
 func accessJoined(s *accessBatch, e recorded.Event, ev domain.MemberJoined) error {
-	owner, had := s.owners.Get(rowKey{a: e.PropertyID})
-	s.access.Put(accessRow{PropertyID: e.PropertyID, AccountID: ev.AccountID, Role: string(ev.Role),
-		Status: string(domain.StatusEnabled), IsOwner: had && owner.OwnerID == ev.AccountID, UpdatedAt: dbTime(e.At()),
-		AccessUntil: ev.AccessUntil})
+	owner, had := s.owners.get(e.PropertyID)
+	k := pair{e.PropertyID, ev.AccountID}
+	s.accessChanged[k] = true
+	s.access[k] = &accessRow{PropertyID: e.PropertyID, AccountID: ev.AccountID, Role: string(ev.Role),
+		Status: string(domain.StatusEnabled), IsOwner: had && owner == ev.AccountID, UpdatedAt: dbTime(e.At()),
+		AccessUntil: ev.AccessUntil}
 	return nil
 }
 
@@ -123,7 +247,7 @@ func accessExpired(s *accessBatch, e recorded.Event, ev domain.MemberAccessExpir
 
 // updateAccess changes one membership's row with f and stamps it.
 func updateAccess(s *accessBatch, e recorded.Event, accountID string, f func(*accessRow)) error {
-	s.access.Update(rowKey{e.PropertyID, accountID}, func(r *accessRow) {
+	s.update(e.PropertyID, accountID, func(r *accessRow) {
 		f(r)
 		r.UpdatedAt = dbTime(e.At())
 	})
@@ -131,11 +255,11 @@ func updateAccess(s *accessBatch, e recorded.Event, accountID string, f func(*ac
 }
 
 func accessRemoved(s *accessBatch, e recorded.Event, ev domain.MemberRemoved) error {
-	s.access.Delete(rowKey{e.PropertyID, ev.AccountID})
+	s.remove(e.PropertyID, ev.AccountID)
 	return nil
 }
 
 func accessLeft(s *accessBatch, e recorded.Event, ev domain.MemberLeft) error {
-	s.access.Delete(rowKey{e.PropertyID, ev.AccountID})
+	s.remove(e.PropertyID, ev.AccountID)
 	return nil
 }

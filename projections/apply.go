@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
+	"slices"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -63,10 +65,10 @@ func (s skipSet) add(projection, eventID string) {
 
 // applyEvents applies recs, in feed order, to each of ps inside tx: the
 // events any of them handles are opened (when open is not nil) and decoded
-// once, then each projection runs its reducers over those of its types,
-// set-wise where it has a fold. last, when not nil, queues statements to
-// send with the batch's writes (a checkpoint), saving a round trip. bulk
-// says ps write to copies a rebuild is filling (see unit.bulk).
+// once, then each projection runs its reducers over those of its types
+// (see applyDecoded). last, when not nil, queues statements to send with
+// the batch's writes (a checkpoint), saving a round trip. bulk says ps
+// write to copies a rebuild is filling (see Batch).
 //
 // Events in streams other than properties', of types none of ps handles,
 // or in skips for a projection, are passed over (by that projection). An
@@ -115,76 +117,59 @@ func applyEvents(ctx context.Context, tx pgx.Tx, bulk bool, open Opener, ps []Pr
 }
 
 // applyDecoded is applyEvents after decoding: envAt holds the index of
-// each of envs in the caller's batch, for errors.
+// each of envs in the caller's batch, for errors. It is the one way events
+// reach the tables, live, in a rebuild and in tests (docs/ARCHITECTURE.md
+// section 4):
+//
+//  1. Each projection with rows (p.rows) starts its batch state and
+//     queues the loads of the rows its events will need; the loads of all
+//     of ps go in one round trip.
+//  2. The reducers run, event after event in feed order, over that state
+//     in memory; a row the loads did not foresee is read on the spot.
+//  3. Each projection queues the writes of what changed, a statement or
+//     two per table, sent with last in one round trip; a rebuild's COPYs
+//     follow.
 func applyDecoded(ctx context.Context, tx pgx.Tx, bulk bool, ps []Projection, envs []recorded.Event, envAt []int, skips skipSet, last func(*pgx.Batch)) error {
-	// Set-wise projections record what they need, and it is loaded for
-	// all of them in one round trip.
-	type run struct {
-		u    *unit
-		step func(recorded.Event) error
-	}
-	runs := make([]run, len(ps))
+	batches := make([]*Batch, len(ps))
+	mine := make([][]int, len(ps)) // index in envs of the events each of ps applies
+	loads := &pgx.Batch{}
 	for i, p := range ps {
-		if f := p.folded(); f != nil {
-			u := &unit{ctx: ctx, tx: tx, bulk: bulk}
-			runs[i] = run{u, f.begin(u)}
+		for j, e := range envs {
+			if _, ok := p.Reducers[e.Type]; ok && !skips.has(p.Name, e.ID) {
+				mine[i] = append(mine[i], j)
+			}
 		}
+		b := &Batch{ctx: ctx, tx: tx, bulk: bulk}
+		if p.rows != nil && len(mine[i]) > 0 {
+			b.rows = p.rows(b)
+			evs := make([]recorded.Event, len(mine[i]))
+			for k, j := range mine[i] {
+				evs[k] = envs[j]
+			}
+			b.rows.load(loads, evs)
+		}
+		batches[i] = b
 	}
-	// Keys found in loaded rows need another round; three cover every
-	// projection here, and a fourth would only save a lazy load.
-	for round := 0; round < 3; round++ {
-		loads := &pgx.Batch{}
-		for i, p := range ps {
-			r := runs[i]
-			if r.u == nil {
-				continue
-			}
-			r.u.recording = true
-			for _, t := range r.u.tables {
-				t.startPass()
-			}
-			for _, e := range envs {
-				if _, ok := p.Reducers[e.Type]; ok && !skips.has(p.Name, e.ID) {
-					_ = r.step(e) // a failure shows again, for real, below
-				}
-			}
-			r.u.recording = false
-			for _, t := range r.u.tables {
-				t.queueLoads(loads)
-				t.startPass()
-			}
-		}
-		if loads.Len() == 0 {
-			break
-		}
+	if loads.Len() > 0 {
 		if err := tx.SendBatch(ctx, loads).Close(); err != nil {
 			return fmt.Errorf("load rows: %w", err)
 		}
 	}
 	writes := &pgx.Batch{}
 	for i, p := range ps {
-		for j, e := range envs {
-			reduce, ok := p.Reducers[e.Type]
-			if !ok || skips.has(p.Name, e.ID) {
-				continue
-			}
-			var err error
-			if r := runs[i]; r.u != nil {
-				err = r.step(e)
-				if err == nil {
-					err = r.u.err
-				}
-			} else {
-				err = reduce(ctx, tx, e)
+		b := batches[i]
+		for _, j := range mine[i] {
+			e := envs[j]
+			err := p.Reducers[e.Type](b, e)
+			if err == nil {
+				err = b.err
 			}
 			if err != nil {
 				return &eventError{envAt[j], []string{p.Name}, fmt.Errorf("%s: apply %s %s at %s: %w", p.Name, e.Type, e.ID, e.Position, err)}
 			}
 		}
-		if r := runs[i]; r.u != nil {
-			for _, t := range r.u.tables {
-				t.queueWrites(writes)
-			}
+		if b.rows != nil {
+			b.rows.flush(writes)
 		}
 	}
 	if last != nil {
@@ -195,11 +180,8 @@ func applyDecoded(ctx context.Context, tx pgx.Tx, bulk bool, ps []Projection, en
 			return fmt.Errorf("write rows: %w", err)
 		}
 	}
-	for _, r := range runs {
-		if r.u == nil {
-			continue
-		}
-		for _, c := range r.u.copies {
+	for _, b := range batches {
+		for _, c := range b.copies {
 			if err := c(); err != nil {
 				return err
 			}
@@ -208,70 +190,132 @@ func applyDecoded(ctx context.Context, tx pgx.Tx, bulk bool, ps []Projection, en
 	return nil
 }
 
-// fold is a projection's set-wise form: the tables a batch works on, and
-// a step per event type over them.
-type fold interface {
-	// begin starts a batch's unit of work in u and returns the step that
-	// applies one event to it.
-	begin(u *unit) func(recorded.Event) error
+// Batch is one batch of events on its way to a projection's tables,
+// inside one transaction: what its reducers are handed.
+type Batch struct {
+	ctx context.Context
+	tx  pgx.Tx
+	// bulk says the tables are copies a rebuild is filling: rows that
+	// cannot already be there may go in by COPY, after the batch's other
+	// writes (queued in copies).
+	bulk   bool
+	copies []func() error
+	// rows is the projection's batch state, from Projection.rows; nil for
+	// a projection without.
+	rows batchRows
+	// err is the first load on the spot that failed; the event that
+	// asked for it fails with it.
+	err error
 }
 
-// folder is a fold whose batch state is S: the projection's tables.
-type folder[S any] struct {
-	state    func(u *unit) S
-	steps    map[string]step[S]
-	reducers map[string]Reducer // the projection's, as built
+// Context is the batch's context.
+func (b *Batch) Context() context.Context { return b.ctx }
+
+// Tx is the batch's transaction, for a reducer writing rows itself.
+func (b *Batch) Tx() pgx.Tx { return b.tx }
+
+// batchRows is a projection's rows as one batch reads and changes them:
+// plain maps keyed by primary key, with the SQL that fills and writes them.
+type batchRows interface {
+	// load queues in b the loads of the rows events (the batch's events
+	// of the projection's types) will need.
+	load(b *pgx.Batch, events []recorded.Event)
+	// flush queues in b the writes of every row the batch changed.
+	flush(b *pgx.Batch)
 }
 
-// step applies one event to a batch's state.
-type step[S any] func(s S, e recorded.Event) error
-
-func (f *folder[S]) begin(u *unit) func(recorded.Event) error {
-	s := f.state(u)
-	return func(e recorded.Event) error {
-		st, ok := f.steps[e.Type]
-		if !ok {
-			return nil
+// query runs a load on the spot, outside the batched ones: a row the
+// loads did not foresee. A failure fails the event being applied.
+func (b *Batch) query(what, sql string, scan func(pgx.Rows) error, args ...any) {
+	if b.err != nil {
+		return
+	}
+	for _, a := range args {
+		if ks, ok := a.([]string); ok && len(storableKeys(slices.Clone(ks))) < len(ks) {
+			return // no row has the key
 		}
-		return st(s, e)
+	}
+	rows, err := b.tx.Query(b.ctx, sql, args...)
+	if err == nil {
+		err = scan(rows)
+		rows.Close()
+	}
+	if err != nil {
+		b.err = fmt.Errorf("load %s: %w", what, err)
 	}
 }
 
-// onEvent adapts a step of one concrete event type, as On does for Reducers.
-func onEvent[S any, T domain.Event](f func(s S, e recorded.Event, ev T) error) step[S] {
-	return func(s S, e recorded.Event) error {
+// copyRows queues a COPY of rows into table's columns cols.
+func (b *Batch) copyRows(table string, cols []string, rows [][]any) {
+	b.copies = append(b.copies, func() error {
+		if _, err := b.tx.CopyFrom(b.ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy into %s: %w", table, err)
+		}
+		return nil
+	})
+}
+
+// on adapts a reducer of one projection's batch state S and one concrete
+// event type T to a Reducer.
+func on[S batchRows, T domain.Event](f func(s S, e recorded.Event, ev T) error) Reducer {
+	return func(b *Batch, e recorded.Event) error {
+		s, ok := b.rows.(S)
+		if !ok {
+			return fmt.Errorf("reducer for %T handed a batch of %T", s, b.rows)
+		}
 		ev, ok := e.Event.(T)
 		if !ok {
 			var want T
-			return fmt.Errorf("%w: step for %T got %T for event type %s", errUnreadable, want, e.Event, e.Type)
+			return fmt.Errorf("%w: reducer for %T got %T for event type %s", errUnreadable, want, e.Event, e.Type)
 		}
 		return f(s, e, ev)
 	}
 }
 
-// setwise returns the projection whose batches apply steps over the state
-// that state builds. Its Reducers apply one event at a time the same way,
-// for callers that hand events over one by one.
-func setwise[S any](name string, tables []string, state func(u *unit) S, steps map[string]step[S]) Projection {
-	f := &folder[S]{state: state, steps: steps, reducers: make(map[string]Reducer, len(steps))}
-	for typ := range steps {
-		f.reducers[typ] = func(ctx context.Context, tx pgx.Tx, e recorded.Event) error {
-			p := Projection{Name: name, Reducers: f.reducers, set: f}
-			return applyDecoded(ctx, tx, false, []Projection{p}, []recorded.Event{e}, []int{0}, nil, nil)
+// onAny adapts a reducer of S that needs no more than the envelope.
+func onAny[S batchRows](f func(s S, e recorded.Event) error) Reducer {
+	return func(b *Batch, e recorded.Event) error {
+		s, ok := b.rows.(S)
+		if !ok {
+			return fmt.Errorf("reducer for %T handed a batch of %T", s, b.rows)
+		}
+		return f(s, e)
+	}
+}
+
+// pair is a primary key of two text columns.
+type pair struct{ a, b string }
+
+// pairArrays turns keys into one text array per key column, for the
+// unnest of a load or a delete, leaving out the keys no row can have.
+func pairArrays(keys []pair) ([]string, []string) {
+	a, b := make([]string, 0, len(keys)), make([]string, 0, len(keys))
+	for _, k := range keys {
+		if storableKey(k.a) && storableKey(k.b) {
+			a, b = append(a, k.a), append(b, k.b)
 		}
 	}
-	return Projection{Name: name, Tables: tables, Reducers: f.reducers, set: f}
+	return a, b
 }
 
-// folded returns p's set-wise form, or nil when p has none or its Reducers
-// are no longer the ones the form was built with (a caller wrapped them):
-// the Reducers then apply the events, one statement after another.
-func (p Projection) folded() fold {
-	f, ok := p.set.(interface{ builtWith() map[string]Reducer })
-	if !ok || reflect.ValueOf(f.builtWith()).UnsafePointer() != reflect.ValueOf(p.Reducers).UnsafePointer() {
-		return nil
-	}
-	return p.set
+// storableKeys is keys without those no row can have, for a load.
+func storableKeys(keys []string) []string {
+	return slices.DeleteFunc(keys, func(k string) bool { return !storableKey(k) })
 }
 
-func (f *folder[S]) builtWith() map[string]Reducer { return f.reducers }
+// storableKey reports whether a text column can hold k: a key holding
+// U+0000 or bytes that are not UTF-8 is in no row, and sent in a load it
+// would fail the whole batch before the event that carries it is reached
+// (the event fails where it writes the key, if it does).
+func storableKey(k string) bool { return utf8.ValidString(k) && !strings.ContainsRune(k, 0) }
+
+// known reports whether the batch read or wrote the row under k.
+func known[K comparable, R any](rows map[K]*R, k K) bool {
+	_, ok := rows[k]
+	return ok
+}
+
+// dbTime is t as a timestamptz column gives it back: to the microsecond,
+// the precision pgx sends. Rows keep times this way, so a row read back in
+// a later batch equals the one this batch computed.
+func dbTime(t time.Time) time.Time { return t.Truncate(time.Microsecond) }

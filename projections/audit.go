@@ -1,9 +1,7 @@
 package projections
 
 import (
-	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -34,38 +32,38 @@ const (
 // remembers members' and invitees' emails, so the projection reads no other
 // projection's tables and can be rebuilt alone.
 func Audit() Projection {
-	return withPersonal(auditPersonal, setwise(AuditName, []string{"rm_audit", "rm_audit_subjects", "rm_audit_contacts"}, newAuditBatch, map[string]step[*auditBatch]{
-		domain.TypePropertyCreated:         onEvent(auditPropertyCreated),
-		domain.TypeMemberInvited:           onEvent(auditInvited),
-		domain.TypeInvitationResent:        onEvent(auditResent),
-		domain.TypeInvitationRevoked:       onEvent(auditRevoked),
-		domain.TypeInvitationDeclined:      onEvent(auditDeclined),
-		domain.TypeInvitationAccepted:      onEvent(auditAccepted),
-		domain.TypeMemberJoined:            onEvent(auditJoined),
-		domain.TypeMemberRoleChanged:       onEvent(auditRoleChanged),
-		domain.TypeMemberAccessDisabled:    onEvent(auditAccessDisabled),
-		domain.TypeMemberAccessEnabled:     onEvent(auditAccessEnabled),
-		domain.TypeMemberRemoved:           onEvent(auditRemoved),
-		domain.TypeMemberLeft:              onEvent(auditLeft),
-		domain.TypeOwnershipTransferred:    onEvent(auditOwnershipTransferred),
-		domain.TypeInvitationPolicyChanged: onEvent(auditPolicyChanged),
+	return withPersonal(auditPersonal, Projection{Name: AuditName, Tables: []string{"rm_audit", "rm_audit_subjects", "rm_audit_contacts"}, rows: newAuditBatch, Reducers: map[string]Reducer{
+		domain.TypePropertyCreated:         on(auditPropertyCreated),
+		domain.TypeMemberInvited:           on(auditInvited),
+		domain.TypeInvitationResent:        on(auditResent),
+		domain.TypeInvitationRevoked:       on(auditRevoked),
+		domain.TypeInvitationDeclined:      on(auditDeclined),
+		domain.TypeInvitationAccepted:      on(auditAccepted),
+		domain.TypeMemberJoined:            on(auditJoined),
+		domain.TypeMemberRoleChanged:       on(auditRoleChanged),
+		domain.TypeMemberAccessDisabled:    on(auditAccessDisabled),
+		domain.TypeMemberAccessEnabled:     on(auditAccessEnabled),
+		domain.TypeMemberRemoved:           on(auditRemoved),
+		domain.TypeMemberLeft:              on(auditLeft),
+		domain.TypeOwnershipTransferred:    on(auditOwnershipTransferred),
+		domain.TypeInvitationPolicyChanged: on(auditPolicyChanged),
 
-		domain.TypeRoleCreated:            onEvent(auditRoleCreated),
-		domain.TypeRoleRenamed:            onEvent(auditRoleRenamed),
-		domain.TypeRolePermissionsChanged: onEvent(auditRolePermissionsChanged),
-		domain.TypeRoleDeleted:            onEvent(auditRoleDeleted),
+		domain.TypeRoleCreated:            on(auditRoleCreated),
+		domain.TypeRoleRenamed:            on(auditRoleRenamed),
+		domain.TypeRolePermissionsChanged: on(auditRolePermissionsChanged),
+		domain.TypeRoleDeleted:            on(auditRoleDeleted),
 
-		domain.TypeWebhookEndpointCreated:  onEvent(auditWebhookCreated),
-		domain.TypeWebhookEndpointUpdated:  onEvent(auditWebhookUpdated),
-		domain.TypeWebhookEndpointDisabled: onEvent(auditWebhookDisabled),
-		domain.TypeWebhookEndpointEnabled:  onEvent(auditWebhookEnabled),
-		domain.TypeWebhookSecretRotated:    onEvent(auditWebhookSecretRotated),
-		domain.TypeWebhookEndpointDeleted:  onEvent(auditWebhookDeleted),
+		domain.TypeWebhookEndpointCreated:  on(auditWebhookCreated),
+		domain.TypeWebhookEndpointUpdated:  on(auditWebhookUpdated),
+		domain.TypeWebhookEndpointDisabled: on(auditWebhookDisabled),
+		domain.TypeWebhookEndpointEnabled:  on(auditWebhookEnabled),
+		domain.TypeWebhookSecretRotated:    on(auditWebhookSecretRotated),
+		domain.TypeWebhookEndpointDeleted:  on(auditWebhookDeleted),
 
-		domain.TypeMemberAccessUntilChanged: onEvent(auditAccessUntilChanged),
-		domain.TypeMemberAccessExpired:      onEvent(auditAccessExpired),
-		domain.TypeMemberAccessEndingSoon:   onEvent(auditAccessEndingSoon),
-	}))
+		domain.TypeMemberAccessUntilChanged: on(auditAccessUntilChanged),
+		domain.TypeMemberAccessExpired:      on(auditAccessExpired),
+		domain.TypeMemberAccessEndingSoon:   on(auditAccessEndingSoon),
+	}})
 }
 
 // auditPersonal: the actor's email with the request's IP and user agent,
@@ -96,57 +94,146 @@ type contactRow struct {
 	ExpiresAt                    *time.Time
 }
 
-var (
-	// A row already there (the same revision) is left as it is.
-	auditSpec = (&insertSpec[auditRecord]{
-		name:     "rm_audit",
-		key:      func(r *auditRecord) rowKey { return rowKey{r.PropertyID, strconv.FormatInt(r.Revision, 10)} },
-		conflict: "(property_id, revision) DO NOTHING",
-		unique:   true, // an event is one revision of its property's stream
-		cols: []column[auditRecord]{
-			col("property_id", func(r *auditRecord) any { return &r.PropertyID }),
-			col("revision", func(r *auditRecord) any { return &r.Revision }),
-			col("commit_position", func(r *auditRecord) any { return &r.CommitPosition }),
-			col("prepare_position", func(r *auditRecord) any { return &r.PreparePosition }),
-			col("event_id", func(r *auditRecord) any { return &r.EventID }),
-			col("event_type", func(r *auditRecord) any { return &r.EventType }),
-			col("occurred_at", func(r *auditRecord) any { return &r.OccurredAt }),
-			col("actor_id", func(r *auditRecord) any { return &r.ActorID }),
-			col("actor_email", func(r *auditRecord) any { return &r.ActorEmail }),
-			col("actor_email_verified", func(r *auditRecord) any { return &r.ActorEmailVerified }),
-			col("client_ip", func(r *auditRecord) any { return &r.ClientIP }),
-			col("user_agent", func(r *auditRecord) any { return &r.UserAgent }),
-			col("subject_kind", func(r *auditRecord) any { return &r.SubjectKind }),
-			col("subject_id", func(r *auditRecord) any { return &r.SubjectID }),
-			col("subject_email", func(r *auditRecord) any { return &r.SubjectEmail }),
-			col("change_field", func(r *auditRecord) any { return &r.ChangeField }),
-			col("before_value", func(r *auditRecord) any { return &r.BeforeValue }),
-			col("after_value", func(r *auditRecord) any { return &r.AfterValue }),
-			col("correlation_id", func(r *auditRecord) any { return &r.CorrelationID }),
-			col("causation_id", func(r *auditRecord) any { return &r.CausationID }),
-			col("command_id", func(r *auditRecord) any { return &r.CommandID }),
-		},
-	}).build()
-	contactsSpec = (&tableSpec[contactRow]{
-		name: "rm_audit_contacts", keyCols: []string{"property_id", "subject_id"},
-		key: func(r *contactRow) rowKey { return rowKey{r.PropertyID, r.SubjectID} },
-		cols: []column[contactRow]{
-			col("property_id", func(r *contactRow) any { return &r.PropertyID }),
-			col("subject_id", func(r *contactRow) any { return &r.SubjectID }),
-			col("email", func(r *contactRow) any { return &r.Email }),
-			col("expires_at", func(r *contactRow) any { return &r.ExpiresAt }),
-		},
-	}).build()
-)
-
+// auditBatch is the projection's rows as a batch changes them: the audit
+// rows it adds (added holding their keys), the subject index, and the contacts (a key maps to nil
+// where rm_audit_contacts has no row, and a key missing was not read;
+// changed holds the keys to write back).
 type auditBatch struct {
-	rows     *inserts[auditRecord]
-	subjects *subjectIndex
-	contacts *table[contactRow]
+	b               *Batch
+	rows            []auditRecord
+	added           map[auditKey]bool
+	subjects        *subjectIndex
+	contacts        map[pair]*contactRow
+	contactsChanged map[pair]bool
 }
 
-func newAuditBatch(u *unit) *auditBatch {
-	return &auditBatch{rows: newInserts(u, auditSpec), subjects: newSubjectIndex(u), contacts: newTable(u, contactsSpec)}
+func newAuditBatch(b *Batch) batchRows {
+	return &auditBatch{b: b, added: map[auditKey]bool{}, subjects: newSubjectIndex(b), contacts: map[pair]*contactRow{}, contactsChanged: map[pair]bool{}}
+}
+
+// auditKey is rm_audit's primary key.
+type auditKey struct {
+	propertyID string
+	revision   int64
+}
+
+// auditColumns are rm_audit's columns, in the order of sqlAuditInsert and
+// auditValues.
+var auditColumns = []string{"property_id", "revision", "commit_position", "prepare_position", "event_id", "event_type",
+	"occurred_at", "actor_id", "actor_email", "actor_email_verified", "client_ip", "user_agent", "subject_kind",
+	"subject_id", "subject_email", "change_field", "before_value", "after_value", "correlation_id", "causation_id", "command_id"}
+
+const (
+	// A row already there (the same revision) is left as it is.
+	sqlAuditInsert = `INSERT INTO rm_audit (property_id, revision, commit_position, prepare_position, event_id, event_type,
+		occurred_at, actor_id, actor_email, actor_email_verified, client_ip, user_agent, subject_kind, subject_id,
+		subject_email, change_field, before_value, after_value, correlation_id, causation_id, command_id)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
+			$7::timestamptz[], $8::text[], $9::text[], $10::boolean[], $11::text[], $12::text[], $13::text[], $14::text[],
+			$15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+		ON CONFLICT (property_id, revision) DO NOTHING`
+
+	sqlContactsLoad = `SELECT t.property_id, t.subject_id, t.email, t.expires_at FROM rm_audit_contacts t
+		JOIN unnest($1::text[], $2::text[]) AS k(p, s) ON t.property_id = k.p AND t.subject_id = k.s`
+	sqlContactsUpsert = `INSERT INTO rm_audit_contacts (property_id, subject_id, email, expires_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+		ON CONFLICT (property_id, subject_id) DO UPDATE SET email = EXCLUDED.email, expires_at = EXCLUDED.expires_at`
+)
+
+// load reads the contacts of the members and invitations the events name
+// (both sides of a transfer), and the index rows an acceptance files
+// again.
+func (s *auditBatch) load(b *pgx.Batch, events []recorded.Event) {
+	var keys, under []pair
+	ask := func(pid, subjectID string) {
+		if k := (pair{pid, subjectID}); !known(s.contacts, k) {
+			s.contacts[k] = nil
+			keys = append(keys, k)
+		}
+	}
+	for _, e := range events {
+		switch ev := e.Event.(type) {
+		case domain.OwnershipTransferred:
+			ask(e.PropertyID, ev.To)
+			ask(e.PropertyID, ev.From)
+		case domain.InvitationAccepted:
+			ask(e.PropertyID, ev.InvitationID)
+			under = s.subjects.ask(under, pair{e.PropertyID, ev.AccountID})
+			under = s.subjects.ask(under, pair{e.PropertyID, ev.InvitationID})
+		default:
+			if id := memberOf(ev); id != "" {
+				ask(e.PropertyID, id)
+			} else if id := invitationOf(ev); id != "" {
+				ask(e.PropertyID, id)
+			}
+		}
+	}
+	if len(keys) > 0 {
+		ps, ss := pairArrays(keys)
+		b.Queue(sqlContactsLoad, ps, ss).Query(s.scanContacts)
+	}
+	if len(under) > 0 {
+		s.subjects.queueLoad(b, under)
+	}
+}
+
+func (s *auditBatch) scanContacts(rows pgx.Rows) error {
+	var r contactRow
+	_, err := pgx.ForEachRow(rows, []any{&r.PropertyID, &r.SubjectID, &r.Email, &r.ExpiresAt}, func() error {
+		row := r
+		s.contacts[pair{r.PropertyID, r.SubjectID}] = &row
+		return nil
+	})
+	return err
+}
+
+func (s *auditBatch) flush(b *pgx.Batch) {
+	if len(s.rows) > 0 {
+		if s.b.bulk {
+			// Each row is its event's own revision: none can be there.
+			rows := make([][]any, len(s.rows))
+			for i := range s.rows {
+				rows[i] = auditValues(&s.rows[i])
+			}
+			s.b.copyRows("rm_audit", auditColumns, rows)
+		} else {
+			b.Queue(sqlAuditInsert, auditArrays(s.rows)...)
+		}
+	}
+	s.subjects.flush(b)
+	if n := len(s.contactsChanged); n > 0 {
+		ps, ss, emails, expires := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]*time.Time, 0, n)
+		for k := range s.contactsChanged {
+			r := s.contacts[k] // never deleted
+			ps, ss, emails, expires = append(ps, r.PropertyID), append(ss, r.SubjectID), append(emails, r.Email), append(expires, r.ExpiresAt)
+		}
+		b.Queue(sqlContactsUpsert, ps, ss, emails, expires)
+	}
+}
+
+// auditValues is r's values in the order of auditColumns, for COPY.
+func auditValues(r *auditRecord) []any {
+	return []any{r.PropertyID, r.Revision, r.CommitPosition, r.PreparePosition, r.EventID, r.EventType,
+		r.OccurredAt, r.ActorID, r.ActorEmail, r.ActorEmailVerified, r.ClientIP, r.UserAgent, r.SubjectKind,
+		r.SubjectID, r.SubjectEmail, r.ChangeField, r.BeforeValue, r.AfterValue, r.CorrelationID, r.CausationID, r.CommandID}
+}
+
+// auditArrays is rows as one array per column of auditColumns, for unnest.
+func auditArrays(rows []auditRecord) []any {
+	n := len(rows)
+	ps, events, types, actors, actorEmails, ips, agents := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	kinds, ids, emails, fields, befores, afters := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	corrs, causes, cmds := make([]string, n), make([]string, n), make([]string, n)
+	revs, commits, prepares := make([]int64, n), make([]int64, n), make([]int64, n)
+	at, verified := make([]time.Time, n), make([]*bool, n)
+	for i, r := range rows {
+		ps[i], revs[i], commits[i], prepares[i], events[i], types[i] = r.PropertyID, r.Revision, r.CommitPosition, r.PreparePosition, r.EventID, r.EventType
+		at[i], actors[i], actorEmails[i], verified[i], ips[i], agents[i] = r.OccurredAt, r.ActorID, r.ActorEmail, r.ActorEmailVerified, r.ClientIP, r.UserAgent
+		kinds[i], ids[i], emails[i], fields[i], befores[i], afters[i] = r.SubjectKind, r.SubjectID, r.SubjectEmail, r.ChangeField, r.BeforeValue, r.AfterValue
+		corrs[i], causes[i], cmds[i] = r.CorrelationID, r.CausationID, r.CommandID
+	}
+	return []any{ps, revs, commits, prepares, events, types, at, actors, actorEmails, verified, ips, agents,
+		kinds, ids, emails, fields, befores, afters, corrs, causes, cmds}
 }
 
 // auditEntry is what a step knows about its event beyond the envelope.
@@ -254,15 +341,12 @@ func auditOwnershipTransferred(s *auditBatch, e recorded.Event, ev domain.Owners
 
 // writeAudit adds the event's row and files it under its subject keys.
 func writeAudit(s *auditBatch, e recorded.Event, row auditEntry) error {
-	if s.rows.u.recording {
-		return nil // it reads nothing
-	}
 	commit, prepare, err := toDB(e.Position)
 	if err != nil {
 		return err
 	}
 	m, at := e.Meta, dbTime(e.At())
-	s.rows.Insert(auditRecord{PropertyID: e.PropertyID, Revision: int64(e.Revision), CommitPosition: commit, PreparePosition: prepare,
+	s.insert(auditRecord{PropertyID: e.PropertyID, Revision: int64(e.Revision), CommitPosition: commit, PreparePosition: prepare,
 		EventID: m.EventID, EventType: e.Type, OccurredAt: at, ActorID: m.ActorID, ActorEmail: normalEmail(m.ActorEmail), ActorEmailVerified: m.ActorEmailVerified,
 		ClientIP: m.ClientIP, UserAgent: m.UserAgent, SubjectKind: row.kind, SubjectID: row.id, SubjectEmail: normalEmail(row.email),
 		ChangeField: row.field, BeforeValue: row.before, AfterValue: row.after,
@@ -291,15 +375,24 @@ func rememberContact(s *auditBatch, e recorded.Event, subjectID, email string, e
 		t := dbTime(*expires)
 		expires = &t
 	}
-	s.contacts.Put(contactRow{PropertyID: e.PropertyID, SubjectID: subjectID, Email: normalEmail(email), ExpiresAt: expires})
+	k := pair{e.PropertyID, subjectID}
+	s.contacts[k] = &contactRow{PropertyID: e.PropertyID, SubjectID: subjectID, Email: normalEmail(email), ExpiresAt: expires}
+	s.contactsChanged[k] = true
 }
 
 // contact returns the email of a member or invitee and an invitation's
 // expiry as last recorded; both are empty for a subject never seen, which a
 // well-formed stream does not have.
 func contact(s *auditBatch, e recorded.Event, subjectID string) (string, *time.Time) {
-	c, _ := s.contacts.Get(rowKey{e.PropertyID, subjectID})
-	return c.Email, c.ExpiresAt
+	k := pair{e.PropertyID, subjectID}
+	if !known(s.contacts, k) {
+		s.contacts[k] = nil
+		s.b.query("rm_audit_contacts", sqlContactsLoad, s.scanContacts, []string{k.a}, []string{k.b})
+	}
+	if c := s.contacts[k]; c != nil {
+		return c.Email, c.ExpiresAt
+	}
+	return "", nil
 }
 
 // normalEmail is an email the way the domain stores them (domain.EmailKey),
@@ -328,15 +421,13 @@ func (r subjectRow) same(o subjectRow) bool {
 // subject key, when an accepted invitation's rows are filed under the
 // account that accepted it.
 type subjectIndex struct {
-	u     *unit
+	b     *Batch
 	added []subjectRow
 	seen  map[subjectRow]bool
 	// addedUnder indexes added by (property, key).
-	addedUnder map[rowKey][]int
-	// under holds the stored rows of each (property, key) loaded; asked
-	// the pairs the recording asked for, in order.
-	under map[rowKey][]subjectRow
-	asked []rowKey
+	addedUnder map[pair][]int
+	// under holds the stored rows of each (property, key) read.
+	under map[pair][]subjectRow
 }
 
 const (
@@ -346,23 +437,18 @@ const (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[]) ON CONFLICT DO NOTHING`
 )
 
-func newSubjectIndex(u *unit) *subjectIndex {
-	x := &subjectIndex{u: u, seen: map[subjectRow]bool{}, addedUnder: map[rowKey][]int{}, under: map[rowKey][]subjectRow{}}
-	u.tables = append(u.tables, x)
-	return x
+func newSubjectIndex(b *Batch) *subjectIndex {
+	return &subjectIndex{b: b, seen: map[subjectRow]bool{}, addedUnder: map[pair][]int{}, under: map[pair][]subjectRow{}}
 }
 
 // Insert files a row, unless the batch filed the same one already.
 func (x *subjectIndex) Insert(r subjectRow) {
-	if x.u.recording {
-		return
-	}
 	r.OccurredAt = r.OccurredAt.UTC()
 	if x.seen[r] {
 		return
 	}
 	x.seen[r] = true
-	k := rowKey{r.PropertyID, r.Key}
+	k := pair{r.PropertyID, r.Key}
 	x.addedUnder[k] = append(x.addedUnder[k], len(x.added))
 	x.added = append(x.added, r)
 }
@@ -370,14 +456,11 @@ func (x *subjectIndex) Insert(r subjectRow) {
 // Under returns the rows filed under (pid, key): stored, or filed by the
 // batch.
 func (x *subjectIndex) Under(pid, key string) []subjectRow {
-	k := rowKey{pid, key}
+	k := pair{pid, key}
 	stored, ok := x.under[k]
 	if !ok {
-		if x.u.recording {
-			x.asked = append(x.asked, k)
-			return nil
-		}
-		x.load([]rowKey{k}, nil)
+		x.under[k] = nil
+		x.b.query("rm_audit_subjects", sqlSubjectsUnder, x.scan, []string{pid}, []string{key})
 		stored = x.under[k]
 	}
 	out := slices.Clone(stored)
@@ -389,68 +472,42 @@ func (x *subjectIndex) Under(pid, key string) []subjectRow {
 	return out
 }
 
-// load reads the rows under keys, at once or, with b, in b.
-func (x *subjectIndex) load(keys []rowKey, b *pgx.Batch) {
-	for _, k := range keys {
-		x.under[k] = nil
+// ask appends k to keys, for the batch's load, unless it is known.
+func (x *subjectIndex) ask(keys []pair, k pair) []pair {
+	if _, ok := x.under[k]; ok {
+		return keys
 	}
-	each := func(rows pgx.Rows) error {
-		var r subjectRow
-		_, err := pgx.ForEachRow(rows, []any{&r.PropertyID, &r.Key, &r.OccurredAt, &r.Revision}, func() error {
-			k := rowKey{r.PropertyID, r.Key}
-			x.under[k] = append(x.under[k], r)
-			return nil
-		})
-		return err
-	}
-	args := keyArrays(2, keys)
-	if b != nil {
-		b.Queue(sqlSubjectsUnder, args...).Query(each)
-		return
-	}
-	if x.u.err != nil {
-		return
-	}
-	rows, err := x.u.tx.Query(x.u.ctx, sqlSubjectsUnder, args...)
-	if err == nil {
-		err = each(rows)
-	}
-	if err != nil {
-		x.u.fail(fmt.Errorf("load rm_audit_subjects: %w", err))
-	}
+	x.under[k] = nil
+	return append(keys, k)
 }
 
-func (x *subjectIndex) startPass() {
-	x.added, x.seen, x.addedUnder = nil, map[subjectRow]bool{}, map[rowKey][]int{}
+func (x *subjectIndex) queueLoad(b *pgx.Batch, keys []pair) {
+	ps, ks := pairArrays(keys)
+	b.Queue(sqlSubjectsUnder, ps, ks).Query(x.scan)
 }
 
-func (x *subjectIndex) queueLoads(b *pgx.Batch) bool {
-	var keys []rowKey
-	for _, k := range x.asked {
-		if _, ok := x.under[k]; !ok {
-			keys = append(keys, k)
-			x.under[k] = nil
-		}
-	}
-	x.asked = nil
-	if len(keys) > 0 {
-		x.load(keys, b)
-	}
-	return len(keys) > 0
+func (x *subjectIndex) scan(rows pgx.Rows) error {
+	var r subjectRow
+	_, err := pgx.ForEachRow(rows, []any{&r.PropertyID, &r.Key, &r.OccurredAt, &r.Revision}, func() error {
+		k := pair{r.PropertyID, r.Key}
+		x.under[k] = append(x.under[k], r)
+		return nil
+	})
+	return err
 }
 
-func (x *subjectIndex) queueWrites(b *pgx.Batch) {
+func (x *subjectIndex) flush(b *pgx.Batch) {
 	if len(x.added) == 0 {
 		return
 	}
-	if x.u.bulk {
+	if x.b.bulk {
 		// Every row is new: an event files its own revision, and an
 		// acceptance only what the account does not have.
 		rows := make([][]any, len(x.added))
 		for i, r := range x.added {
 			rows[i] = []any{r.PropertyID, r.Key, r.OccurredAt, r.Revision}
 		}
-		x.u.copyRows("rm_audit_subjects", []string{"property_id", "subject_key", "occurred_at", "revision"}, rows)
+		x.b.copyRows("rm_audit_subjects", []string{"property_id", "subject_key", "occurred_at", "revision"}, rows)
 		return
 	}
 	pids, keys := make([]string, len(x.added)), make([]string, len(x.added))
@@ -459,4 +516,15 @@ func (x *subjectIndex) queueWrites(b *pgx.Batch) {
 		pids[i], keys[i], ats[i], revs[i] = r.PropertyID, r.Key, r.OccurredAt, r.Revision
 	}
 	b.Queue(sqlSubjectsInsert, pids, keys, ats, revs)
+}
+
+// insert adds an audit row, unless the batch added its revision already
+// (the first stays, as with the insert's ON CONFLICT DO NOTHING).
+func (s *auditBatch) insert(r auditRecord) {
+	k := auditKey{r.PropertyID, r.Revision}
+	if s.added[k] {
+		return
+	}
+	s.added[k] = true
+	s.rows = append(s.rows, r)
 }

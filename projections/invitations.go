@@ -3,6 +3,8 @@ package projections
 import (
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/recorded"
 )
@@ -15,13 +17,13 @@ const InvitationsName = "invitations"
 // declined). Expired is derived from expires_at when read, and the token
 // nonce is never stored.
 func Invitations() Projection {
-	return withPersonal(invitationsPersonal, setwise(InvitationsName, []string{"rm_invitations"}, newInvitationsBatch, map[string]step[*invitationsBatch]{
-		domain.TypeMemberInvited:      onEvent(invitationsInvited),
-		domain.TypeInvitationResent:   onEvent(invitationsResent),
-		domain.TypeInvitationRevoked:  onEvent(invitationsRevoked),
-		domain.TypeInvitationDeclined: onEvent(invitationsDeclined),
-		domain.TypeInvitationAccepted: onEvent(invitationsAccepted),
-	}))
+	return withPersonal(invitationsPersonal, Projection{Name: InvitationsName, Tables: []string{"rm_invitations"}, rows: newInvitationsBatch, Reducers: map[string]Reducer{
+		domain.TypeMemberInvited:      on(invitationsInvited),
+		domain.TypeInvitationResent:   on(invitationsResent),
+		domain.TypeInvitationRevoked:  on(invitationsRevoked),
+		domain.TypeInvitationDeclined: on(invitationsDeclined),
+		domain.TypeInvitationAccepted: on(invitationsAccepted),
+	}})
 }
 
 // invitationsPersonal: the invitee's email.
@@ -34,39 +36,117 @@ type invitationRow struct {
 	AccessUntil *time.Time
 }
 
-var invitationsSpec = (&tableSpec[invitationRow]{
-	name: "rm_invitations", keyCols: []string{"property_id", "invitation_id"},
-	key: func(r *invitationRow) rowKey { return rowKey{r.PropertyID, r.InvitationID} },
-	cols: []column[invitationRow]{
-		col("property_id", func(r *invitationRow) any { return &r.PropertyID }),
-		col("invitation_id", func(r *invitationRow) any { return &r.InvitationID }),
-		col("email", func(r *invitationRow) any { return &r.Email }),
-		col("role", func(r *invitationRow) any { return &r.Role }),
-		col("status", func(r *invitationRow) any { return &r.Status }),
-		col("invited_by", func(r *invitationRow) any { return &r.InvitedBy }),
-		col("created_at", func(r *invitationRow) any { return &r.CreatedAt }),
-		col("expires_at", func(r *invitationRow) any { return &r.ExpiresAt }),
-		col("updated_at", func(r *invitationRow) any { return &r.UpdatedAt }),
-		col("access_until", func(r *invitationRow) any { return &r.AccessUntil }),
-	},
-}).build()
+// invitationsBatch is the projection's rows as a batch changes them: a
+// key maps to nil where the table has no row, and a key missing was not
+// read; changed holds the keys to write back.
+type invitationsBatch struct {
+	b           *Batch
+	invitations map[pair]*invitationRow
+	changed     map[pair]bool
+}
 
-type invitationsBatch struct{ invitations *table[invitationRow] }
+func newInvitationsBatch(b *Batch) batchRows {
+	return &invitationsBatch{b: b, invitations: map[pair]*invitationRow{}, changed: map[pair]bool{}}
+}
 
-func newInvitationsBatch(u *unit) *invitationsBatch {
-	return &invitationsBatch{invitations: newTable(u, invitationsSpec)}
+const (
+	sqlInvitationsLoad = `SELECT t.property_id, t.invitation_id, t.email, t.role, t.status, t.invited_by,
+		t.created_at, t.expires_at, t.updated_at, t.access_until
+		FROM rm_invitations t JOIN unnest($1::text[], $2::text[]) AS k(p, i) ON t.property_id = k.p AND t.invitation_id = k.i`
+	sqlInvitationsUpsert = `INSERT INTO rm_invitations (property_id, invitation_id, email, role, status, invited_by,
+		created_at, expires_at, updated_at, access_until)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+			$7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])
+		ON CONFLICT (property_id, invitation_id) DO UPDATE SET email = EXCLUDED.email, role = EXCLUDED.role,
+			status = EXCLUDED.status, invited_by = EXCLUDED.invited_by, created_at = EXCLUDED.created_at,
+			expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at, access_until = EXCLUDED.access_until`
+)
+
+// load reads the invitation each event but MemberInvited changes.
+func (s *invitationsBatch) load(b *pgx.Batch, events []recorded.Event) {
+	var keys []pair
+	for _, e := range events {
+		if id := invitationOf(e.Event); id != "" {
+			if k := (pair{e.PropertyID, id}); !known(s.invitations, k) {
+				s.invitations[k] = nil
+				keys = append(keys, k)
+			}
+		}
+	}
+	if len(keys) > 0 {
+		ps, is := pairArrays(keys)
+		b.Queue(sqlInvitationsLoad, ps, is).Query(s.scan)
+	}
+}
+
+// invitationOf is the invitation whose row the event changes, for the
+// events about an invitation there already; empty for others.
+func invitationOf(ev any) string {
+	switch ev := ev.(type) {
+	case domain.InvitationResent:
+		return ev.InvitationID
+	case domain.InvitationRevoked:
+		return ev.InvitationID
+	case domain.InvitationDeclined:
+		return ev.InvitationID
+	case domain.InvitationAccepted:
+		return ev.InvitationID
+	}
+	return ""
+}
+
+func (s *invitationsBatch) scan(rows pgx.Rows) error {
+	var r invitationRow
+	_, err := pgx.ForEachRow(rows, []any{&r.PropertyID, &r.InvitationID, &r.Email, &r.Role, &r.Status, &r.InvitedBy,
+		&r.CreatedAt, &r.ExpiresAt, &r.UpdatedAt, &r.AccessUntil}, func() error {
+		row := r
+		s.invitations[pair{r.PropertyID, r.InvitationID}] = &row
+		return nil
+	})
+	return err
+}
+
+// update changes the invitation's row with f, when there is one.
+func (s *invitationsBatch) update(pid, invitationID string, f func(*invitationRow)) {
+	k := pair{pid, invitationID}
+	if _, ok := s.invitations[k]; !ok {
+		s.invitations[k] = nil
+		s.b.query("rm_invitations", sqlInvitationsLoad, s.scan, []string{pid}, []string{invitationID})
+	}
+	if r := s.invitations[k]; r != nil {
+		f(r)
+		s.changed[k] = true
+	}
+}
+
+func (s *invitationsBatch) flush(b *pgx.Batch) {
+	n := len(s.changed)
+	if n == 0 {
+		return
+	}
+	ps, is, emails, roles, statuses, by := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	created, expires, updated, until := make([]time.Time, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n), make([]*time.Time, 0, n)
+	for k := range s.changed {
+		r := s.invitations[k] // never deleted
+		ps, is, emails, roles = append(ps, r.PropertyID), append(is, r.InvitationID), append(emails, r.Email), append(roles, r.Role)
+		statuses, by = append(statuses, r.Status), append(by, r.InvitedBy)
+		created, expires, updated, until = append(created, r.CreatedAt), append(expires, r.ExpiresAt), append(updated, r.UpdatedAt), append(until, r.AccessUntil)
+	}
+	b.Queue(sqlInvitationsUpsert, ps, is, emails, roles, statuses, by, created, expires, updated, until)
 }
 
 func invitationsInvited(s *invitationsBatch, e recorded.Event, ev domain.MemberInvited) error {
 	at := dbTime(e.At())
-	s.invitations.Put(invitationRow{PropertyID: e.PropertyID, InvitationID: ev.InvitationID, Email: ev.Email,
+	k := pair{e.PropertyID, ev.InvitationID}
+	s.changed[k] = true
+	s.invitations[k] = &invitationRow{PropertyID: e.PropertyID, InvitationID: ev.InvitationID, Email: ev.Email,
 		Role: string(ev.Role), Status: string(domain.InvitePending), InvitedBy: ev.InvitedBy,
-		CreatedAt: at, ExpiresAt: dbTime(ev.ExpiresAt), UpdatedAt: at, AccessUntil: ev.AccessUntil})
+		CreatedAt: at, ExpiresAt: dbTime(ev.ExpiresAt), UpdatedAt: at, AccessUntil: ev.AccessUntil}
 	return nil
 }
 
 func invitationsResent(s *invitationsBatch, e recorded.Event, ev domain.InvitationResent) error {
-	s.invitations.Update(rowKey{e.PropertyID, ev.InvitationID}, func(r *invitationRow) {
+	s.update(e.PropertyID, ev.InvitationID, func(r *invitationRow) {
 		r.ExpiresAt, r.UpdatedAt = dbTime(ev.ExpiresAt), dbTime(e.At())
 	})
 	return nil
@@ -85,7 +165,7 @@ func invitationsAccepted(s *invitationsBatch, e recorded.Event, ev domain.Invita
 }
 
 func setInvitationStatus(s *invitationsBatch, e recorded.Event, invitationID string, status domain.InvitationStatus) error {
-	s.invitations.Update(rowKey{e.PropertyID, invitationID}, func(r *invitationRow) {
+	s.update(e.PropertyID, invitationID, func(r *invitationRow) {
 		r.Status, r.UpdatedAt = string(status), dbTime(e.At())
 	})
 	return nil

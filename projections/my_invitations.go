@@ -3,6 +3,8 @@ package projections
 import (
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/recorded"
 )
@@ -17,14 +19,14 @@ const MyInvitationsName = "my_invitations"
 // rm_my_invitations_properties, so it never reads another projection's
 // tables and can be rebuilt alone.
 func MyInvitations() Projection {
-	return withPersonal(myInvitationsPersonal, setwise(MyInvitationsName, []string{"rm_my_invitations", "rm_my_invitations_properties"}, newMyInvitationsBatch, map[string]step[*myInvitationsBatch]{
-		domain.TypePropertyCreated:    onEvent(myInvitationsPropertyCreated),
-		domain.TypeMemberInvited:      onEvent(myInvitationsInvited),
-		domain.TypeInvitationResent:   onEvent(myInvitationsResent),
-		domain.TypeInvitationRevoked:  onEvent(myInvitationsRevoked),
-		domain.TypeInvitationDeclined: onEvent(myInvitationsDeclined),
-		domain.TypeInvitationAccepted: onEvent(myInvitationsAccepted),
-	}))
+	return withPersonal(myInvitationsPersonal, Projection{Name: MyInvitationsName, Tables: []string{"rm_my_invitations", "rm_my_invitations_properties"}, rows: newMyInvitationsBatch, Reducers: map[string]Reducer{
+		domain.TypePropertyCreated:    on(myInvitationsPropertyCreated),
+		domain.TypeMemberInvited:      on(myInvitationsInvited),
+		domain.TypeInvitationResent:   on(myInvitationsResent),
+		domain.TypeInvitationRevoked:  on(myInvitationsRevoked),
+		domain.TypeInvitationDeclined: on(myInvitationsDeclined),
+		domain.TypeInvitationAccepted: on(myInvitationsAccepted),
+	}})
 }
 
 // myInvitationsPersonal: the invitee's email, and the inviter's as their
@@ -39,56 +41,164 @@ type myInvitationRow struct {
 	CreatedAt, ExpiresAt                                                           time.Time
 }
 
-// nameRow is a property's name as one projection last saw it.
-type nameRow struct{ PropertyID, Name string }
-
-func nameSpec(name string) *tableSpec[nameRow] {
-	return (&tableSpec[nameRow]{
-		name: name, keyCols: []string{"property_id"},
-		key: func(r *nameRow) rowKey { return rowKey{a: r.PropertyID} },
-		cols: []column[nameRow]{
-			col("property_id", func(r *nameRow) any { return &r.PropertyID }),
-			col("name", func(r *nameRow) any { return &r.Name }),
-		},
-	}).build()
+// myInvitationsBatch is the projection's rows as a batch changes them: a
+// key maps to nil where the table has no row, and a key missing was not
+// read; changed holds the keys to write back. scanned holds the
+// properties whose every row is in invitations.
+type myInvitationsBatch struct {
+	b           *Batch
+	invitations map[pair]*myInvitationRow
+	changed     map[pair]bool
+	scanned     map[string]bool
+	names       *perProperty
 }
 
-var (
-	myInvitationsSpec = (&tableSpec[myInvitationRow]{
-		name: "rm_my_invitations", keyCols: []string{"property_id", "invitation_id"},
-		key:         func(r *myInvitationRow) rowKey { return rowKey{r.PropertyID, r.InvitationID} },
-		propertyCol: "property_id", property: func(r *myInvitationRow) string { return r.PropertyID },
-		cols: []column[myInvitationRow]{
-			col("email", func(r *myInvitationRow) any { return &r.Email }),
-			col("property_id", func(r *myInvitationRow) any { return &r.PropertyID }),
-			col("invitation_id", func(r *myInvitationRow) any { return &r.InvitationID }),
-			col("property_name", func(r *myInvitationRow) any { return &r.PropertyName }),
-			col("role", func(r *myInvitationRow) any { return &r.Role }),
-			col("invited_by", func(r *myInvitationRow) any { return &r.InvitedBy }),
-			col("invited_by_email", func(r *myInvitationRow) any { return &r.InvitedByEmail }),
-			col("created_at", func(r *myInvitationRow) any { return &r.CreatedAt }),
-			col("expires_at", func(r *myInvitationRow) any { return &r.ExpiresAt }),
-		},
-	}).build()
-	myInvitationsNamesSpec = nameSpec("rm_my_invitations_properties")
+func newMyInvitationsBatch(b *Batch) batchRows {
+	return &myInvitationsBatch{b: b, invitations: map[pair]*myInvitationRow{}, changed: map[pair]bool{}, scanned: map[string]bool{},
+		names: newPerProperty(b, sqlMyInvitationsNamesLoad, sqlMyInvitationsNamesUpsert)}
+}
+
+const (
+	sqlMyInvitationsColumns = `t.email, t.property_id, t.invitation_id, t.property_name, t.role, t.invited_by,
+		t.invited_by_email, t.created_at, t.expires_at`
+	sqlMyInvitationsLoad = `SELECT ` + sqlMyInvitationsColumns + ` FROM rm_my_invitations t
+		JOIN unnest($1::text[], $2::text[]) AS k(p, i) ON t.property_id = k.p AND t.invitation_id = k.i`
+	sqlMyInvitationsScan   = `SELECT ` + sqlMyInvitationsColumns + ` FROM rm_my_invitations t WHERE t.property_id = ANY($1::text[])`
+	sqlMyInvitationsUpsert = `INSERT INTO rm_my_invitations (email, property_id, invitation_id, property_name, role,
+		invited_by, invited_by_email, created_at, expires_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::timestamptz[], $9::timestamptz[])
+		ON CONFLICT (property_id, invitation_id) DO UPDATE SET email = EXCLUDED.email,
+			property_name = EXCLUDED.property_name, role = EXCLUDED.role, invited_by = EXCLUDED.invited_by,
+			invited_by_email = EXCLUDED.invited_by_email, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`
+	sqlMyInvitationsDelete = `DELETE FROM rm_my_invitations t USING unnest($1::text[], $2::text[]) AS k(p, i)
+		WHERE t.property_id = k.p AND t.invitation_id = k.i`
+
+	sqlMyInvitationsNamesLoad   = `SELECT property_id, name FROM rm_my_invitations_properties WHERE property_id = ANY($1::text[])`
+	sqlMyInvitationsNamesUpsert = `INSERT INTO rm_my_invitations_properties (property_id, name)
+		SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (property_id) DO UPDATE SET name = EXCLUDED.name`
 )
 
-type myInvitationsBatch struct {
-	invitations *table[myInvitationRow]
-	names       *table[nameRow]
+// load reads the invitation each event but MemberInvited changes, the
+// name of the properties invited to, and every row of a property renamed.
+func (s *myInvitationsBatch) load(b *pgx.Batch, events []recorded.Event) {
+	var keys []pair
+	var pids, scans []string
+	for _, e := range events {
+		switch ev := e.Event.(type) {
+		case domain.MemberInvited:
+			pids = s.names.ask(pids, e.PropertyID)
+		case domain.PropertyCreated:
+			if e.Revision > 0 && !s.scanned[e.PropertyID] {
+				s.scanned[e.PropertyID] = true
+				scans = append(scans, e.PropertyID)
+			}
+		default:
+			if id := invitationOf(ev); id != "" {
+				if k := (pair{e.PropertyID, id}); !known(s.invitations, k) {
+					s.invitations[k] = nil
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	if len(keys) > 0 {
+		ps, is := pairArrays(keys)
+		b.Queue(sqlMyInvitationsLoad, ps, is).Query(s.scan(true))
+	}
+	if len(scans) > 0 {
+		b.Queue(sqlMyInvitationsScan, storableKeys(scans)).Query(s.scan(true))
+	}
+	if len(pids) > 0 {
+		b.Queue(sqlMyInvitationsNamesLoad, storableKeys(pids)).Query(s.names.scan)
+	}
 }
 
-func newMyInvitationsBatch(u *unit) *myInvitationsBatch {
-	return &myInvitationsBatch{invitations: newTable(u, myInvitationsSpec), names: newTable(u, myInvitationsNamesSpec)}
+// scan keeps the rows read; over says they replace what the batch holds,
+// which only a read before the reducers run may.
+func (s *myInvitationsBatch) scan(over bool) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		var r myInvitationRow
+		_, err := pgx.ForEachRow(rows, []any{&r.Email, &r.PropertyID, &r.InvitationID, &r.PropertyName, &r.Role,
+			&r.InvitedBy, &r.InvitedByEmail, &r.CreatedAt, &r.ExpiresAt}, func() error {
+			if k := (pair{r.PropertyID, r.InvitationID}); over || !known(s.invitations, k) {
+				row := r
+				s.invitations[k] = &row
+			}
+			return nil
+		})
+		return err
+	}
+}
+
+// update changes the invitation's row with f, when there is one.
+func (s *myInvitationsBatch) update(pid, invitationID string, f func(*myInvitationRow)) {
+	k := pair{pid, invitationID}
+	if !known(s.invitations, k) {
+		s.invitations[k] = nil
+		s.b.query("rm_my_invitations", sqlMyInvitationsLoad, s.scan(true), []string{pid}, []string{invitationID})
+	}
+	if r := s.invitations[k]; r != nil {
+		f(r)
+		s.changed[k] = true
+	}
+}
+
+// remove deletes the invitation's row, when there is one.
+func (s *myInvitationsBatch) remove(pid, invitationID string) {
+	s.update(pid, invitationID, func(*myInvitationRow) {})
+	if k := (pair{pid, invitationID}); s.changed[k] {
+		s.invitations[k] = nil
+	}
+}
+
+// updateProperty calls f on every row of the property, as an UPDATE ...
+// WHERE property_id = pid would, and writes back those f reports changed.
+func (s *myInvitationsBatch) updateProperty(pid string, f func(*myInvitationRow) bool) {
+	if !s.scanned[pid] {
+		s.scanned[pid] = true
+		s.b.query("rm_my_invitations of property "+pid, sqlMyInvitationsScan, s.scan(false), []string{pid})
+	}
+	for k, r := range s.invitations {
+		if r != nil && r.PropertyID == pid && f(r) {
+			s.changed[k] = true
+		}
+	}
+}
+
+func (s *myInvitationsBatch) flush(b *pgx.Batch) {
+	var gone []pair
+	var put []*myInvitationRow
+	for k := range s.changed {
+		if r := s.invitations[k]; r != nil {
+			put = append(put, r)
+		} else {
+			gone = append(gone, k)
+		}
+	}
+	if len(gone) > 0 {
+		ps, is := pairArrays(gone)
+		b.Queue(sqlMyInvitationsDelete, ps, is)
+	}
+	if n := len(put); n > 0 {
+		emails, ps, is, names, roles, by, byEmail := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		created, expires := make([]time.Time, n), make([]time.Time, n)
+		for i, r := range put {
+			emails[i], ps[i], is[i], names[i], roles[i], by[i], byEmail[i] = r.Email, r.PropertyID, r.InvitationID, r.PropertyName, r.Role, r.InvitedBy, r.InvitedByEmail
+			created[i], expires[i] = r.CreatedAt, r.ExpiresAt
+		}
+		b.Queue(sqlMyInvitationsUpsert, emails, ps, is, names, roles, by, byEmail, created, expires)
+	}
+	s.names.flush(b)
 }
 
 func myInvitationsPropertyCreated(s *myInvitationsBatch, e recorded.Event, ev domain.PropertyCreated) error {
-	s.names.Put(nameRow{PropertyID: e.PropertyID, Name: ev.Name})
+	s.names.put(e.PropertyID, ev.Name)
 	// A rename would take this path too: pending rows show the new name.
 	// At revision 0 no event of the property came before, so it has no
 	// rows to rename.
 	if e.Revision > 0 {
-		s.invitations.UpdateProperty(e.PropertyID, func(r *myInvitationRow) bool {
+		s.updateProperty(e.PropertyID, func(r *myInvitationRow) bool {
 			if r.PropertyName == ev.Name {
 				return false
 			}
@@ -100,10 +210,12 @@ func myInvitationsPropertyCreated(s *myInvitationsBatch, e recorded.Event, ev do
 }
 
 func myInvitationsInvited(s *myInvitationsBatch, e recorded.Event, ev domain.MemberInvited) error {
-	name, _ := s.names.Get(rowKey{a: e.PropertyID})
-	s.invitations.Put(myInvitationRow{Email: ev.Email, PropertyID: e.PropertyID, InvitationID: ev.InvitationID,
-		PropertyName: name.Name, Role: string(ev.Role), InvitedBy: ev.InvitedBy, InvitedByEmail: inviterEmail(e, ev),
-		CreatedAt: dbTime(e.At()), ExpiresAt: dbTime(ev.ExpiresAt)})
+	name, _ := s.names.get(e.PropertyID)
+	k := pair{e.PropertyID, ev.InvitationID}
+	s.changed[k] = true
+	s.invitations[k] = &myInvitationRow{Email: ev.Email, PropertyID: e.PropertyID, InvitationID: ev.InvitationID,
+		PropertyName: name, Role: string(ev.Role), InvitedBy: ev.InvitedBy, InvitedByEmail: inviterEmail(e, ev),
+		CreatedAt: dbTime(e.At()), ExpiresAt: dbTime(ev.ExpiresAt)}
 	return nil
 }
 
@@ -118,21 +230,21 @@ func inviterEmail(e recorded.Event, ev domain.MemberInvited) string {
 }
 
 func myInvitationsResent(s *myInvitationsBatch, e recorded.Event, ev domain.InvitationResent) error {
-	s.invitations.Update(rowKey{e.PropertyID, ev.InvitationID}, func(r *myInvitationRow) { r.ExpiresAt = dbTime(ev.ExpiresAt) })
+	s.update(e.PropertyID, ev.InvitationID, func(r *myInvitationRow) { r.ExpiresAt = dbTime(ev.ExpiresAt) })
 	return nil
 }
 
 func myInvitationsRevoked(s *myInvitationsBatch, e recorded.Event, ev domain.InvitationRevoked) error {
-	s.invitations.Delete(rowKey{e.PropertyID, ev.InvitationID})
+	s.remove(e.PropertyID, ev.InvitationID)
 	return nil
 }
 
 func myInvitationsDeclined(s *myInvitationsBatch, e recorded.Event, ev domain.InvitationDeclined) error {
-	s.invitations.Delete(rowKey{e.PropertyID, ev.InvitationID})
+	s.remove(e.PropertyID, ev.InvitationID)
 	return nil
 }
 
 func myInvitationsAccepted(s *myInvitationsBatch, e recorded.Event, ev domain.InvitationAccepted) error {
-	s.invitations.Delete(rowKey{e.PropertyID, ev.InvitationID})
+	s.remove(e.PropertyID, ev.InvitationID)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/recorded"
@@ -41,19 +42,19 @@ func NotificationID(eventID, recipient string) string {
 // projection's tables: a rebuild leaves it alone. Property names are kept
 // in rm_notifications_properties, so the projection can be rebuilt alone.
 func Notifications() Projection {
-	return withPersonal(notificationsPersonal, setwise(NotificationsName, []string{"rm_notifications", "rm_notifications_properties"}, newNotificationsBatch, map[string]step[*notificationsBatch]{
-		domain.TypePropertyCreated:      onEvent(notificationsPropertyCreated),
-		domain.TypeMemberInvited:        onEvent(notificationsInvited),
-		domain.TypeMemberRoleChanged:    onEvent(notificationsRoleChanged),
-		domain.TypeMemberAccessDisabled: onEvent(notificationsAccessDisabled),
-		domain.TypeMemberAccessEnabled:  onEvent(notificationsAccessEnabled),
-		domain.TypeMemberRemoved:        onEvent(notificationsRemoved),
+	return withPersonal(notificationsPersonal, Projection{Name: NotificationsName, Tables: []string{"rm_notifications", "rm_notifications_properties"}, rows: newNotificationsBatch, Reducers: map[string]Reducer{
+		domain.TypePropertyCreated:      on(notificationsPropertyCreated),
+		domain.TypeMemberInvited:        on(notificationsInvited),
+		domain.TypeMemberRoleChanged:    on(notificationsRoleChanged),
+		domain.TypeMemberAccessDisabled: on(notificationsAccessDisabled),
+		domain.TypeMemberAccessEnabled:  on(notificationsAccessEnabled),
+		domain.TypeMemberRemoved:        on(notificationsRemoved),
 
-		domain.TypeWebhookEndpointDisabled: onEvent(notificationsWebhookDisabled),
+		domain.TypeWebhookEndpointDisabled: on(notificationsWebhookDisabled),
 
-		domain.TypeMemberAccessEndingSoon: onEvent(notificationsAccessEndingSoon),
-		domain.TypeMemberAccessExpired:    onEvent(notificationsAccessExpired),
-	}))
+		domain.TypeMemberAccessEndingSoon: on(notificationsAccessEndingSoon),
+		domain.TypeMemberAccessExpired:    on(notificationsAccessExpired),
+	}})
 }
 
 // notificationsPersonal: the invitee an invitation notification is
@@ -74,41 +75,76 @@ type notificationRow struct {
 	CreatedAt          time.Time
 }
 
-var (
-	// Applying an event again rewrites the same row's name and details.
-	notificationsSpec = (&insertSpec[notificationRow]{
-		name: "rm_notifications",
-		key:  func(r *notificationRow) rowKey { return rowKey{a: r.ID} },
-		cols: []column[notificationRow]{
-			{name: "id", sqlType: "uuid", field: func(r *notificationRow) any { return &r.ID }},
-			col("account_id", func(r *notificationRow) any { return &r.AccountID }),
-			col("email", func(r *notificationRow) any { return &r.Email }),
-			col("invited_by", func(r *notificationRow) any { return &r.InvitedBy }),
-			col("property_id", func(r *notificationRow) any { return &r.PropertyID }),
-			col("property_name", func(r *notificationRow) any { return &r.PropertyName }),
-			col("kind", func(r *notificationRow) any { return &r.Kind }),
-			{name: "details", sqlType: "jsonb", field: func(r *notificationRow) any { return &r.Details }},
-			col("created_at", func(r *notificationRow) any { return &r.CreatedAt }),
-		},
-		conflict: "(id) DO UPDATE SET property_name = EXCLUDED.property_name, details = EXCLUDED.details",
-		merge: func(old *notificationRow, r notificationRow) {
-			old.PropertyName, old.Details = r.PropertyName, r.Details
-		},
-	}).build()
-	notificationsNamesSpec = nameSpec("rm_notifications_properties")
-)
-
+// notificationsBatch is the projection's rows as a batch changes them:
+// the notifications it adds, in order, at holding where each ID's is, and
+// the property names.
 type notificationsBatch struct {
-	notes *inserts[notificationRow]
-	names *table[nameRow]
+	b     *Batch
+	notes []notificationRow
+	at    map[string]int
+	names *perProperty
 }
 
-func newNotificationsBatch(u *unit) *notificationsBatch {
-	return &notificationsBatch{notes: newInserts(u, notificationsSpec), names: newTable(u, notificationsNamesSpec)}
+func newNotificationsBatch(b *Batch) batchRows {
+	return &notificationsBatch{b: b, at: map[string]int{},
+		names: newPerProperty(b, sqlNotificationsNamesLoad, sqlNotificationsNamesUpsert)}
+}
+
+const (
+	// Applying an event again rewrites the same row's name and details.
+	sqlNotificationsInsert = `INSERT INTO rm_notifications (id, account_id, email, invited_by, property_id,
+		property_name, kind, details, created_at)
+		SELECT u.id::uuid, u.account_id, u.email, u.invited_by, u.property_id, u.property_name, u.kind,
+			u.details::jsonb, u.created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::timestamptz[])
+			AS u(id, account_id, email, invited_by, property_id, property_name, kind, details, created_at)
+		ON CONFLICT (id) DO UPDATE SET property_name = EXCLUDED.property_name, details = EXCLUDED.details`
+
+	sqlNotificationsNamesLoad   = `SELECT property_id, name FROM rm_notifications_properties WHERE property_id = ANY($1::text[])`
+	sqlNotificationsNamesUpsert = `INSERT INTO rm_notifications_properties (property_id, name)
+		SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (property_id) DO UPDATE SET name = EXCLUDED.name`
+)
+
+// load reads the name of every property the events notify about.
+func (s *notificationsBatch) load(b *pgx.Batch, events []recorded.Event) {
+	var pids []string
+	for _, e := range events {
+		if e.Type != domain.TypePropertyCreated {
+			pids = s.names.ask(pids, e.PropertyID)
+		}
+	}
+	if len(pids) > 0 {
+		b.Queue(sqlNotificationsNamesLoad, storableKeys(pids)).Query(s.names.scan)
+	}
+}
+
+// add adds r, or, when the batch added its ID already, takes its name and
+// details, as the insert's ON CONFLICT would.
+func (s *notificationsBatch) add(r notificationRow) {
+	if i, ok := s.at[r.ID]; ok {
+		s.notes[i].PropertyName, s.notes[i].Details = r.PropertyName, r.Details
+		return
+	}
+	s.at[r.ID] = len(s.notes)
+	s.notes = append(s.notes, r)
+}
+
+func (s *notificationsBatch) flush(b *pgx.Batch) {
+	if n := len(s.notes); n > 0 {
+		ids, accounts, emails, by := make([]string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		ps, names, kinds, details, created := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
+		for i, r := range s.notes {
+			ids[i], accounts[i], emails[i], by[i] = r.ID, r.AccountID, r.Email, r.InvitedBy
+			ps[i], names[i], kinds[i], details[i], created[i] = r.PropertyID, r.PropertyName, r.Kind, r.Details, r.CreatedAt
+		}
+		b.Queue(sqlNotificationsInsert, ids, accounts, emails, by, ps, names, kinds, details, created)
+	}
+	s.names.flush(b)
 }
 
 func notificationsPropertyCreated(s *notificationsBatch, e recorded.Event, ev domain.PropertyCreated) error {
-	s.names.Put(nameRow{PropertyID: e.PropertyID, Name: ev.Name})
+	s.names.put(e.PropertyID, ev.Name)
 	return nil
 }
 
@@ -150,10 +186,7 @@ func notificationsRemoved(s *notificationsBatch, e recorded.Event, ev domain.Mem
 // notify writes one notification to an account or, when accountID is
 // empty, to an email; invitedBy is the inviter's account, for invitations. Applying the same event again rewrites the same row.
 func notify(s *notificationsBatch, e recorded.Event, accountID, email, invitedBy, kind string, details any) error {
-	name, _ := s.names.Get(rowKey{a: e.PropertyID})
-	if s.names.u.recording {
-		return nil // the name is all it reads
-	}
+	name, _ := s.names.get(e.PropertyID)
 	recipient := accountID
 	if recipient == "" {
 		recipient = "email:" + email
@@ -162,8 +195,8 @@ func notify(s *notificationsBatch, e recorded.Event, accountID, email, invitedBy
 	if err != nil {
 		return err
 	}
-	s.notes.Insert(notificationRow{ID: NotificationID(eventKey(e), recipient), AccountID: nonEmpty(accountID),
-		Email: nonEmpty(email), InvitedBy: nonEmpty(invitedBy), PropertyID: e.PropertyID, PropertyName: name.Name, Kind: kind,
+	s.add(notificationRow{ID: NotificationID(eventKey(e), recipient), AccountID: nonEmpty(accountID),
+		Email: nonEmpty(email), InvitedBy: nonEmpty(invitedBy), PropertyID: e.PropertyID, PropertyName: name, Kind: kind,
 		Details: string(data), CreatedAt: dbTime(e.At())})
 	return nil
 }

@@ -6,26 +6,22 @@
 package projections
 
 import (
-	"context"
-
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rosterhq/roster/infra/recorded"
 )
 
-// Reducer applies one event to a projection's tables inside the batch's
-// transaction. An error rolls back the whole batch, checkpoint included.
-type Reducer func(ctx context.Context, tx pgx.Tx, e recorded.Event) error
+// Reducer applies one event to a projection's batch: to its rows in memory
+// (the projections of this package), or to its tables through b.Tx. An
+// error rolls back the whole batch, checkpoint included.
+type Reducer func(b *Batch, e recorded.Event) error
 
 // Projection is a named read model: the reducer of each event type it
 // handles. Events of other types are skipped but still advance its
 // checkpoint. The name keys its checkpoint, so renaming it rebuilds it.
 //
-// The projections this package builds apply a batch set-wise, reading and
-// writing each table a few times per batch whatever its size; their
-// Reducers apply one event the same way. A Projection made of Reducers of
-// its own, or whose Reducers map was replaced (to wrap them), applies a
-// batch one reducer call after another, in feed order.
+// The projections this package builds keep a batch's rows in memory
+// (rows): their reducers change them there, and each table is read and
+// written a few times per batch whatever its size (see applyDecoded). A
+// caller may wrap their Reducers: the wrapped ones still get the batch.
 type Projection struct {
 	Name     string
 	Reducers map[string]Reducer
@@ -36,9 +32,9 @@ type Projection struct {
 	// forgetting the person rewrites them (infra/privacy), and only them.
 	Personal []PersonalColumn
 
-	// set is the set-wise form of the projections this package builds,
-	// which applies a batch in a few statements per table; see folded.
-	set fold
+	// rows starts a batch's state for the Reducers; nil for a projection
+	// whose reducers write through the transaction themselves.
+	rows func(b *Batch) batchRows
 }
 
 // All returns every projection the service runs, in a stable order.

@@ -514,14 +514,14 @@ func failAt(p projections.Projection, at eventstore.Position) projections.Projec
 	rs := map[string]projections.Reducer{}
 	for _, typ := range domain.EventTypes() {
 		inner := p.Reducers[typ]
-		rs[typ] = func(ctx context.Context, tx pgx.Tx, e recorded.Event) error {
+		rs[typ] = func(b *projections.Batch, e recorded.Event) error {
 			if e.Position == at {
 				return errInjected
 			}
 			if inner == nil {
 				return nil
 			}
-			return inner(ctx, tx, e)
+			return inner(b, e)
 		}
 	}
 	p.Reducers = rs

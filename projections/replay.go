@@ -28,20 +28,21 @@ type lane struct {
 // replay applies the whole feed, as it stands, to the copies of rs, and
 // moves their positions to the last event it read.
 //
-// Each batch of the feed is read once. The set-wise projections (every one
-// this package builds) are applied together by cfg.Workers lanes, each to
-// the events of its share of the properties: their rows belong to one
-// property each, so the lanes never touch the same row, and an event is
-// opened and decoded once. A projection without a set-wise form may read
-// across properties, so it gets a lane of its own with every event, in
-// feed order. The lanes apply a batch at the same time, each in its own
+// Each batch of the feed is read once. The projections that keep a batch's
+// rows in memory (every one this package builds, see Projection.rows) are
+// applied together by cfg.Workers lanes, each to the events of its share
+// of the properties: their rows belong to one property each, so the lanes
+// never touch the same row, and an event is opened and decoded once. A
+// projection whose reducers write through the transaction themselves may
+// read across properties, so it gets a lane of its own with every event,
+// in feed order. The lanes apply a batch at the same time, each in its own
 // transaction, while the next batch is read. A projection that cannot apply
 // an event is given up (added to gaveUp) and the lanes go on without it.
 func replay(ctx context.Context, pool *pgxpool.Pool, feed eventstore.FeedReader, rs []*rebuilder, cfg RebuildConfig,
 	skips skipSet, gaveUp *givenUp, progress func()) error {
 	var set, plain []*rebuilder
 	for _, r := range rs {
-		if r.p.folded() != nil {
+		if r.p.rows != nil {
 			set = append(set, r)
 		} else {
 			plain = append(plain, r)

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/recorded"
 )
@@ -20,18 +22,63 @@ type roleRow struct {
 	CreatedAt, UpdatedAt time.Time
 }
 
-var rolesSpec = (&tableSpec[roleRow]{
-	name: "rm_roles", keyCols: []string{"property_id", "role_id"},
-	key: func(r *roleRow) rowKey { return rowKey{r.PropertyID, r.RoleID} },
-	cols: []column[roleRow]{
-		col("property_id", func(r *roleRow) any { return &r.PropertyID }),
-		col("role_id", func(r *roleRow) any { return &r.RoleID }),
-		col("name", func(r *roleRow) any { return &r.Name }),
-		col("permissions", func(r *roleRow) any { return &r.Permissions }),
-		col("created_at", func(r *roleRow) any { return &r.CreatedAt }),
-		col("updated_at", func(r *roleRow) any { return &r.UpdatedAt }),
-	},
-}).build()
+const (
+	sqlRolesLoad = `SELECT t.property_id, t.role_id, t.name, t.permissions, t.created_at, t.updated_at
+		FROM rm_roles t JOIN unnest($1::text[], $2::text[]) AS k(p, r) ON t.property_id = k.p AND t.role_id = k.r`
+	sqlRolesUpsert = `INSERT INTO rm_roles (property_id, role_id, name, permissions, created_at, updated_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+		ON CONFLICT (property_id, role_id) DO UPDATE SET name = EXCLUDED.name, permissions = EXCLUDED.permissions,
+			created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
+	sqlRolesDelete = `DELETE FROM rm_roles t USING unnest($1::text[], $2::text[]) AS k(p, r)
+		WHERE t.property_id = k.p AND t.role_id = k.r`
+)
+
+func (s *accessBatch) scanRoles(rows pgx.Rows) error {
+	var r roleRow
+	_, err := pgx.ForEachRow(rows, []any{&r.PropertyID, &r.RoleID, &r.Name, &r.Permissions, &r.CreatedAt, &r.UpdatedAt}, func() error {
+		row := r
+		s.roles[pair{r.PropertyID, r.RoleID}] = &row
+		return nil
+	})
+	return err
+}
+
+// updateRole changes the role's row with f, when there is one.
+func (s *accessBatch) updateRole(pid string, roleID domain.Role, f func(*roleRow)) {
+	k := pair{pid, string(roleID)}
+	if _, ok := s.roles[k]; !ok {
+		s.roles[k] = nil
+		s.b.query("rm_roles", sqlRolesLoad, s.scanRoles, []string{k.a}, []string{k.b})
+	}
+	if r := s.roles[k]; r != nil {
+		f(r)
+		s.rolesChanged[k] = true
+	}
+}
+
+func (s *accessBatch) flushRoles(b *pgx.Batch) {
+	var gone []pair
+	var put []*roleRow
+	for k := range s.rolesChanged {
+		if r := s.roles[k]; r != nil {
+			put = append(put, r)
+		} else {
+			gone = append(gone, k)
+		}
+	}
+	if len(gone) > 0 {
+		ps, rs := pairArrays(gone)
+		b.Queue(sqlRolesDelete, ps, rs)
+	}
+	if n := len(put); n > 0 {
+		ps, rs, names, perms := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		created, updated := make([]time.Time, n), make([]time.Time, n)
+		for i, r := range put {
+			ps[i], rs[i], names[i], perms[i], created[i], updated[i] = r.PropertyID, r.RoleID, r.Name, r.Permissions, r.CreatedAt, r.UpdatedAt
+		}
+		b.Queue(sqlRolesUpsert, ps, rs, names, perms, created, updated)
+	}
+}
 
 // joinPermissions is how rm_roles stores a role's permissions.
 func joinPermissions(perms []domain.Permission) string {
@@ -44,24 +91,29 @@ func joinPermissions(perms []domain.Permission) string {
 
 func roleCreated(s *accessBatch, e recorded.Event, ev domain.RoleCreated) error {
 	at := dbTime(e.At())
-	s.roles.Put(roleRow{PropertyID: e.PropertyID, RoleID: string(ev.RoleID), Name: ev.Name,
-		Permissions: joinPermissions(ev.Permissions), CreatedAt: at, UpdatedAt: at})
+	k := pair{e.PropertyID, string(ev.RoleID)}
+	s.rolesChanged[k] = true
+	s.roles[k] = &roleRow{PropertyID: e.PropertyID, RoleID: string(ev.RoleID), Name: ev.Name,
+		Permissions: joinPermissions(ev.Permissions), CreatedAt: at, UpdatedAt: at}
 	return nil
 }
 
 func roleRenamed(s *accessBatch, e recorded.Event, ev domain.RoleRenamed) error {
-	s.roles.Update(rowKey{e.PropertyID, string(ev.RoleID)}, func(r *roleRow) { r.Name, r.UpdatedAt = ev.To, dbTime(e.At()) })
+	s.updateRole(e.PropertyID, ev.RoleID, func(r *roleRow) { r.Name, r.UpdatedAt = ev.To, dbTime(e.At()) })
 	return nil
 }
 
 func rolePermissionsChanged(s *accessBatch, e recorded.Event, ev domain.RolePermissionsChanged) error {
-	s.roles.Update(rowKey{e.PropertyID, string(ev.RoleID)}, func(r *roleRow) {
+	s.updateRole(e.PropertyID, ev.RoleID, func(r *roleRow) {
 		r.Permissions, r.UpdatedAt = joinPermissions(ev.To), dbTime(e.At())
 	})
 	return nil
 }
 
 func roleDeleted(s *accessBatch, e recorded.Event, ev domain.RoleDeleted) error {
-	s.roles.Delete(rowKey{e.PropertyID, string(ev.RoleID)})
+	s.updateRole(e.PropertyID, ev.RoleID, func(*roleRow) {})
+	if k := (pair{e.PropertyID, string(ev.RoleID)}); s.rolesChanged[k] {
+		s.roles[k] = nil
+	}
 	return nil
 }

@@ -58,8 +58,8 @@ func createLedger(t testing.TB, pool *pgxpool.Pool) {
 func ledger(name string) projections.Projection {
 	rs := map[string]projections.Reducer{}
 	for _, typ := range domain.EventTypes() {
-		rs[typ] = func(ctx context.Context, tx pgx.Tx, e recorded.Event) error {
-			_, err := tx.Exec(ctx, `INSERT INTO test_ledger VALUES ($1, $2, $3)`,
+		rs[typ] = func(b *projections.Batch, e recorded.Event) error {
+			_, err := b.Tx().Exec(b.Context(), `INSERT INTO test_ledger VALUES ($1, $2, $3)`,
 				name, int64(e.Position.Commit), int64(e.Position.Prepare))
 			return err
 		}
@@ -111,7 +111,7 @@ func (f *fault) wrap(p projections.Projection) projections.Projection {
 	rs := map[string]projections.Reducer{}
 	for _, typ := range domain.EventTypes() {
 		inner := p.Reducers[typ]
-		rs[typ] = func(ctx context.Context, tx pgx.Tx, e recorded.Event) error {
+		rs[typ] = func(b *projections.Batch, e recorded.Event) error {
 			if e.Position == f.at && f.left.Add(-1) != -1 {
 				select {
 				case f.hits <- struct{}{}:
@@ -122,10 +122,11 @@ func (f *fault) wrap(p projections.Projection) projections.Projection {
 			if inner == nil {
 				return nil
 			}
-			return inner(ctx, tx, e)
+			return inner(b, e)
 		}
 	}
-	return projections.Projection{Name: p.Name, Reducers: rs}
+	p.Reducers = rs
+	return p
 }
 
 // logSink collects a runner's log lines for inspection.

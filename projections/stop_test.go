@@ -259,14 +259,14 @@ func faulty(p projections.Projection, at eventstore.Position, armed func() bool,
 	rs := map[string]projections.Reducer{}
 	for _, typ := range domain.EventTypes() {
 		inner := p.Reducers[typ]
-		rs[typ] = func(ctx context.Context, tx pgx.Tx, e recorded.Event) error {
+		rs[typ] = func(b *projections.Batch, e recorded.Event) error {
 			if e.Position == at && armed() {
 				return err()
 			}
 			if inner == nil {
 				return nil
 			}
-			return inner(ctx, tx, e)
+			return inner(b, e)
 		}
 	}
 	p.Reducers = rs

@@ -298,8 +298,8 @@ func newCluster(t *testing.T, n int, ttl time.Duration) *cluster {
 func ledger(name string) projections.Projection {
 	rs := map[string]projections.Reducer{}
 	for _, typ := range domain.EventTypes() {
-		rs[typ] = func(ctx context.Context, tx pgx.Tx, e recorded.Event) error {
-			_, err := tx.Exec(ctx, `INSERT INTO test_ledger VALUES ($1, $2, $3)`,
+		rs[typ] = func(b *projections.Batch, e recorded.Event) error {
+			_, err := b.Tx().Exec(b.Context(), `INSERT INTO test_ledger VALUES ($1, $2, $3)`,
 				name, int64(e.Position.Commit), int64(e.Position.Prepare))
 			return err
 		}
