@@ -164,7 +164,10 @@ func mailRetryCmd(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	if err := m.deliverer.Retry(ctx, eventID); err != nil {
+	// Taken for this process in the same statement: the send below is the
+	// one that happens, with this command's SMTP settings, not a running
+	// server's that may be what refused it.
+	if err := m.deliverer.RetryHere(ctx, eventID); err != nil {
 		return err
 	}
 	err = m.dispatcher.Send(ctx, eventID)

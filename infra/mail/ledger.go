@@ -109,12 +109,34 @@ ORDER BY updated_at DESC, event_id LIMIT $1`, StatusFailureLimit)
 // ledger holds no body: the mail is written again from its event. Errors: ErrNotFound,
 // ErrNotFailed (wrapped, naming the current state), or the database's.
 func (d *Deliverer) Retry(ctx context.Context, eventID string) error {
+	return d.requeue(ctx, eventID, `
+UPDATE mail_ledger SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+WHERE event_id = $1 AND status = 'failed'`)
+}
+
+// RetryHere re-queues the failed mail of eventID as Retry does, for the
+// caller to send at once (Dispatcher.Send): it is pending, but not due
+// elsewhere for retryGrace, so a Dispatcher in a running server, perhaps
+// still pointed at the SMTP server that refused the mail, does not take it
+// first. Should the caller not send it, it is due everywhere after the
+// grace. Errors: as Retry.
+func (d *Deliverer) RetryHere(ctx context.Context, eventID string) error {
+	return d.requeue(ctx, eventID, `
+UPDATE mail_ledger SET status = 'pending', attempts = 0, next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
+WHERE event_id = $1 AND status = 'failed'`, retryGrace.Seconds())
+}
+
+// retryGrace is how long a mail re-queued by RetryHere waits for its
+// retrier's send before any Dispatcher may take it.
+const retryGrace = time.Minute
+
+// requeue runs query, which turns eventID's failed mail back into one to
+// send, and says why when there was none.
+func (d *Deliverer) requeue(ctx context.Context, eventID, query string, args ...any) error {
 	if _, err := uuid.Parse(eventID); err != nil {
 		return fmt.Errorf("event %q is not a UUID: %w", eventID, ErrNotFound)
 	}
-	tag, err := d.pool.Exec(ctx, `
-UPDATE mail_ledger SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
-WHERE event_id = $1 AND status = 'failed'`, eventID)
+	tag, err := d.pool.Exec(ctx, query, append([]any{eventID}, args...)...)
 	if err != nil {
 		return fmt.Errorf("mail ledger: retry event %s: %w", eventID, err)
 	}

@@ -80,3 +80,41 @@ func TestNewDelivererReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryHereLeavesTheSendToTheRetrier(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := startSMTPServer(t, "-refuse-rcpt", "550")
+	d := newDeliverer(t, srv.sender(srv.url("smtp", "", "", "")), 0)
+	id := uuid.NewString()
+	if err := d.Deliver(ctx, id, invitationMessage(t)); !Permanent(err) {
+		t.Fatalf("Deliver = %v, want a permanent error", err)
+	}
+	other, err := NewDeliverer(DelivererConfig{Pool: d.pool, Sender: d.sender})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv.restart() // an operator fixed what made the server refuse
+	if err := d.RetryHere(ctx, id); err != nil {
+		t.Fatalf("RetryHere: %v", err)
+	}
+	if e := entry(t, d, id); e.Status != StatusPending || e.Attempts != 0 {
+		t.Errorf("after RetryHere: %s after %d attempts, want pending after 0", e.Status, e.Attempts)
+	}
+	if due, err := other.Due(ctx, 10); err != nil || len(due) != 0 {
+		t.Errorf("Due elsewhere = %v, %v; want nothing while the retrier sends", due, err)
+	}
+	if err := d.Deliver(ctx, id, invitationMessage(t)); err != nil {
+		t.Fatalf("the retrier's Deliver: %v", err)
+	}
+	if n := len(srv.received()); n != 1 {
+		t.Errorf("server received %d mails, want 1", n)
+	}
+	if err := d.RetryHere(ctx, id); !errors.Is(err, ErrNotFailed) {
+		t.Errorf("RetryHere of a sent mail = %v, want ErrNotFailed", err)
+	}
+	if err := d.RetryHere(ctx, "not-a-uuid"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RetryHere of a bad ID = %v, want ErrNotFound", err)
+	}
+}
