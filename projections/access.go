@@ -169,19 +169,8 @@ func (s *accessBatch) remove(pid, accountID string) {
 }
 
 func (s *accessBatch) flush(b *pgx.Batch) {
-	var gone []pair
-	var put []*accessRow
-	for k := range s.accessChanged {
-		if r := s.access[k]; r != nil {
-			put = append(put, r)
-		} else {
-			gone = append(gone, k)
-		}
-	}
-	if len(gone) > 0 {
-		ps, as := pairArrays(gone)
-		b.Queue(sqlAccessDelete, ps, as)
-	}
+	put, gone := changedRows(s.access, s.accessChanged)
+	queueDeletes(b, sqlAccessDelete, gone)
 	if n := len(put); n > 0 {
 		ps, as, roles, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		owner, updated, until := make([]bool, n), make([]time.Time, n), make([]*time.Time, n)

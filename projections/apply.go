@@ -286,6 +286,28 @@ func onAny[S batchRows](f func(s S, e recorded.Event) error) Reducer {
 // pair is a primary key of two text columns.
 type pair struct{ a, b string }
 
+// changedRows splits the rows a batch changed into those to write and the
+// keys of those it removed (a nil row).
+func changedRows[R any](rows map[pair]*R, changed map[pair]bool) (put []*R, gone []pair) {
+	for k := range changed {
+		if r := rows[k]; r != nil {
+			put = append(put, r)
+		} else {
+			gone = append(gone, k)
+		}
+	}
+	return put, gone
+}
+
+// queueDeletes queues sql, which deletes the rows of unnested key arrays,
+// for the keys gone, when there are any.
+func queueDeletes(b *pgx.Batch, sql string, gone []pair) {
+	if len(gone) > 0 {
+		a, c := pairArrays(gone)
+		b.Queue(sql, a, c)
+	}
+}
+
 // pairArrays turns keys into one text array per key column, for the
 // unnest of a load or a delete, leaving out the keys no row can have.
 func pairArrays(keys []pair) ([]string, []string) {

@@ -169,19 +169,8 @@ func (s *membersBatch) update(pid, accountID string, f func(*memberRow)) {
 }
 
 func (s *membersBatch) flush(b *pgx.Batch) {
-	var gone []pair
-	var put []*memberRow
-	for k := range s.changed {
-		if r := s.members[k]; r != nil {
-			put = append(put, r)
-		} else {
-			gone = append(gone, k)
-		}
-	}
-	if len(gone) > 0 {
-		ps, as := pairArrays(gone)
-		b.Queue(sqlMembersDelete, ps, as)
-	}
+	put, gone := changedRows(s.members, s.changed)
+	queueDeletes(b, sqlMembersDelete, gone)
 	if n := len(put); n > 0 {
 		ps, as, emails, roles, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		owner, joined, updated := make([]bool, n), make([]time.Time, n), make([]time.Time, n)

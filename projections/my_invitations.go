@@ -167,19 +167,8 @@ func (s *myInvitationsBatch) updateProperty(pid string, f func(*myInvitationRow)
 }
 
 func (s *myInvitationsBatch) flush(b *pgx.Batch) {
-	var gone []pair
-	var put []*myInvitationRow
-	for k := range s.changed {
-		if r := s.invitations[k]; r != nil {
-			put = append(put, r)
-		} else {
-			gone = append(gone, k)
-		}
-	}
-	if len(gone) > 0 {
-		ps, is := pairArrays(gone)
-		b.Queue(sqlMyInvitationsDelete, ps, is)
-	}
+	put, gone := changedRows(s.invitations, s.changed)
+	queueDeletes(b, sqlMyInvitationsDelete, gone)
 	if n := len(put); n > 0 {
 		emails, ps, is, names, roles, by, byEmail := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		created, expires := make([]time.Time, n), make([]time.Time, n)

@@ -199,19 +199,8 @@ func (s *myPropertiesBatch) updateProperty(pid string, f func(*myPropertyRow) bo
 }
 
 func (s *myPropertiesBatch) flush(b *pgx.Batch) {
-	var gone []pair
-	var put []*myPropertyRow
-	for k := range s.mineChanged {
-		if r := s.mine[k]; r != nil {
-			put = append(put, r)
-		} else {
-			gone = append(gone, k)
-		}
-	}
-	if len(gone) > 0 {
-		as, ps := pairArrays(gone)
-		b.Queue(sqlMyPropertiesDelete, as, ps)
-	}
+	put, gone := changedRows(s.mine, s.mineChanged)
+	queueDeletes(b, sqlMyPropertiesDelete, gone)
 	if n := len(put); n > 0 {
 		as, ps, names, roles, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		owner, joined, updated := make([]bool, n), make([]time.Time, n), make([]time.Time, n)

@@ -57,19 +57,8 @@ func (s *accessBatch) updateRole(pid string, roleID domain.Role, f func(*roleRow
 }
 
 func (s *accessBatch) flushRoles(b *pgx.Batch) {
-	var gone []pair
-	var put []*roleRow
-	for k := range s.rolesChanged {
-		if r := s.roles[k]; r != nil {
-			put = append(put, r)
-		} else {
-			gone = append(gone, k)
-		}
-	}
-	if len(gone) > 0 {
-		ps, rs := pairArrays(gone)
-		b.Queue(sqlRolesDelete, ps, rs)
-	}
+	put, gone := changedRows(s.roles, s.rolesChanged)
+	queueDeletes(b, sqlRolesDelete, gone)
 	if n := len(put); n > 0 {
 		ps, rs, names, perms := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		created, updated := make([]time.Time, n), make([]time.Time, n)
