@@ -149,15 +149,7 @@ func (s *accessBatch) scan(rows pgx.Rows) error {
 
 // update changes the membership's row with f, when there is one.
 func (s *accessBatch) update(pid, accountID string, f func(*accessRow)) {
-	k := pair{pid, accountID}
-	if _, ok := s.access[k]; !ok {
-		s.access[k] = nil
-		s.b.query("rm_access", sqlAccessLoad, s.scan, []string{pid}, []string{accountID})
-	}
-	if r := s.access[k]; r != nil {
-		f(r)
-		s.accessChanged[k] = true
-	}
+	updateRow(s.b, "rm_access", sqlAccessLoad, s.scan, s.access, s.accessChanged, pair{pid, accountID}, f)
 }
 
 // remove deletes the membership's row, when there is one.

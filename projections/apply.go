@@ -331,6 +331,21 @@ func storableKeys(keys []string) []string {
 // (the event fails where it writes the key, if it does).
 func storableKey(k string) bool { return utf8.ValidString(k) && !strings.ContainsRune(k, 0) }
 
+// updateRow changes with f the row of k in rows, a table's rows in the
+// batch, and marks it changed; the row is read on the spot (load, scanned
+// by scan into rows) when the batch has not, and a key with no row is left
+// alone.
+func updateRow[R any](b *Batch, table, load string, scan func(pgx.Rows) error, rows map[pair]*R, changed map[pair]bool, k pair, f func(*R)) {
+	if !known(rows, k) {
+		rows[k] = nil
+		b.query(table, load, scan, []string{k.a}, []string{k.b})
+	}
+	if r := rows[k]; r != nil {
+		f(r)
+		changed[k] = true
+	}
+}
+
 // known reports whether the batch read or wrote the row under k.
 func known[K comparable, R any](rows map[K]*R, k K) bool {
 	_, ok := rows[k]

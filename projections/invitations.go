@@ -108,15 +108,7 @@ func (s *invitationsBatch) scan(rows pgx.Rows) error {
 
 // update changes the invitation's row with f, when there is one.
 func (s *invitationsBatch) update(pid, invitationID string, f func(*invitationRow)) {
-	k := pair{pid, invitationID}
-	if _, ok := s.invitations[k]; !ok {
-		s.invitations[k] = nil
-		s.b.query("rm_invitations", sqlInvitationsLoad, s.scan, []string{pid}, []string{invitationID})
-	}
-	if r := s.invitations[k]; r != nil {
-		f(r)
-		s.changed[k] = true
-	}
+	updateRow(s.b, "rm_invitations", sqlInvitationsLoad, s.scan, s.invitations, s.changed, pair{pid, invitationID}, f)
 }
 
 func (s *invitationsBatch) flush(b *pgx.Batch) {

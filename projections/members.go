@@ -157,15 +157,7 @@ func (s *membersBatch) scan(rows pgx.Rows) error {
 
 // update changes the member's row with f, when there is one.
 func (s *membersBatch) update(pid, accountID string, f func(*memberRow)) {
-	k := pair{pid, accountID}
-	if _, ok := s.members[k]; !ok {
-		s.members[k] = nil
-		s.b.query("rm_members", sqlMembersLoad, s.scan, []string{pid}, []string{accountID})
-	}
-	if r := s.members[k]; r != nil {
-		f(r)
-		s.changed[k] = true
-	}
+	updateRow(s.b, "rm_members", sqlMembersLoad, s.scan, s.members, s.changed, pair{pid, accountID}, f)
 }
 
 func (s *membersBatch) flush(b *pgx.Batch) {

@@ -133,15 +133,7 @@ func (s *myInvitationsBatch) scan(over bool) func(pgx.Rows) error {
 
 // update changes the invitation's row with f, when there is one.
 func (s *myInvitationsBatch) update(pid, invitationID string, f func(*myInvitationRow)) {
-	k := pair{pid, invitationID}
-	if !known(s.invitations, k) {
-		s.invitations[k] = nil
-		s.b.query("rm_my_invitations", sqlMyInvitationsLoad, s.scan(true), []string{pid}, []string{invitationID})
-	}
-	if r := s.invitations[k]; r != nil {
-		f(r)
-		s.changed[k] = true
-	}
+	updateRow(s.b, "rm_my_invitations", sqlMyInvitationsLoad, s.scan(true), s.invitations, s.changed, pair{pid, invitationID}, f)
 }
 
 // remove deletes the invitation's row, when there is one.

@@ -165,15 +165,7 @@ func (s *myPropertiesBatch) name(pid string) *propertyNameRow {
 
 // update changes the membership's row with f, when there is one.
 func (s *myPropertiesBatch) update(accountID, pid string, f func(*myPropertyRow)) {
-	k := pair{accountID, pid}
-	if !known(s.mine, k) {
-		s.mine[k] = nil
-		s.b.query("rm_my_properties", sqlMyPropertiesLoad, s.scan(true), []string{accountID}, []string{pid})
-	}
-	if r := s.mine[k]; r != nil {
-		f(r)
-		s.mineChanged[k] = true
-	}
+	updateRow(s.b, "rm_my_properties", sqlMyPropertiesLoad, s.scan(true), s.mine, s.mineChanged, pair{accountID, pid}, f)
 }
 
 // remove deletes the membership's row, when there is one.
