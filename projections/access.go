@@ -88,18 +88,10 @@ func (s *accessBatch) load(b *pgx.Batch, events []recorded.Event) {
 	var keys, roles []pair
 	var pids []string
 	ask := func(pid, accountID string) {
-		k := pair{pid, accountID}
-		if _, ok := s.access[k]; !ok {
-			s.access[k] = nil
-			keys = append(keys, k)
-		}
+		keys = askRow(s.access, keys, pair{pid, accountID})
 	}
 	askRole := func(pid string, roleID domain.Role) {
-		k := pair{pid, string(roleID)}
-		if _, ok := s.roles[k]; !ok {
-			s.roles[k] = nil
-			roles = append(roles, k)
-		}
+		roles = askRow(s.roles, roles, pair{pid, string(roleID)})
 	}
 	for _, e := range events {
 		switch ev := e.Event.(type) {

@@ -346,6 +346,17 @@ func updateRow[R any](b *Batch, table, load string, scan func(pgx.Rows) error, r
 	}
 }
 
+// askRow appends k to keys, the rows a batch's load reads, unless the
+// batch knows the row already; it then counts as known, with no row until
+// the load finds one.
+func askRow[R any](rows map[pair]*R, keys []pair, k pair) []pair {
+	if known(rows, k) {
+		return keys
+	}
+	rows[k] = nil
+	return append(keys, k)
+}
+
 // known reports whether the batch read or wrote the row under k.
 func known[K comparable, R any](rows map[K]*R, k K) bool {
 	_, ok := rows[k]

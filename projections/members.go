@@ -88,11 +88,7 @@ func (s *membersBatch) load(b *pgx.Batch, events []recorded.Event) {
 	var keys []pair
 	var pids []string
 	ask := func(pid, accountID string) {
-		k := pair{pid, accountID}
-		if _, ok := s.members[k]; !ok {
-			s.members[k] = nil
-			keys = append(keys, k)
-		}
+		keys = askRow(s.members, keys, pair{pid, accountID})
 	}
 	for _, e := range events {
 		switch ev := e.Event.(type) {

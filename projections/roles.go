@@ -45,15 +45,7 @@ func (s *accessBatch) scanRoles(rows pgx.Rows) error {
 
 // updateRole changes the role's row with f, when there is one.
 func (s *accessBatch) updateRole(pid string, roleID domain.Role, f func(*roleRow)) {
-	k := pair{pid, string(roleID)}
-	if _, ok := s.roles[k]; !ok {
-		s.roles[k] = nil
-		s.b.query("rm_roles", sqlRolesLoad, s.scanRoles, []string{k.a}, []string{k.b})
-	}
-	if r := s.roles[k]; r != nil {
-		f(r)
-		s.rolesChanged[k] = true
-	}
+	updateRow(s.b, "rm_roles", sqlRolesLoad, s.scanRoles, s.roles, s.rolesChanged, pair{pid, string(roleID)}, f)
 }
 
 func (s *accessBatch) flushRoles(b *pgx.Batch) {
