@@ -270,7 +270,34 @@ func (p *person) open(url string) {
 
 func (p *person) click(role, name string) {
 	p.t.Helper()
+	if role == "tab" {
+		p.chooseTab(name)
+		return
+	}
 	p.do("click "+label(role, name), chromedp.Click(label(role, name), byRole(role, name), chromedp.NodeVisible))
+}
+
+// chooseTab clicks the tab named name until the page has it selected. The
+// click is a mouse event at the place the tab was found: when the page
+// lays itself out again in between (a refresh after a command redraws the
+// tabs), it can land where the tab no longer is, and a person whose click
+// did nothing clicks again. What the tab then shows is asserted as before.
+func (p *person) chooseTab(name string) {
+	p.t.Helper()
+	selected := fmt.Sprintf(`Array.from(document.querySelectorAll('[role=tab]')).some((b) => b.textContent === %q && b.getAttribute('aria-selected') === 'true')`, name)
+	for deadline := time.Now().Add(stepTimeout); ; {
+		p.do("click "+label("tab", name), chromedp.Click(label("tab", name), byRole("tab", name), chromedp.NodeVisible))
+		for again := time.Now().Add(2 * time.Second); time.Now().Before(again); time.Sleep(50 * time.Millisecond) {
+			var ok bool
+			p.eval(selected, &ok)
+			if ok {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: the tab %q is not selected after clicking it for %s", p.name, name, stepTimeout)
+		}
+	}
 }
 
 // fill empties the text box named name and types text, as a person would.
