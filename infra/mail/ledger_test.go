@@ -15,12 +15,7 @@ import (
 func TestRetryRequeuesOnlyFailedMails(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startSMTPServer(t, "-refuse-rcpt", "550")
-	d := newDeliverer(t, srv.sender(srv.url("smtp", "", "", "")), 0)
-	id := uuid.NewString()
-	if err := d.Deliver(ctx, id, invitationMessage(t)); !Permanent(err) {
-		t.Fatalf("Deliver = %v, want a permanent error", err)
-	}
+	d, srv, id := failedMail(t)
 
 	srv.restart() // an operator fixed what made the server refuse
 	if err := d.Retry(ctx, id); err != nil {
@@ -84,12 +79,7 @@ func TestNewDelivererReportsEveryProblem(t *testing.T) {
 func TestRetryHereLeavesTheSendToTheRetrier(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startSMTPServer(t, "-refuse-rcpt", "550")
-	d := newDeliverer(t, srv.sender(srv.url("smtp", "", "", "")), 0)
-	id := uuid.NewString()
-	if err := d.Deliver(ctx, id, invitationMessage(t)); !Permanent(err) {
-		t.Fatalf("Deliver = %v, want a permanent error", err)
-	}
+	d, srv, id := failedMail(t)
 	other, err := NewDeliverer(DelivererConfig{Pool: d.pool, Sender: d.sender})
 	if err != nil {
 		t.Fatal(err)
@@ -117,4 +107,17 @@ func TestRetryHereLeavesTheSendToTheRetrier(t *testing.T) {
 	if err := d.RetryHere(ctx, "not-a-uuid"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RetryHere of a bad ID = %v, want ErrNotFound", err)
 	}
+}
+
+// failedMail is a Deliverer over a server that refused its one mail for
+// good: the mail of event id is failed in the ledger.
+func failedMail(t *testing.T) (*Deliverer, *smtpServer, string) {
+	t.Helper()
+	srv := startSMTPServer(t, "-refuse-rcpt", "550")
+	d := newDeliverer(t, srv.sender(srv.url("smtp", "", "", "")), 0)
+	id := uuid.NewString()
+	if err := d.Deliver(context.Background(), id, invitationMessage(t)); !Permanent(err) {
+		t.Fatalf("Deliver = %v, want a permanent error", err)
+	}
+	return d, srv, id
 }
