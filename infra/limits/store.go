@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -116,114 +115,59 @@ func (s *Store) ReserveInvitations(ctx context.Context, commandID, propertyID, a
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	res := &Reservation{s: s, commandID: commandID, property: propertyID, day: day}
 	hashes := emailHashes(propertyID, emails)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if commandID != "" {
-			tag, err := tx.Exec(ctx, `INSERT INTO limit_reservations (command_id, reserved_at) VALUES ($1, $2)
-				ON CONFLICT DO NOTHING`, commandID, now)
-			if err != nil {
-				return fmt.Errorf("record the command's reservation: %w", err)
-			}
-			if tag.RowsAffected() == 0 {
-				res.commandID = "" // counted by its first attempt, which keeps it
-				return nil
-			}
-		}
-		perDay, newPerDay, err := s.propertyLimits(ctx, tx, propertyID)
-		if err != nil {
-			return err
-		}
-		n := len(emails)
-		// The account's hour, then the property's day: always in this
-		// order, so two reservations never wait on each other in a cycle.
-		if err := s.take(ctx, tx, InvitationsPerActor, actorID, hour, time.Hour, n, s.limits.PerActorHour, now); err != nil {
-			return err
-		}
-		res.taken = append(res.taken, taken{InvitationsPerActor, actorID, hour, n})
-		if err := s.take(ctx, tx, InvitationsPerProperty, propertyID, day, 24*time.Hour, n, perDay, now); err != nil {
-			return err
-		}
-		res.taken = append(res.taken, taken{InvitationsPerProperty, propertyID, day, n})
-		rows, err := tx.Query(ctx, `INSERT INTO limit_new_emails (property_id, day, email_hash)
-			SELECT $1, $2, h FROM unnest($3::bytea[]) AS h ORDER BY h
-			ON CONFLICT DO NOTHING RETURNING email_hash`, propertyID, day, hashes)
-		if err != nil {
-			return fmt.Errorf("record new emails: %w", err)
-		}
-		fresh, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-		if err != nil {
-			return fmt.Errorf("record new emails: %w", err)
-		}
-		if len(fresh) > 0 {
-			if err := s.take(ctx, tx, NewEmailsPerProperty, propertyID, day, 24*time.Hour, len(fresh), newPerDay, now); err != nil {
-				return err
-			}
-			res.taken = append(res.taken, taken{NewEmailsPerProperty, propertyID, day, len(fresh)})
-			res.hashes = fresh
-		}
-		return nil
-	})
+	n := len(emails)
+	var (
+		counted          bool
+		refused          *string
+		used, lim, asked *int
+		fresh            [][]byte
+	)
+	// One call, so the account's counter row is locked only for the call
+	// (migrations/0031_limit_reserve_function.sql).
+	err := s.pool.QueryRow(ctx, `SELECT counted, refused, used, lim, asked, fresh FROM limit_reserve_invitations(
+		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		commandID, propertyID, actorID, hour, day, n, s.limits.PerActorHour, s.limits.PerPropertyDay,
+		s.limits.NewEmailsPerPropertyDay, hashes, now).Scan(&counted, &refused, &used, &lim, &asked, &fresh)
 	if err != nil {
-		var ref *Refusal
-		if errors.As(err, &ref) {
-			s.metrics.refused(ref.Limit)
+		return nil, fmt.Errorf("reserve invitations: %w", err)
+	}
+	if !counted {
+		res.commandID = "" // counted by its first attempt, which keeps it
+		return res, nil
+	}
+	if refused != nil {
+		if used == nil || lim == nil || asked == nil {
+			return nil, fmt.Errorf("reserve invitations: refused by %s without its count", *refused)
 		}
-		return nil, err
+		ref := refusalOf(Name(*refused), *used, *asked, *lim, hour, day, now)
+		s.metrics.refused(ref.Limit)
+		return nil, ref
+	}
+	res.taken = []taken{{InvitationsPerActor, actorID, hour, n}, {InvitationsPerProperty, propertyID, day, n}}
+	if len(fresh) > 0 {
+		res.taken = append(res.taken, taken{NewEmailsPerProperty, propertyID, day, len(fresh)})
+		res.hashes = fresh
 	}
 	s.maybePrune(ctx, now)
 	return res, nil
 }
 
-// take adds n to the counter of name and key in window, only if the sum
-// stays within limit, in one statement: any number of instances may take
-// at once and the sum never passes the limit.
-func (s *Store) take(ctx context.Context, tx pgx.Tx, name Name, key string, window time.Time, length time.Duration, n, limit int, now time.Time) error {
-	var count int
-	err := tx.QueryRow(ctx, `INSERT INTO limit_counters AS c (name, key, window_start, count)
-		SELECT $1::text, $2::text, $3::timestamptz, $4::int WHERE $4::int <= $5::int
-		ON CONFLICT (name, key, window_start) DO UPDATE SET count = c.count + EXCLUDED.count
-			WHERE c.count + EXCLUDED.count <= $5::int
-		RETURNING count`, string(name), key, window, n, limit).Scan(&count)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("take limit %s: %w", name, err)
-	}
-	var used int
-	if err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT count FROM limit_counters
-		WHERE name = $1 AND key = $2 AND window_start = $3), 0)`, string(name), key, window).Scan(&used); err != nil {
-		return fmt.Errorf("read limit %s: %w", name, err)
-	}
-	reset := window.Add(length).Sub(now)
+// refusalOf is the refusal of the limit name, which had counted used in
+// its window (the hour or the UTC day that starts at hour or day) when n
+// more would have passed limit.
+func refusalOf(name Name, used, n, limit int, hour, day, now time.Time) *Refusal {
+	window, length := day, 24*time.Hour
 	var msg string
 	switch name {
 	case InvitationsPerActor:
+		window, length = hour, time.Hour
 		msg = fmt.Sprintf("you sent %d invitations this hour; %d more would pass the limit of %d an hour per account", used, n, limit)
 	case InvitationsPerProperty:
 		msg = fmt.Sprintf("this property sent %d invitations today (UTC); %d more would pass its limit of %d a day", used, n, limit)
 	default:
 		msg = fmt.Sprintf("this property invited %d new addresses today (UTC); %d more would pass its limit of %d a day", used, n, limit)
 	}
-	return refusal(name, limit, length, limit-used, reset, msg)
-}
-
-// propertyLimits are the property's daily limits: an operator's override,
-// else the defaults.
-func (s *Store) propertyLimits(ctx context.Context, q pgx.Tx, propertyID string) (perDay, newPerDay int, err error) {
-	var inv, fresh *int
-	err = q.QueryRow(ctx, `SELECT invitations_per_day, new_emails_per_day FROM limit_overrides WHERE property_id = $1`,
-		propertyID).Scan(&inv, &fresh)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return 0, 0, fmt.Errorf("read the limits of property %s: %w", propertyID, err)
-	}
-	perDay, newPerDay = s.limits.PerPropertyDay, s.limits.NewEmailsPerPropertyDay
-	if inv != nil {
-		perDay = *inv
-	}
-	if fresh != nil {
-		newPerDay = *fresh
-	}
-	return perDay, newPerDay, nil
+	return refusal(name, limit, length, limit-used, window.Add(length).Sub(now), msg)
 }
 
 // Release gives the reservation's quota back: the invitation was refused

@@ -264,3 +264,51 @@ func TestARetriedCommandIsCountedOnce(t *testing.T) {
 	_, err = s.ReserveInvitations(ctx, "cmd-4", "p2", "alice", emails("d", 1))
 	refusedBy(t, err, limits.InvitationsPerProperty, limits.CodePropertyInvitationLimit)
 }
+
+// A refusal at any of the three limits leaves every counter, recorded
+// address and command as it was, and its message gives the counts.
+func TestARefusalAtAnyLimitChangesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		limits limits.InviteLimits
+		code   string
+		limit  limits.Name
+		msg    string
+	}{
+		{"account's hour", limits.InviteLimits{PerActorHour: 4}, limits.CodeInvitationRateLimited, limits.InvitationsPerActor,
+			"you sent 3 invitations this hour; 2 more would pass the limit of 4 an hour per account"},
+		{"property's day", limits.InviteLimits{PerPropertyDay: 4}, limits.CodePropertyInvitationLimit, limits.InvitationsPerProperty,
+			"this property sent 3 invitations today (UTC); 2 more would pass its limit of 4 a day"},
+		{"new addresses", limits.InviteLimits{NewEmailsPerPropertyDay: 4}, limits.CodeNewEmailLimit, limits.NewEmailsPerProperty,
+			"this property invited 3 new addresses today (UTC); 2 more would pass its limit of 4 a day"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, pool, _ := newStore(t, tt.limits)
+			if _, err := s.ReserveInvitations(ctx, "cmd-1", "p1", "alice", emails("a", 3)); err != nil {
+				t.Fatal(err)
+			}
+			before := counter(t, pool)
+			// Two new addresses: each limit would count two more.
+			_, err := s.ReserveInvitations(ctx, "cmd-2", "p1", "alice", []string{"b0@example.com", "b1@example.com"})
+			r := refusedBy(t, err, tt.limit, tt.code)
+			if !strings.HasPrefix(r.Error(), tt.msg) {
+				t.Errorf("message = %q, want it to start %q", r.Error(), tt.msg)
+			}
+			if after := counter(t, pool); fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Errorf("counters = %v after the refusal, want %v", after, before)
+			}
+			var addresses, commands int
+			if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM limit_new_emails),
+				(SELECT count(*) FROM limit_reservations WHERE command_id = 'cmd-2')`).Scan(&addresses, &commands); err != nil {
+				t.Fatal(err)
+			}
+			if addresses != 3 || commands != 0 {
+				t.Errorf("%d addresses and %d reservations of cmd-2 stored, want 3 and 0", addresses, commands)
+			}
+		})
+	}
+}
