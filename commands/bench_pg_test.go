@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/infra/eventstore/postgres"
 	"github.com/rosterhq/roster/infra/pgtest"
@@ -21,7 +23,7 @@ func BenchmarkHotPropertyPostgres(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(b)
 	f := newFixture(b, nil)
-	h := commands.New(commands.Config{Store: postgres.New(pool), InviteTTL: ttl, Tokens: f.tokens, Vault: privacy.NewVault(pool)})
+	h := commands.New(serverConfig(pool, f))
 	res, err := h.CreateProperty.Handle(ctx, as(owner), commands.CreateProperty{Name: "Hot"})
 	if err != nil {
 		b.Fatal(err)
@@ -50,7 +52,7 @@ func BenchmarkSpreadPostgres(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(b)
 	f := newFixture(b, nil)
-	h := commands.New(commands.Config{Store: postgres.New(pool), InviteTTL: ttl, Tokens: f.tokens, Vault: privacy.NewVault(pool)})
+	h := commands.New(serverConfig(pool, f))
 	const properties = 64
 	pids := make([]string, properties)
 	for i := range pids {
@@ -73,4 +75,12 @@ func BenchmarkSpreadPostgres(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
+}
+
+// serverConfig is the write side as the server wires it on PostgreSQL:
+// personal data sealed, new people's keys stored by the appends.
+func serverConfig(pool *pgxpool.Pool, f *fixture) commands.Config {
+	vault := privacy.NewVault(pool)
+	return commands.Config{Store: postgres.New(pool), InviteTTL: ttl, Tokens: f.tokens, Vault: vault,
+		Options: []commands.Option{commands.WithKeysInAppend(func() commands.KeyBatch { return vault.NewBatch() })}}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/eventstore"
+	"github.com/rosterhq/roster/infra/eventstore/postgres"
 )
 
 // EventStore is what the write side needs of the event store.
@@ -87,6 +88,31 @@ type Executor struct {
 	now        func() time.Time
 	maxRetries int
 	cache      *aggregates
+	// batches, when set, seal each append's events under keys the append
+	// itself stores (WithKeysInAppend).
+	batches func() KeyBatch
+}
+
+// KeyBatch seals one append's events under people's keys without a round
+// trip: a person without a key in memory gets a new one, which the append
+// stores with the events (infra/privacy's Batch, section 7 of
+// docs/ARCHITECTURE.md).
+type KeyBatch interface {
+	// Seal seals the personal fields of events, as Vault.Seal does.
+	Seal(ctx context.Context, events []eventstore.EventData) error
+	// Keys are the keys Seal made, for the append to store.
+	Keys() []postgres.Key
+	// Found takes the live keys the append found for people Seal made
+	// keys for; the events must then be sealed again.
+	Found(live []postgres.Key) error
+	// Stored says the append stored Keys.
+	Stored()
+}
+
+// keyStore is an event store that stores people's keys in the append's
+// own transaction.
+type keyStore interface {
+	AppendWithKeys(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events []eventstore.EventData, keys []postgres.Key) (eventstore.AppendResult, error)
 }
 
 // DefaultMaxRetries bounds how often a command is decided again after losing
@@ -101,6 +127,16 @@ type Option func(*Executor)
 
 // WithVault seals personal fields of new events and opens those read.
 func WithVault(v Vault) Option { return func(x *Executor) { x.vault = v } }
+
+// WithKeysInAppend seals each append's events with a batch from newBatch,
+// whose new keys the append stores in its own transaction, instead of a
+// statement of the vault's per new person before it: for a store that can
+// (the PostgreSQL one, on the database the vault's keys live in); with any
+// other store, or without a vault, it does nothing. Open still goes to the
+// vault.
+func WithKeysInAppend(newBatch func() KeyBatch) Option {
+	return func(x *Executor) { x.batches = newBatch }
+}
 
 // WithCache bounds the cached states by properties and by their estimated
 // size in bytes;
@@ -118,6 +154,9 @@ func NewExecutor(store EventStore, now func() time.Time, opts ...Option) *Execut
 		cache: newAggregates(DefaultCachedProperties, DefaultCachedBytes)}
 	for _, o := range opts {
 		o(x)
+	}
+	if _, ok := store.(keyStore); !ok || x.vault == nil {
+		x.batches = nil // sealed events need a vault to open them
 	}
 	return x
 }

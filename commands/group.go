@@ -37,6 +37,11 @@ type group struct {
 	// moment they were decided at.
 	base uint64
 	now  time.Time
+	// from is the chain's head before data; batch, when the executor has
+	// batches, seals data, and plain is data before sealing and linking.
+	from  string
+	batch KeyBatch
+	plain []eventstore.EventData
 }
 
 // runJobs decides jobs in order on a's state, each seeing the events of those
@@ -78,7 +83,7 @@ func (x *Executor) runJobs(ctx context.Context, a *aggregate, jobs []*job) {
 		var res eventstore.AppendResult
 		var err error
 		if len(g.data) > 0 {
-			res, err = x.store.Append(ctx, stream, expectedAt(g.base), g.data)
+			res, err = x.appendGroup(ctx, stream, g)
 		}
 		if err == nil {
 			x.answer(a, jobs, g, res)
@@ -140,7 +145,10 @@ func (x *Executor) decide(ctx context.Context, a *aggregate, jobs []*job) *group
 	// what a command answers equal what the read models later show.
 	now := x.now().UTC().Truncate(time.Microsecond)
 	p := a.state
-	g := &group{outs: make([]outcome, len(jobs)), head: a.head, keys: map[string]int{}, base: p.Version, now: now}
+	g := &group{outs: make([]outcome, len(jobs)), head: a.head, from: a.head, keys: map[string]int{}, base: p.Version, now: now}
+	if x.batches != nil {
+		g.batch = x.batches()
+	}
 	version := p.Version
 	for i, j := range jobs {
 		o := &g.outs[i]
@@ -177,7 +185,7 @@ func (x *Executor) decide(ctx context.Context, a *aggregate, jobs []*job) *group
 			o.res = Result{PropertyID: a.id, Revision: version - 1}
 			continue
 		}
-		enc, next, err := x.encode(ctx, stream, version, g.head, events, j.m, j.cmdID, now)
+		enc, next, err := x.encode(ctx, g, stream, version, g.head, events, j.m, j.cmdID, now)
 		if err != nil {
 			o.err = err
 			continue

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,12 +12,18 @@ import (
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/chain"
 	"github.com/rosterhq/roster/infra/eventstore"
+	"github.com/rosterhq/roster/infra/eventstore/postgres"
 )
 
 // prepare asks the vault, if it can, to make the keys of actor and emails
 // now. Its error is dropped on purpose: Seal makes missing keys itself and
 // reports what fails then.
 func (x *Executor) prepare(ctx context.Context, actor domain.Actor, emails []string) {
+	if x.batches != nil {
+		// The append makes the new people's keys; the actor's is known
+		// after its first command.
+		emails = nil
+	}
 	if p, ok := x.vault.(preparer); ok {
 		_ = p.Prepare(ctx, actor, emails)
 	}
@@ -47,13 +54,20 @@ func decode(rec eventstore.RecordedEvent) (domain.Event, domain.Metadata, error)
 // encode turns decided events into stored ones: metadata, personal fields
 // sealed, then linked into the property's hash chain after prev, the last
 // event's link. first is the revision the first event will have. It returns
-// the new head of the chain.
-func (x *Executor) encode(ctx context.Context, stream string, first uint64, prev string, events []domain.Event, m Meta, cmdID uuid.UUID, now time.Time) ([]eventstore.EventData, string, error) {
+// the new head of the chain. With a key batch, g's batch seals and the
+// plaintext is kept in g.plain, for reseal.
+func (x *Executor) encode(ctx context.Context, g *group, stream string, first uint64, prev string, events []domain.Event, m Meta, cmdID uuid.UUID, now time.Time) ([]eventstore.EventData, string, error) {
 	data, err := encode(events, m, cmdID, now)
 	if err != nil {
 		return nil, "", err
 	}
-	if x.vault != nil {
+	var plain []eventstore.EventData
+	if g.batch != nil {
+		plain = append(plain, data...)
+		if err := g.batch.Seal(ctx, data); err != nil {
+			return nil, "", fmt.Errorf("seal events of %s: %w", stream, err)
+		}
+	} else if x.vault != nil {
 		if err := x.vault.Seal(ctx, data); err != nil {
 			return nil, "", fmt.Errorf("seal events of %s: %w", stream, err)
 		}
@@ -63,6 +77,7 @@ func (x *Executor) encode(ctx context.Context, stream string, first uint64, prev
 			return nil, "", err
 		}
 	}
+	g.plain = append(g.plain, plain...)
 	return data, prev, nil
 }
 
@@ -98,4 +113,53 @@ func encode(events []domain.Event, m Meta, cmdID uuid.UUID, now time.Time) ([]ev
 		out[i] = eventstore.EventData{ID: eventID, Type: typ, Data: data, Metadata: meta}
 	}
 	return out, nil
+}
+
+// reseal seals g's events again from their plaintext, with the keys its
+// batch has now, and links them again after the chain's head they were
+// decided on.
+func (x *Executor) reseal(ctx context.Context, stream string, g *group) error {
+	data := append([]eventstore.EventData(nil), g.plain...)
+	if err := g.batch.Seal(ctx, data); err != nil {
+		return fmt.Errorf("seal events of %s: %w", stream, err)
+	}
+	prev := g.from
+	for i := range data {
+		var err error
+		if prev, err = chain.Link(stream, g.base+uint64(i), &data[i], prev); err != nil {
+			return err
+		}
+	}
+	g.data, g.head = data, prev
+	return nil
+}
+
+// maxKeyRounds bounds how often one append is sealed again because people
+// it made keys for had keys already: once is the rule (the append answers
+// with their keys), more only when keys are made and erased meanwhile.
+const maxKeyRounds = 3
+
+// appendGroup appends g's events, with the keys its batch made when it
+// has one, sealing again under the keys the store finds live.
+func (x *Executor) appendGroup(ctx context.Context, stream string, g *group) (eventstore.AppendResult, error) {
+	if g.batch == nil {
+		return x.store.Append(ctx, stream, expectedAt(g.base), g.data)
+	}
+	ks := x.store.(keyStore) // NewExecutor drops batches for other stores
+	for round := 0; ; round++ {
+		res, err := ks.AppendWithKeys(ctx, stream, expectedAt(g.base), g.data, g.batch.Keys())
+		var taken *postgres.KeysTakenError
+		if err == nil {
+			g.batch.Stored()
+		}
+		if !errors.As(err, &taken) || round == maxKeyRounds {
+			return res, err
+		}
+		if err := g.batch.Found(taken.Live); err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if err := x.reseal(ctx, stream, g); err != nil {
+			return eventstore.AppendResult{}, err
+		}
+	}
 }

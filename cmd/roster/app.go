@@ -105,8 +105,12 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	// Personal fields of events are sealed under a key per person; the
 	// vault's keys live in PostgreSQL whichever store holds the events.
 	vault := privacy.NewVault(pool, privacy.WithLogger(log))
+	// On the PostgreSQL store, which shares the vault's pool, new people's
+	// keys are stored by the append of the events they seal.
+	keysInAppend := commands.WithKeysInAppend(func() commands.KeyBatch { return vault.NewBatch() })
 	handlers := commands.New(commands.Config{
 		Store: store, InviteTTL: cfg.InviteTTL, Tokens: invitetoken.New(cfg.InvitationKey()), Vault: vault,
+		Options:        []commands.Option{keysInAppend},
 		WebhookSecrets: webhooks.NewSecrets(cfg.WebhookKey()),
 		WebhookRules:   domain.WebhookRules{KnownTypes: broker.PublicTypes(), AllowHTTP: cfg.WebhookAllowHTTP},
 	})

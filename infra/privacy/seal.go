@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,12 @@ type sealOp struct {
 // metadata without an actor to key it by, and the database's. On error the
 // events are left as they were. Seal is safe for concurrent use.
 func (v *Vault) Seal(ctx context.Context, events []eventstore.EventData) error {
+	return v.seal(events, func(keys []string) (map[string]*subject, error) { return v.subjects(ctx, keys) })
+}
+
+// seal is Seal with the subjects of the fields' keys given by subjects,
+// which a Batch gives without a round trip.
+func (v *Vault) seal(events []eventstore.EventData, subjects func(keys []string) (map[string]*subject, error)) error {
 	type plan struct {
 		data, meta []member
 		dataOps    []sealOp
@@ -95,7 +102,7 @@ func (v *Vault) Seal(ctx context.Context, events []eventstore.EventData) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	subjects, err := v.subjects(ctx, keys)
+	subjectOf, err := subjects(keys)
 	if err != nil {
 		return err
 	}
@@ -106,7 +113,7 @@ func (v *Vault) Seal(ctx context.Context, events []eventstore.EventData) error {
 		for _, op := range p.dataOps {
 			m := &p.data[op.idx]
 			s, _ := stringValue(m.raw)
-			v, err := sealValue(subjects[op.key], m.key, s)
+			v, err := sealValue(subjectOf[op.key], m.key, s)
 			if err != nil {
 				return fmt.Errorf("seal event %s: %w", events[i].ID, err)
 			}
@@ -115,7 +122,7 @@ func (v *Vault) Seal(ctx context.Context, events []eventstore.EventData) error {
 		for _, op := range p.metaOps {
 			m := &p.meta[op.idx]
 			s, _ := stringValue(m.raw)
-			v, err := sealValue(subjects[op.key], m.key, s)
+			v, err := sealValue(subjectOf[op.key], m.key, s)
 			if err != nil {
 				return fmt.Errorf("seal event %s: %w", events[i].ID, err)
 			}
@@ -176,6 +183,9 @@ func (v *Vault) subjects(ctx context.Context, keys []string) (map[string]*subjec
 	if len(missing) == 0 {
 		return out, nil
 	}
+	// Sorted, so that statements inserting keys for the same people lock
+	// their rows in one order (as Batch.Keys).
+	slices.Sort(missing)
 	found := make(map[string]*subject, len(missing))
 	for round := 0; len(missing) > 0; round++ {
 		if round == maxLookupRounds {
@@ -192,16 +202,7 @@ func (v *Vault) subjects(ctx context.Context, keys []string) (map[string]*subjec
 		}
 		missing = still
 	}
-	v.mu.Lock()
-	if v.gen == gen {
-		if len(v.cache)+len(found) > v.maxCache {
-			v.cache = make(map[string]*subject, len(found))
-		}
-		for k, s := range found {
-			v.cache[k] = s
-		}
-	}
-	v.mu.Unlock()
+	v.remember(gen, found)
 	for k, s := range found {
 		out[k] = s
 	}

@@ -8,11 +8,9 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
+	"sync"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rosterhq/roster/infra/eventstore"
@@ -32,6 +30,10 @@ const (
 // Store is the PostgreSQL event store. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// mu guards listener, the subscriptions' shared listening connection
+	// while any subscription is open.
+	mu       sync.Mutex
+	listener *listener
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -54,26 +56,11 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if err := eventstore.ValidateAppend(stream, events); err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	want := int64(-2) // any
-	if rev, exact := expected.Revision(); exact {
-		if rev > math.MaxInt64 {
-			return eventstore.AppendResult{}, &eventstore.ConflictError{Stream: stream, Expected: expected, Actual: -1}
-		}
-		want = int64(rev)
-	} else if expected.IsNoStream() {
-		want = -1
+	want, ok := wantRevision(expected)
+	if !ok {
+		return eventstore.AppendResult{}, &eventstore.ConflictError{Stream: stream, Expected: expected, Actual: -1}
 	}
-	ids := make([]string, len(events))
-	types := make([]string, len(events))
-	data := make([]string, len(events))
-	metadata := make([]*string, len(events))
-	for i, e := range events {
-		ids[i], types[i], data[i] = e.ID, e.Type, string(e.Data)
-		if len(e.Metadata) > 0 {
-			m := string(e.Metadata)
-			metadata[i] = &m
-		}
-	}
+	ids, types, data, metadata := appendArgs(events)
 	var (
 		outcome       string
 		revision, seq *int64
@@ -83,11 +70,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		FROM roster_append($1, $2, $3::text[]::uuid[], $4::text[], $5::text[], $6::text[])`,
 		stream, want, ids, types, data, metadata).Scan(&outcome, &revision, &commit, &seq)
 	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.ConstraintName == eventIDConstraint {
-			return eventstore.AppendResult{}, fmt.Errorf("stream %s: %w", stream, eventstore.ErrDuplicateEvent)
-		}
-		return eventstore.AppendResult{}, fmt.Errorf("append to stream %s: %w", stream, err)
+		return eventstore.AppendResult{}, appendError(stream, err)
 	}
 	switch outcome {
 	case "appended", "repeat":
