@@ -1,6 +1,7 @@
 -- +goose Up
 
--- roster_append (migration 0018) that also stores the personal-data keys
+-- roster_append (migration 0018) with four more arguments, an overload of
+-- its own: it also stores the personal-data keys
 -- (privacy_subjects, migration 0007) the appended events are sealed under
 -- and that were made for them. A new invitee's key used to cost a
 -- statement and a transaction of its own, with its own flush, before the
@@ -15,9 +16,18 @@
 -- with one row per live key of the p_key_emails and p_key_accounts (in
 -- key_id, key_email, key_account, key_data), for the caller to seal again
 -- under those and call again. The key columns are null for every other
--- outcome. p_key_emails and p_key_accounts hold '' where a key has none.
+-- outcome. p_key_emails and p_key_accounts hold '' where a key has none,
+-- p_key_data the keys in hex;
+-- with no keys the call is roster_append but for the notification.
+--
+-- Unlike the six-argument one it does not NOTIFY: a transaction that notifies
+-- takes a database-wide lock at commit and holds it until its commit is
+-- flushed, so every append queued behind the one before for the whole of
+-- its WAL flush, and appends to different streams could not share a flush.
+-- The caller signals the feed's subscribers after the commit instead
+-- (infra/eventstore/postgres, Store.announce).
 -- +goose StatementBegin
-CREATE FUNCTION roster_append_keyed(
+CREATE FUNCTION roster_append(
     p_stream       text,
     p_expected     bigint,
     p_ids          uuid[],
@@ -27,7 +37,7 @@ CREATE FUNCTION roster_append_keyed(
     p_key_ids      uuid[],
     p_key_emails   text[],
     p_key_accounts text[],
-    p_key_data     bytea[]
+    p_key_data     text[]
 ) RETURNS TABLE (outcome text, last_revision bigint, tx xid8, last_seq bigint,
                  key_id uuid, key_email text, key_account text, key_data bytea)
 LANGUAGE plpgsql AS $$
@@ -69,7 +79,7 @@ BEGIN
 
         BEGIN
             INSERT INTO privacy_subjects (subject_id, email, account_id, data_key)
-            SELECT k.id, NULLIF(k.email, ''), NULLIF(k.account, ''), k.data
+            SELECT k.id, NULLIF(k.email, ''), NULLIF(k.account, ''), decode(k.data, 'hex')
               FROM unnest(p_key_ids, p_key_emails, p_key_accounts, p_key_data) AS k(id, email, account, data)
             ON CONFLICT DO NOTHING;
             GET DIAGNOSTICS made = ROW_COUNT;
@@ -89,7 +99,6 @@ BEGIN
             SELECT 'appended'::text, ins.revision, ins.transaction_id, ins.seq,
                    NULL::uuid, NULL::text, NULL::text, NULL::bytea
               FROM ins ORDER BY ins.revision DESC LIMIT 1;
-            PERFORM pg_notify('roster_events', '');
             RETURN;
         EXCEPTION
             WHEN SQLSTATE 'RK001' THEN
@@ -113,4 +122,4 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
-DROP FUNCTION roster_append_keyed(text, bigint, uuid[], text[], text[], text[], uuid[], text[], text[], bytea[]);
+DROP FUNCTION roster_append(text, bigint, uuid[], text[], text[], text[], uuid[], text[], text[], text[]);

@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -38,15 +40,16 @@ func (e *KeysTakenError) Error() string {
 }
 
 // AppendWithKeys is Append that also stores keys, the people's keys made
-// for these events, in the append's own transaction (roster_append_keyed,
+// for these events, in the append's own transaction (roster_append with keys,
 // migrations/0033_append_with_keys.sql): a new person costs no statement
 // of its own, and no stored event names a key that was not stored. It
 // answers as Append does, and a *KeysTakenError when a key's person has a
 // live key already; with no keys it is Append.
 func (s *Store) AppendWithKeys(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events []eventstore.EventData, keys []Key) (eventstore.AppendResult, error) {
-	if len(keys) == 0 {
-		return s.Append(ctx, stream, expected, events)
-	}
+	return s.append(ctx, stream, expected, events, keys)
+}
+
+func (s *Store) append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events []eventstore.EventData, keys []Key) (eventstore.AppendResult, error) {
 	if err := eventstore.ValidateAppend(stream, events); err != nil {
 		return eventstore.AppendResult{}, err
 	}
@@ -61,15 +64,17 @@ func (s *Store) AppendWithKeys(ctx context.Context, stream string, expected even
 		return eventstore.AppendResult{}, &eventstore.ConflictError{Stream: stream, Expected: expected, Actual: -1}
 	}
 	ids, types, data, metadata := appendArgs(events)
-	keyIDs := make([]uuid.UUID, len(keys))
+	// Keys go as text, as the event IDs do: pgx's simple protocol, which
+	// poolers in transaction mode require, sends no uuid or bytea arrays.
+	keyIDs := make([]string, len(keys))
 	emails := make([]string, len(keys))
 	accounts := make([]string, len(keys))
-	secrets := make([][]byte, len(keys))
+	secrets := make([]string, len(keys))
 	for i, k := range keys {
-		keyIDs[i], emails[i], accounts[i], secrets[i] = k.Subject, k.Email, k.AccountID, k.Data
+		keyIDs[i], emails[i], accounts[i], secrets[i] = k.Subject.String(), k.Email, k.AccountID, hex.EncodeToString(k.Data)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT outcome, last_revision, tx, last_seq, key_id, key_email, key_account, key_data
-		FROM roster_append_keyed($1, $2, $3::text[]::uuid[], $4::text[], $5::text[], $6::text[], $7, $8, $9, $10)`,
+		FROM roster_append($1, $2, $3::text[]::uuid[], $4::text[], $5::text[], $6::text[], $7::text[]::uuid[], $8::text[], $9::text[], $10::text[])`,
 		stream, want, ids, types, data, metadata, keyIDs, emails, accounts, secrets)
 	if err != nil {
 		return eventstore.AppendResult{}, appendError(stream, err)
@@ -103,6 +108,7 @@ func (s *Store) AppendWithKeys(ctx context.Context, stream string, expected even
 	case "keys":
 		return eventstore.AppendResult{}, &KeysTakenError{Stream: stream, Live: live}
 	case "appended", "repeat":
+		s.announce()
 		return eventstore.AppendResult{Revision: uint64(*revision),
 			Position: eventstore.Position{Commit: *commit, Prepare: uint64(*seq)}}, nil
 	case "conflict":
@@ -110,7 +116,44 @@ func (s *Store) AppendWithKeys(ctx context.Context, stream string, expected even
 	case "duplicate":
 		return eventstore.AppendResult{}, fmt.Errorf("stream %s: %w", stream, eventstore.ErrDuplicateEvent)
 	}
-	return eventstore.AppendResult{}, fmt.Errorf("append to stream %s: roster_append_keyed answered %q", stream, outcome)
+	return eventstore.AppendResult{}, fmt.Errorf("append to stream %s: roster_append answered %q", stream, outcome)
+}
+
+// notifyTimeout bounds one NOTIFY of announce's.
+const notifyTimeout = 5 * time.Second
+
+// announce signals the feed's subscribers that an append committed: this
+// store's at once, in memory, and every other process's by a NOTIFY on
+// notifyChannel. The NOTIFYs go one at a time from a goroutine, each
+// standing for every append announced while the one before was under way,
+// in a transaction of their own that does not wait for its flush (it
+// changes nothing but the signal, and the appends it announces are
+// flushed already). A NOTIFY lost with the process leaves the other
+// processes to their subscriptions' polling, as a lost connection does.
+func (s *Store) announce() {
+	if l := s.listener.Load(); l != nil {
+		l.signal()
+	}
+	s.pending.Store(true)
+	if s.notifying.CompareAndSwap(false, true) {
+		go s.notifyLoop()
+	}
+}
+
+func (s *Store) notifyLoop() {
+	for {
+		for s.pending.Swap(false) {
+			ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+			_, _ = s.pool.Exec(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify('`+notifyChannel+`', '')`)
+			cancel()
+		}
+		s.notifying.Store(false)
+		// An announce between the last Swap and the Store left the NOTIFY
+		// to this loop: take it back unless another loop has started.
+		if !s.pending.Load() || !s.notifying.CompareAndSwap(false, true) {
+			return
+		}
+	}
 }
 
 // wantRevision is expected as roster_append takes it: -2 for any, -1 for

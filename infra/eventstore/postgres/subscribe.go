@@ -32,8 +32,9 @@ const reconnectDelay = time.Second
 // ReadAll in batches of 500, then follows the feed live, woken by LISTEN.
 // The store's subscriptions share one listening connection, outside the
 // pool (so that subscribers never starve writers of connections), opened
-// by the first and closed with the last: every append's NOTIFY wakes one
-// PostgreSQL session, not one per consumer. Close releases the
+// by the first and closed with the last: a NOTIFY wakes one PostgreSQL
+// session, not one per consumer. Appends through this store wake them in
+// memory as well (announce). Close releases the
 // subscription's share. It returns an error when the listening connection
 // cannot be opened.
 func (s *Store) SubscribeAll(ctx context.Context, after eventstore.Position) (eventstore.Subscription, error) {
@@ -49,19 +50,20 @@ func (s *Store) SubscribeAll(ctx context.Context, after eventstore.Position) (ev
 func (s *Store) listen(ctx context.Context) (*waker, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.listener == nil {
+	l := s.listener.Load()
+	if l == nil {
 		cfg := s.pool.Config().ConnConfig
 		conn, err := listen(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
 		lctx, cancel := context.WithCancel(context.Background())
-		l := &listener{cfg: cfg, wakers: map[*waker]struct{}{}, cancel: cancel, done: make(chan struct{})}
+		l = &listener{cfg: cfg, wakers: map[*waker]struct{}{}, cancel: cancel, done: make(chan struct{})}
 		go l.run(lctx, conn)
-		s.listener = l
+		s.listener.Store(l)
 	}
-	w := &waker{s: s, l: s.listener, wake: make(chan struct{}, 1)}
-	s.listener.add(w)
+	w := &waker{s: s, l: l, wake: make(chan struct{}, 1)}
+	l.add(w)
 	return w, nil
 }
 
@@ -107,9 +109,7 @@ func (w *waker) close() error {
 		if w.l.remove(w) > 0 {
 			return
 		}
-		if w.s.listener == w.l {
-			w.s.listener = nil
-		}
+		w.s.listener.CompareAndSwap(w.l, nil)
 		w.l.cancel()
 		<-w.l.done
 	})
