@@ -122,18 +122,14 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 // notifyTimeout bounds one NOTIFY of announce's.
 const notifyTimeout = 5 * time.Second
 
-// announce signals the feed's subscribers that an append committed: this
-// store's at once, in memory, and every other process's by a NOTIFY on
-// notifyChannel. The NOTIFYs go one at a time from a goroutine, each
+// announce signals the feed's subscribers, this process's and every other
+// one's, that an append committed, by a NOTIFY on notifyChannel. The NOTIFYs go one at a time from a goroutine, each
 // standing for every append announced while the one before was under way,
 // in a transaction of their own that does not wait for its flush (it
 // changes nothing but the signal, and the appends it announces are
 // flushed already). A NOTIFY lost with the process leaves the other
 // processes to their subscriptions' polling, as a lost connection does.
 func (s *Store) announce() {
-	if l := s.listener.Load(); l != nil {
-		l.signal()
-	}
 	s.pending.Store(true)
 	if s.notifying.CompareAndSwap(false, true) {
 		go s.notifyLoop()

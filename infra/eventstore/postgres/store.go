@@ -8,7 +8,6 @@ package postgres
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,10 +30,6 @@ const (
 // Store is the PostgreSQL event store. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
-	// mu guards listener, the subscriptions' shared listening connection
-	// while any subscription is open.
-	mu       sync.Mutex
-	listener atomic.Pointer[listener]
 	// pending and notifying coalesce the NOTIFYs announce sends.
 	pending, notifying atomic.Bool
 }
