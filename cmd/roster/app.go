@@ -132,18 +132,21 @@ func wire(ctx context.Context, cfg config.Config, log zerolog.Logger, pool *pgxp
 	if err != nil {
 		return nil, err
 	}
-	subs.AddPersistent("mail", mailer.consumer.Handle)
+	// The consumers that are no projection take the feed in batches too
+	// (docs/ARCHITECTURE.md section 9): one event per message kept them
+	// far behind the projections after a burst.
+	subs.AddPersistent("mail", mailer.consumer.Handle, consumers.InBatches(0))
 	hooks, err := newWebhooks(cfg, pool, handlers, log)
 	if err != nil {
 		return nil, err
 	}
 	// Never poisoned: a database away delays deliveries, it does not lose them.
-	subs.AddPersistent("webhooks", hooks.Handle)
+	subs.AddPersistent("webhooks", hooks.Handle, consumers.InBatches(0))
 	ends, err := newExpiry(cfg, pool, handlers, log)
 	if err != nil {
 		return nil, err
 	}
-	subs.AddWithWork(expiry.Name, ends.Handle, ends.Run)
+	subs.AddWithWork(expiry.Name, ends.Handle, ends.Run, consumers.InBatches(0))
 	var closers []io.Closer
 	if cfg.BrokerURL != "" {
 		fwd, err := broker.NewForwarder(broker.Config{URL: cfg.BrokerURL}, feed.Logger(log))

@@ -110,7 +110,10 @@ func (c *Consumers) LiveInstances() int { return max(int(c.live.Load()), 1) }
 type spec struct {
 	name    string
 	self    bool // writes its own checkpoint, in projection_checkpoints
-	batched bool // given batch messages
+	batched bool // a projection: given batch messages, its own checkpoint
+	// maxBatch, above one, is the most events one message of a consumer
+	// that is no projection carries (InBatches).
+	maxBatch int
 	// build returns the handler of one term, guarded by it.
 	build func(t *term) message.HandlerFunc
 	// work, when set, runs beside the handler for as long as the term
@@ -193,14 +196,40 @@ func (c *Consumers) selfCheckpointed(topic string) feed.CheckpointReader {
 }
 
 // maxBatch is the subscriber's MaxBatch: projectors take batches of up to
-// projections.DefaultMaxBatch events, the other consumers one at a time.
+// projections.DefaultMaxBatch events, the consumers added InBatches theirs,
+// the others one event at a time.
 func (c *Consumers) maxBatch(topic string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s := c.byName[topic]; s != nil && s.batched {
+	s := c.byName[topic]
+	switch {
+	case s == nil:
+		return 1
+	case s.batched:
 		return projections.DefaultMaxBatch
 	}
-	return 1
+	return max(s.maxBatch, 1)
+}
+
+// Option changes how a consumer added by AddPersistent or AddWithWork is
+// fed.
+type Option func(*spec)
+
+// InBatches gives the consumer the feed in messages of up to maxEvents
+// consecutive events (feed.ToBatchMessage; projections.DefaultMaxBatch when
+// maxEvents is zero or less), its checkpoint saved once per message: a
+// handler that reads feed.Events(msg) and handles the events together pays
+// its transaction, its round trips and the checkpoint's save once per batch
+// instead of once per event (docs/ARCHITECTURE.md section 9). A failing
+// batch is retried whole, from its first event, so the handler must give
+// each event its effect once however often it sees it, as AddPersistent
+// asks anyway. Add takes no options: a poisoned batch would skip every
+// event of it.
+func InBatches(maxEvents int) Option {
+	if maxEvents <= 0 {
+		maxEvents = projections.DefaultMaxBatch
+	}
+	return func(s *spec) { s.maxBatch = maxEvents }
 }
 
 // SetOpener makes the projectors added after it open each batch of events
@@ -258,10 +287,12 @@ func (c *Consumers) Add(name string, handler message.NoPublishHandlerFunc, saveC
 // succeeds. It suits a consumer that bounds its own failures, as the mail
 // consumer does through its ledger (a mail that keeps failing is recorded
 // as failed and acked), so an SMTP outage delays mail instead of losing it.
-func (c *Consumers) AddPersistent(name string, handler message.NoPublishHandlerFunc) {
+//
+// With InBatches the handler is given batches of events (see InBatches).
+func (c *Consumers) AddPersistent(name string, handler message.NoPublishHandlerFunc, opts ...Option) {
 	c.add(&spec{name: name, build: func(t *term) message.HandlerFunc {
 		return chain(noPublish(handler), t.guard, c.metrics.middleware(name), c.cfg.Retry.Middleware, t.check, middleware.Recoverer)
-	}})
+	}}, opts...)
 }
 
 // AddWithWork runs handler like AddPersistent and, for as long as this
@@ -271,14 +302,18 @@ func (c *Consumers) AddPersistent(name string, handler message.NoPublishHandlerF
 // than on events, such as ending accesses (section 12 of
 // docs/ARCHITECTURE.md), which the lease keeps to one instance at a time;
 // its handler follows the feed so that the consumer's checkpoint and lag
-// mean what they mean for the others.
-func (c *Consumers) AddWithWork(name string, handler message.NoPublishHandlerFunc, work func(ctx context.Context)) {
+// mean what they mean for the others. It takes the options of
+// AddPersistent.
+func (c *Consumers) AddWithWork(name string, handler message.NoPublishHandlerFunc, work func(ctx context.Context), opts ...Option) {
 	c.add(&spec{name: name, work: work, build: func(t *term) message.HandlerFunc {
 		return chain(noPublish(handler), t.guard, c.metrics.middleware(name), c.cfg.Retry.Middleware, t.check, middleware.Recoverer)
-	}})
+	}}, opts...)
 }
 
-func (c *Consumers) add(s *spec) {
+func (c *Consumers) add(s *spec, opts ...Option) {
+	for _, o := range opts {
+		o(s)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.specs = append(c.specs, s)

@@ -117,16 +117,40 @@ func (s *Scheduler) Run(ctx context.Context) {
 
 // Handle is the scheduler's consumer of the feed: an end of access set,
 // moved, or brought by a join wakes it, so that an end set a moment ahead
-// is met without waiting for the poll.
+// is met without waiting for the poll. A message may carry a batch of
+// events (feed.Events): it wakes the scheduler once. Its only error is a
+// batch message whose events do not decode.
 func (s *Scheduler) Handle(msg *message.Message) error {
-	switch msg.Metadata.Get(feed.KeyType) {
-	case domain.TypeMemberAccessUntilChanged, domain.TypeMemberJoined:
-		select {
-		case s.wake <- struct{}{}:
-		default:
+	if msg.Metadata.Get(feed.KeyBatch) == "" { // one event, its type in the metadata
+		if wakes(msg.Metadata.Get(feed.KeyType)) {
+			s.poke()
+		}
+		return nil
+	}
+	recs, err := feed.Events(msg)
+	if err != nil {
+		return fmt.Errorf("expiry: %w", err)
+	}
+	for _, rec := range recs {
+		if wakes(rec.Type) {
+			s.poke()
+			break
 		}
 	}
 	return nil
+}
+
+// wakes reports whether an event of type typ may bring an end of access
+// nearer.
+func wakes(typ string) bool {
+	return typ == domain.TypeMemberAccessUntilChanged || typ == domain.TypeMemberJoined
+}
+
+func (s *Scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 // dueSQL is the due memberships at $1: an end that has come, a day's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -69,7 +70,7 @@ func (c ConsumerConfig) Validate() error {
 // other properties. What the events do not carry (the property's name, and
 // for a resend the invitee and role) it keeps in tables of its own, fed by
 // the same feed. It is safe for concurrent use, though the router gives it
-// one event at a time.
+// one message at a time.
 type Consumer struct {
 	pool      *pgxpool.Pool
 	ledger    *Deliverer
@@ -90,7 +91,8 @@ func NewConsumer(c ConsumerConfig) (*Consumer, error) {
 		opener: c.Opener, queued: make(chan struct{}, 1)}, nil
 }
 
-// Handle is the watermill handler of one feed message. It returns nil when
+// Handle is the watermill handler of one feed message, of one event or of
+// a batch (feed.Events), whose events it opens together. It returns nil when
 // the event needs no mail or its mail is recorded in the ledger, pending
 // for a Dispatcher (or sent or failed already: the ledger keeps it as it
 // is). It returns an error, for the router to retry, when a table could not
@@ -102,18 +104,36 @@ func NewConsumer(c ConsumerConfig) (*Consumer, error) {
 // reaches: their mail is recorded in the ledger as failed, saying why, and
 // not sent.
 func (c *Consumer) Handle(msg *message.Message) error {
-	rec, err := feed.FromMessage(msg)
+	recs, err := feed.Events(msg)
 	if err != nil {
 		return err
 	}
 	ctx := msg.Context()
-	e, err := c.open(ctx, rec)
-	if errors.Is(err, recorded.ErrForeignStream) {
-		return nil
-	}
+	opened, err := c.openAll(ctx, recs)
 	if err != nil {
 		return err
 	}
+	// Each event's writes are keyed by it (the property, the invitation,
+	// the ledger's event ID): a batch retried after a failure half-way
+	// redoes the first events' writes to the same effect, and a mail
+	// recorded or sent already is left as it is.
+	for i, rec := range recs {
+		e, err := recorded.Decode(opened[i])
+		if errors.Is(err, recorded.ErrForeignStream) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := c.handle(ctx, rec, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handle records what event rec (as stored), e (decoded and opened), asks.
+func (c *Consumer) handle(ctx context.Context, rec eventstore.RecordedEvent, e recorded.Event) error {
 	switch ev := e.Event.(type) {
 	case domain.PropertyCreated:
 		_, err := c.pool.Exec(ctx, `INSERT INTO mail_properties (property_id, name) VALUES ($1, $2)
@@ -135,14 +155,25 @@ func (c *Consumer) Handle(msg *message.Message) error {
 // open decodes rec, opening its sealed fields first. Errors: the Opener's,
 // and projections.Decode's (ErrForeignStream for no property's event).
 func (c *Consumer) open(ctx context.Context, rec eventstore.RecordedEvent) (recorded.Event, error) {
-	if c.opener != nil {
-		recs := []eventstore.RecordedEvent{rec}
-		if err := c.opener.Open(ctx, recs); err != nil {
-			return recorded.Event{}, err
-		}
-		rec = recs[0]
+	opened, err := c.openAll(ctx, []eventstore.RecordedEvent{rec})
+	if err != nil {
+		return recorded.Event{}, err
 	}
-	return recorded.Decode(rec)
+	return recorded.Decode(opened[0])
+}
+
+// openAll returns a copy of recs with their sealed fields opened, all in
+// one call of the Opener; recs, as stored, are left sealed for the ledger.
+// Errors: the Opener's.
+func (c *Consumer) openAll(ctx context.Context, recs []eventstore.RecordedEvent) ([]eventstore.RecordedEvent, error) {
+	if c.opener == nil {
+		return recs, nil
+	}
+	opened := slices.Clone(recs)
+	if err := c.opener.Open(ctx, opened); err != nil {
+		return nil, err
+	}
+	return opened, nil
 }
 
 // record queues the mail of the invitation event e, read from rec (as

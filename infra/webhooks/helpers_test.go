@@ -69,22 +69,34 @@ func newFixture(t testing.TB, edit func(*webhooks.Config)) *fixture {
 	return f
 }
 
-// emit feeds the next event of the property to the consumer and returns its ID.
-func (f *fixture) emit(e domain.Event) string {
+// next is e as the feed stores it: the next event of property pid (the
+// fixture's own when empty), the next position of the feed.
+func (f *fixture) next(pid string, e domain.Event) eventstore.RecordedEvent {
 	f.t.Helper()
+	if pid == "" {
+		pid = f.pid
+	}
 	typ, data, err := domain.EncodeEvent(e)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	id := uuid.NewString()
 	meta, _ := json.Marshal(domain.Metadata{EventID: id, ActorID: "acc-owner", OccurredAt: f.clock.Now(), Schema: 1})
-	rec := eventstore.RecordedEvent{ID: id, StreamID: domain.StreamName(f.pid), Revision: f.rev, Type: typ, Data: data, Metadata: meta,
+	rec := eventstore.RecordedEvent{ID: id, StreamID: domain.StreamName(pid), Revision: f.rev, Type: typ, Data: data, Metadata: meta,
 		Position: eventstore.Position{Commit: f.rev + 1, Prepare: f.rev + 1}, RecordedAt: f.clock.Now()}
 	f.rev++
+	return rec
+}
+
+// emit feeds the next event of the property to the consumer and returns its ID.
+func (f *fixture) emit(e domain.Event) string {
+	f.t.Helper()
+	rec := f.next("", e)
+	id := rec.ID
 	msg := feed.ToMessage(rec)
 	msg.SetContext(context.Background())
 	if err := f.w.Handle(msg); err != nil {
-		f.t.Fatalf("Handle %s: %v", typ, err)
+		f.t.Fatalf("Handle %s: %v", rec.Type, err)
 	}
 	return id
 }
