@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rosterhq/roster/domain"
 	"github.com/rosterhq/roster/infra/recorded"
@@ -54,7 +55,7 @@ func Notifications() Projection {
 
 		domain.TypeMemberAccessEndingSoon: on(notificationsAccessEndingSoon),
 		domain.TypeMemberAccessExpired:    on(notificationsAccessExpired),
-	}})
+	}, appendOnly: []string{"rm_notifications"}})
 }
 
 // notificationsPersonal: the invitee an invitation notification is
@@ -131,6 +132,10 @@ func (s *notificationsBatch) add(r notificationRow) {
 }
 
 func (s *notificationsBatch) flush(b *pgx.Batch) {
+	if s.b.bulk && s.copyNotes() {
+		s.names.flush(b)
+		return
+	}
 	if n := len(s.notes); n > 0 {
 		ids, accounts, emails, by := make([]string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 		ps, names, kinds, details, created := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
@@ -141,6 +146,31 @@ func (s *notificationsBatch) flush(b *pgx.Batch) {
 		b.Queue(sqlNotificationsInsert, ids, accounts, emails, by, ps, names, kinds, details, created)
 	}
 	s.names.flush(b)
+}
+
+// notificationColumns are rm_notifications' columns in the order of
+// copyNotes' values.
+var notificationColumns = []string{"id", "account_id", "email", "invited_by", "property_id", "property_name", "kind",
+	"details", "created_at"}
+
+// copyNotes queues a COPY of the batch's notifications into copies a
+// rebuild is filling, where none can be there already: an ID derives from
+// its event, which a rebuild applies once, and the batch merged those it
+// added twice. It reports false, queuing nothing, when an ID is no UUID,
+// for the insert to refuse it as it would live.
+func (s *notificationsBatch) copyNotes() bool {
+	rows := make([][]any, len(s.notes))
+	for i, r := range s.notes {
+		var id pgtype.UUID
+		if err := id.Scan(r.ID); err != nil {
+			return false
+		}
+		rows[i] = []any{id, r.AccountID, r.Email, r.InvitedBy, r.PropertyID, r.PropertyName, r.Kind, r.Details, r.CreatedAt}
+	}
+	if len(rows) > 0 {
+		s.b.copyRows("rm_notifications", notificationColumns, rows)
+	}
+	return true
 }
 
 func notificationsPropertyCreated(s *notificationsBatch, e recorded.Event, ev domain.PropertyCreated) error {

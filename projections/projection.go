@@ -35,6 +35,10 @@ type Projection struct {
 	// rows starts a batch's state for the Reducers; nil for a projection
 	// whose reducers write through the transaction themselves.
 	rows func(b *Batch) batchRows
+	// appendOnly are the Tables whose rows a rebuild writes once and never
+	// changes (its COPYs): their copies are filled packed, the others
+	// with room for the replay's updates (see rebuilder.prepare).
+	appendOnly []string
 }
 
 // All returns every projection the service runs, in a stable order.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +75,14 @@ func (r *rebuilder) dropSchema(ctx context.Context) {
 // prepare creates the rebuild schema and an empty copy of each live table
 // in it, under the live names of its indexes and constraints, with the
 // foreign keys among them.
+//
+// A copy the replay updates rows of is filled with room left in each page
+// (replayFillfactor): the replay changes a row in every batch that touches
+// it, and with its non-key indexes deferred the new version can then stay
+// on the row's page with no index entry of its own (a heap-only update),
+// which costs PostgreSQL about a third less than one that moves. The
+// copies of p.appendOnly are filled packed. finishCopies puts the default
+// back for the rows written after it.
 func (r *rebuilder) prepare(ctx context.Context) error {
 	// Foreign key definitions are printed while the live schema is first on
 	// the search_path, so the names they reference are unqualified and
@@ -105,6 +114,11 @@ func (r *rebuilder) prepare(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `CREATE TABLE `+r.qualified(r.schema, t)+` (LIKE `+r.qualified(r.live, t)+` INCLUDING ALL)`); err != nil {
 			return fmt.Errorf("rebuild %s: copy table %s: %w", r.p.Name, t, err)
 		}
+		if r.updated(t) {
+			if _, err := tx.Exec(ctx, `ALTER TABLE `+r.qualified(r.schema, t)+` SET (fillfactor = `+replayFillfactor+`)`); err != nil {
+				return fmt.Errorf("rebuild %s: leave room in the copy of %s: %w", r.p.Name, t, err)
+			}
+		}
 		if err := r.renameIndexes(ctx, tx, t); err != nil {
 			return err
 		}
@@ -127,6 +141,15 @@ func (r *rebuilder) prepare(ctx context.Context) error {
 	}
 	return nil
 }
+
+// replayFillfactor is the share of each page, in percent, the replay fills
+// in the copies it updates rows of (see prepare).
+const replayFillfactor = "60"
+
+// updated reports whether the replay may update rows of the copy of t,
+// which prepare then fills with room left (the live tables set no
+// fillfactor, and LIKE copies none).
+func (r *rebuilder) updated(t string) bool { return !slices.Contains(r.p.appendOnly, t) }
 
 // renameIndexes gives the copy of table t the index names of the live
 // table (renaming an index renames the constraint it backs). LIKE names

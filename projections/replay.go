@@ -228,7 +228,8 @@ func names(ps []Projection) string {
 }
 
 // finishCopies readies the copies for the switch-over, a table at a time
-// on up to workers connections at once: it builds the indexes the table
+// on up to workers connections at once: it gives the copy the default
+// fillfactor again (see prepare), builds the indexes the table
 // went without during the replay, with the memory to sort it in one go,
 // and gathers the planner's statistics (a fresh table has none until
 // autovacuum comes by, and the queries of the first minutes after the
@@ -245,6 +246,9 @@ func finishCopies(ctx context.Context, pool *pgxpool.Pool, rs []*rebuilder, work
 				}
 				defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 				stmts := []string{`SET LOCAL maintenance_work_mem = '256MB'`}
+				if r.updated(t) {
+					stmts = append(stmts, `ALTER TABLE `+r.qualified(r.schema, t)+` RESET (fillfactor)`)
+				}
 				stmts = append(stmts, r.deferred[t]...)
 				stmts = append(stmts, `ANALYZE `+r.qualified(r.schema, t))
 				for _, s := range stmts {
