@@ -82,6 +82,7 @@ var wantFigures = map[string]map[string]bool{
 	loadgen.Check: {"single checks/s": true, "single check p50": false, "single check p99": true,
 		"bulk check items/s": true, "bulk check of 100 p50": false, "bulk check of 100 p99": false,
 		"paced checks/s": true, "paced check p50": false, "paced check p99": true,
+		"paced check sent late p99": false, "paced check from its sending p99": false,
 		"check at a command's position p50": false, "check at a command's position p99": false,
 		"checks at a command's position answered wrong": true, "errors": false, "server peak RSS": true},
 	loadgen.Rebuild: {"events replayed": false, "wall time": false, "events/s (all projections)": true,
