@@ -98,12 +98,24 @@ func newFleet(t *testing.T, ttl time.Duration) *fleet {
 			_ = p.cmd.Process.Kill()
 			<-p.exited
 			if t.Failed() {
-				t.Logf("instance %s log (last lines):\n%s", p.id, tail(p.logs.String(), 30))
+				t.Logf("instance %s log, last lines but requests:\n%s", p.id, tail(withoutRequests(p.logs.String()), 40))
 			}
 		}
 		pool.Close()
 	})
 	return f
+}
+
+// withoutRequests is a log without its line per request, which under the
+// fleet's load would leave no room in a tail for what went wrong.
+func withoutRequests(log string) string {
+	var kept []string
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, `"message":"request"`) {
+			kept = append(kept, line)
+		}
+	}
+	return strings.Join(kept, "\n")
 }
 
 var servingOn = regexp.MustCompile(`roster: serving on (http://\S+)`)
