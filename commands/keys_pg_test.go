@@ -13,6 +13,7 @@ import (
 
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
+	"github.com/rosterhq/roster/infra/eventstore"
 	"github.com/rosterhq/roster/infra/eventstore/postgres"
 	"github.com/rosterhq/roster/infra/pgtest"
 	"github.com/rosterhq/roster/infra/privacy"
@@ -235,5 +236,44 @@ func TestKeysInAppendOnOtherStores(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("nia has %d keys, want the one the vault made", n)
+	}
+}
+
+// keysAlwaysTaken is a store on which every append with keys finds, each
+// round, that some of its people had keys made meanwhile: as when other
+// appends make keys for the same people at once, round after round.
+type keysAlwaysTaken struct {
+	*postgres.Store
+	rounds int
+}
+
+func (s *keysAlwaysTaken) AppendWithKeys(_ context.Context, stream string, _ eventstore.ExpectedRevision, _ []eventstore.EventData, keys []postgres.Key) (eventstore.AppendResult, error) {
+	if len(keys) == 0 {
+		return eventstore.AppendResult{}, errors.New("an append with keys without any")
+	}
+	s.rounds++
+	return eventstore.AppendResult{}, &postgres.KeysTakenError{Stream: stream}
+}
+
+func TestKeysInAppendGivesTheKeysToTheVaultWhenEveryRoundFindsThemTaken(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	k := newKeysInAppend(t, pool)
+	pid := k.property(t)
+	taken := &keysAlwaysTaken{Store: k.store}
+	f := newFixture(t, nil)
+	h := commands.New(commands.Config{Store: taken, InviteTTL: ttl, Tokens: f.tokens, Vault: k.vault,
+		Options: []commands.Option{commands.WithKeysInAppend(func() commands.KeyBatch { return k.vault.NewBatch() })}})
+	if _, err := h.Invite.Handle(ctx, as(owner), invite(pid, "race@example.com")); err != nil {
+		t.Fatalf("the invitation failed after %d rounds: %v", taken.rounds, err)
+	}
+	if taken.rounds < 2 {
+		t.Errorf("%d appends with keys, want the rounds to have been tried first", taken.rounds)
+	}
+	if got := k.invitees(t, pid); strings.Join(got, " ") != "race@example.com" {
+		t.Fatalf("invitees open to %v", got)
+	}
+	if n := k.liveKeys(t, "race@example.com"); n != 1 {
+		t.Errorf("race@example.com has %d live keys, want 1", n)
 	}
 }
