@@ -26,6 +26,27 @@
 -- WAL written before it, this commit included. A crash can lose only the
 -- reservations of commands that were never stored, which then count for
 -- nothing, as a released reservation does.
+-- limit_take adds n to the counter of name and key in the window starting
+-- at w, only if the sum stays within lim, in one statement; taken says
+-- whether it did, used is the count it found when it did not.
+-- +goose StatementBegin
+CREATE FUNCTION limit_take(p_name text, p_key text, p_window timestamptz, p_n integer, p_lim integer,
+    OUT taken boolean, OUT used integer)
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO limit_counters AS c (name, key, window_start, count)
+        SELECT p_name, p_key, p_window, p_n WHERE p_n <= p_lim
+        ON CONFLICT (name, key, window_start) DO UPDATE SET count = c.count + EXCLUDED.count
+            WHERE c.count + EXCLUDED.count <= p_lim;
+    taken := FOUND;
+    IF NOT taken THEN
+        SELECT coalesce(max(c.count), 0) INTO used FROM limit_counters c
+         WHERE c.name = p_name AND c.key = p_key AND c.window_start = p_window;
+    END IF;
+END
+$$;
+-- +goose StatementEnd
+
 -- +goose StatementBegin
 CREATE FUNCTION limit_reserve_invitations(
     p_command_id  text,
@@ -51,6 +72,7 @@ DECLARE
     over_day integer;
     over_new integer;
     taken    integer;
+    ok       boolean;
 BEGIN
     counted := true;
     PERFORM set_config('synchronous_commit', 'off', true);
@@ -71,25 +93,15 @@ BEGIN
         refused := 'invitations_per_actor';
         lim := p_actor_limit;
         asked := p_n;
-        INSERT INTO limit_counters AS c (name, key, window_start, count)
-            SELECT refused, p_actor, p_hour, p_n WHERE p_n <= lim
-            ON CONFLICT (name, key, window_start) DO UPDATE SET count = c.count + EXCLUDED.count
-                WHERE c.count + EXCLUDED.count <= lim;
-        IF NOT FOUND THEN
-            SELECT coalesce(max(c.count), 0) INTO used FROM limit_counters c
-             WHERE c.name = refused AND c.key = p_actor AND c.window_start = p_hour;
+        SELECT t.taken, t.used INTO ok, used FROM limit_take(refused, p_actor, p_hour, p_n, lim) t;
+        IF NOT ok THEN
             RAISE EXCEPTION USING ERRCODE = 'RL001';
         END IF;
 
         refused := 'invitations_per_property';
         lim := p_per_day;
-        INSERT INTO limit_counters AS c (name, key, window_start, count)
-            SELECT refused, p_property, p_day, p_n WHERE p_n <= lim
-            ON CONFLICT (name, key, window_start) DO UPDATE SET count = c.count + EXCLUDED.count
-                WHERE c.count + EXCLUDED.count <= lim;
-        IF NOT FOUND THEN
-            SELECT coalesce(max(c.count), 0) INTO used FROM limit_counters c
-             WHERE c.name = refused AND c.key = p_property AND c.window_start = p_day;
+        SELECT t.taken, t.used INTO ok, used FROM limit_take(refused, p_property, p_day, p_n, lim) t;
+        IF NOT ok THEN
             RAISE EXCEPTION USING ERRCODE = 'RL001';
         END IF;
 
@@ -104,13 +116,8 @@ BEGIN
             refused := 'new_emails_per_property';
             lim := p_new_per_day;
             asked := taken;
-            INSERT INTO limit_counters AS c (name, key, window_start, count)
-                SELECT refused, p_property, p_day, taken WHERE taken <= lim
-                ON CONFLICT (name, key, window_start) DO UPDATE SET count = c.count + EXCLUDED.count
-                    WHERE c.count + EXCLUDED.count <= lim;
-            IF NOT FOUND THEN
-                SELECT coalesce(max(c.count), 0) INTO used FROM limit_counters c
-                 WHERE c.name = refused AND c.key = p_property AND c.window_start = p_day;
+            SELECT t.taken, t.used INTO ok, used FROM limit_take(refused, p_property, p_day, taken, lim) t;
+            IF NOT ok THEN
                 fresh := NULL;
                 RAISE EXCEPTION USING ERRCODE = 'RL001';
             END IF;
@@ -130,3 +137,4 @@ $$;
 -- +goose Down
 DROP FUNCTION limit_reserve_invitations(text, text, text, timestamptz, timestamptz, integer, integer, integer,
     integer, bytea[], timestamptz);
+DROP FUNCTION limit_take(text, text, timestamptz, integer, integer);

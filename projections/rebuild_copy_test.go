@@ -37,19 +37,7 @@ func TestRebuildGivesUpAProjectionWhoseCopyIsRefused(t *testing.T) {
 		Event: domain.MemberRoleChanged{Schema: 1, AccountID: pt.Other, From: domain.RoleAdmin, To: domain.RoleAdmin}})
 	poison := eventAt(t, store, poisonAt)
 	startQuick(t, pool, store, projections.All()...)
-	waitUntil(t, "every projection stopping or reaching the end", func() bool {
-		stopped := mustStopped(t, pool)
-		cps, err := projections.Checkpoints(ctx, pool)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range projections.All() {
-			if _, ok := stopped[p.Name]; !ok && cps[p.Name].Less(last) {
-				return false
-			}
-		}
-		return true
-	})
+	waitStoppedOrAt(t, pool, last)
 	if _, ok := mustStopped(t, pool)[projections.NotificationsName]; !ok {
 		t.Fatalf("the live notifications did not stop at the event: the test needs one they cannot apply")
 	}

@@ -37,6 +37,27 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// waitStoppedOrAt waits until every projection has stopped or reached
+// last, and returns those stopped.
+func waitStoppedOrAt(t *testing.T, pool *pgxpool.Pool, last eventstore.Position) map[string]projections.Failure {
+	t.Helper()
+	var stopped map[string]projections.Failure
+	waitUntil(t, "every projection stopping or reaching the end", func() bool {
+		stopped = mustStopped(t, pool)
+		cps, err := projections.Checkpoints(context.Background(), pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range projections.All() {
+			if _, ok := stopped[p.Name]; !ok && cps[p.Name].Less(last) {
+				return false
+			}
+		}
+		return true
+	})
+	return stopped
+}
+
 func mustStopped(t testing.TB, pool *pgxpool.Pool) map[string]projections.Failure {
 	t.Helper()
 	s, err := projections.Stopped(context.Background(), pool)
@@ -107,20 +128,7 @@ func TestAProjectionStopsAtAnEventItCannotApplyAndTheOthersGoOn(t *testing.T) {
 	poison := eventAt(t, store, poisonAt)
 	startQuick(t, pool, store, projections.All()...)
 
-	var stopped map[string]projections.Failure
-	waitUntil(t, "every projection stopping or reaching the end", func() bool {
-		stopped = mustStopped(t, pool)
-		cps, err := projections.Checkpoints(ctx, pool)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range projections.All() {
-			if _, ok := stopped[p.Name]; !ok && cps[p.Name].Less(last) {
-				return false
-			}
-		}
-		return true
-	})
+	stopped := waitStoppedOrAt(t, pool, last)
 	var names, others []string
 	for _, p := range projections.All() {
 		if _, ok := stopped[p.Name]; ok {
