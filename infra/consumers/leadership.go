@@ -147,6 +147,8 @@ func (l *leadership) session(ctx, handlers context.Context, conn *pgx.Conn) erro
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case conn.IsClosed() && err == nil:
+			return errors.New("leadership connection closed")
 		case conn.IsClosed():
 			return fmt.Errorf("leadership connection: %w", err)
 		}
