@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +90,7 @@ type Consumers struct {
 	metrics *metrics
 	poison  message.HandlerMiddleware
 	lead    *leadership
+	group   *group
 
 	mu     sync.Mutex
 	specs  []*spec
@@ -116,6 +118,10 @@ type spec struct {
 	maxBatch int
 	// build returns the handler of one term, guarded by it.
 	build func(t *term) message.HandlerFunc
+	// projection is the projection of a projector, which runs in the
+	// group (see group) unless it leaves it; open is its opener.
+	projection *projections.Projection
+	open       projections.Opener
 	// work, when set, runs beside the handler for as long as the term
 	// lasts (AddWithWork).
 	work func(ctx context.Context)
@@ -180,6 +186,7 @@ func New(cfg Config) (*Consumers, error) {
 		return nil, err
 	}
 	c.lead = newLeadership(c)
+	c.group = &group{c: c}
 	return c, nil
 }
 
@@ -187,6 +194,9 @@ func New(cfg Config) (*Consumers, error) {
 func (c *Consumers) Instance() string { return c.cfg.Instance }
 
 func (c *Consumers) selfCheckpointed(topic string) feed.CheckpointReader {
+	if r := c.group.checkpoints(topic); r != nil {
+		return r
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s := c.byName[topic]; s != nil && s.self {
@@ -203,6 +213,8 @@ func (c *Consumers) maxBatch(topic string) int {
 	defer c.mu.Unlock()
 	s := c.byName[topic]
 	switch {
+	case strings.HasPrefix(topic, groupTopic):
+		return projections.DefaultMaxBatch
 	case s == nil:
 		return 1
 	case s.batched:
@@ -244,7 +256,9 @@ func (c *Consumers) SetOpener(o projections.Opener) {
 
 // AddProjection runs p as a handler that applies the feed in batches of up
 // to projections.DefaultMaxBatch events, each in one transaction with its
-// checkpoint and the check of this instance's lease. A projector is never
+// checkpoint and the check of this instance's lease: the projections this
+// instance leads share one subscription and, for each batch, one such
+// transaction (see group), but each has its lease. A projector is never
 // poisoned: a read model that skipped an event unasked would be wrong for
 // good. A transient fault is retried, with a capped backoff, until the
 // event applies, and the lag says so meanwhile; an event the projection
@@ -257,7 +271,7 @@ func (c *Consumers) AddProjection(p projections.Projection) {
 	open := c.open
 	c.mu.Unlock()
 	stop := projections.StopConfig{Poll: c.cfg.StopPoll, Log: c.log}
-	c.add(&spec{name: p.Name, self: true, batched: true, build: func(t *term) message.HandlerFunc {
+	c.add(&spec{name: p.Name, self: true, batched: true, projection: &p, open: open, build: func(t *term) message.HandlerFunc {
 		// A fresh handler and stopper per term: what the last term knew of
 		// the checkpoint is stale once another instance led it.
 		h := projections.NewHandler(c.cfg.Pool, p, c.log, projections.WithOpener(open), projections.WithFence(t))
@@ -349,13 +363,13 @@ func (c *Consumers) ProjectionNames() []string {
 }
 
 // checkNames returns an error when a consumer has an empty name, the name
-// of another, or the router's own "idle".
+// of another, or one of the router's own: "idle", the group's.
 func (c *Consumers) checkNames() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	seen := map[string]bool{"idle": true}
 	for _, s := range c.specs {
-		if s.name == "" || seen[s.name] {
+		if s.name == "" || seen[s.name] || strings.HasPrefix(s.name, groupTopic) {
 			return fmt.Errorf("consumer name %q is empty, reserved or repeated", s.name)
 		}
 		seen[s.name] = true
@@ -387,6 +401,8 @@ func (c *Consumers) Run(ctx context.Context) error {
 		return fmt.Errorf("consumers router: %w", err)
 	}
 	c.lead.run(ctx, routerCtx)
+	// A projection rejoining the group meanwhile finds its term ended.
+	c.group.wg.Wait()
 	stopRouter()
 	if err := <-done; err != nil {
 		return fmt.Errorf("consumers router: %w", err)
@@ -404,6 +420,13 @@ func (c *Consumers) leading() map[string]int64 {
 		out[name] = t.epoch
 	}
 	return out
+}
+
+// byNameSpec returns the consumer added as name.
+func (c *Consumers) byNameSpec(name string) *spec {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byName[name]
 }
 
 // term returns the term of name in progress, or nil.

@@ -1,6 +1,10 @@
 package consumers
 
-import "github.com/rosterhq/roster/projections"
+import (
+	"slices"
+
+	"github.com/rosterhq/roster/projections"
+)
 
 // Crash makes c end its Run as a killed process would: its leases stay as
 // they are, for the others to take over.
@@ -29,4 +33,20 @@ func FenceOf(c *Consumers, name string) projections.Fence {
 		return t
 	}
 	return nil
+}
+
+// Grouped is the names of the projections in c's group now, sorted.
+func Grouped(c *Consumers) []string {
+	c.group.mu.Lock()
+	defer c.group.mu.Unlock()
+	var out []string
+	if g := c.group.cur; g != nil {
+		for _, t := range g.members {
+			if !t.over.Load() {
+				out = append(out, t.consumer)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

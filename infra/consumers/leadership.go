@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
+
+	"github.com/rosterhq/roster/infra/eventstore"
+	"github.com/rosterhq/roster/infra/feed"
 )
 
 // leasesChannel is the NOTIFY channel of released leases: the other
@@ -49,6 +53,9 @@ type leadership struct {
 	// backend is the heartbeat connection's backend PID, for tests that
 	// terminate it.
 	backend atomic.Uint32
+	// handlers is the context the handlers run under, set when run
+	// starts: a projection leaving the group starts its own under it.
+	handlers context.Context
 }
 
 func newLeadership(c *Consumers) *leadership {
@@ -59,6 +66,7 @@ func newLeadership(c *Consumers) *leadership {
 // of the consumers this instance leads under handlers, then stops them and
 // gives their leases up.
 func (l *leadership) run(ctx, handlers context.Context) {
+	l.handlers = handlers
 	for {
 		conn, err := l.connect(ctx)
 		if err == nil {
@@ -306,6 +314,8 @@ func (l *leadership) claim(ctx, handlers context.Context, conn *pgx.Conn, names 
 		}
 		l.startTerm(handlers, t.consumer, t.epoch, t.since, start)
 	}
+	// The projections claimed join the group at once, in one restart.
+	l.c.group.sync(handlers)
 	return nil
 }
 
@@ -316,14 +326,17 @@ func (l *leadership) startTerm(handlers context.Context, name string, epoch int6
 	c.mu.Lock()
 	s := c.byName[name]
 	c.mu.Unlock()
-	t := &term{consumer: name, holder: c.cfg.Instance, epoch: epoch, ttl: l.ttl, since: since}
+	t := &term{consumer: name, holder: c.cfg.Instance, epoch: epoch, ttl: l.ttl, since: since, projection: s.projection}
 	t.renewed(start)
-	fn := s.build(t)
-	sub := resubscribing{sub: c.sub, backoff: c.cfg.NackBackoff, log: func(err error) {
-		l.log.Warn().Err(err).Str("consumer", name).Msg("cannot follow the feed; trying again")
-	}}
-	t.handler = c.router.AddConsumerHandler(name+"@"+strconv.FormatInt(epoch, 10), name, sub,
-		func(msg *message.Message) error { _, err := fn(msg); return err })
+	if s.projection != nil {
+		c.mu.Lock()
+		c.terms[name] = t
+		c.mu.Unlock()
+		l.c.group.join(t, s.open)
+		l.log.Info().Str("consumer", name).Int64("epoch", epoch).Time("since", since).Msg("leading the consumer")
+		return
+	}
+	t.handler = l.newHandler(t, s, name+"@"+strconv.FormatInt(epoch, 10))
 	c.mu.Lock()
 	c.terms[name] = t
 	c.mu.Unlock()
@@ -342,10 +355,101 @@ func (l *leadership) startTerm(handlers context.Context, name string, epoch int6
 	l.log.Info().Str("consumer", name).Int64("epoch", epoch).Time("since", since).Msg("leading the consumer")
 }
 
+// newHandler adds to the router, under the name handler, the handler of
+// t's consumer, following the feed from its checkpoint; wrap, when not
+// nil, wraps it outermost.
+func (l *leadership) newHandler(t *term, s *spec, handler string, wrap ...message.HandlerMiddleware) *message.Handler {
+	fn := chain(s.build(t), wrap...)
+	sub := resubscribing{sub: l.c.sub, backoff: l.c.cfg.NackBackoff, log: func(err error) {
+		l.log.Warn().Err(err).Str("consumer", t.consumer).Msg("cannot follow the feed; trying again")
+	}}
+	return l.c.router.AddConsumerHandler(handler, t.consumer, sub,
+		func(msg *message.Message) error { _, err := fn(msg); return err })
+}
+
+// runAlone runs t's projection with a handler of its own, outside the
+// group, as every projection ran before the group, with its retries and
+// StopOnPoison. With past set, the projection rejoins the group once its
+// handler applied a message that ends at or after past (the batch it left
+// the group on); otherwise it runs alone until its term ends.
+func (l *leadership) runAlone(t *term, past *eventstore.Position) {
+	l.c.mu.Lock()
+	s := l.c.byName[t.consumer]
+	l.c.mu.Unlock()
+	t.hmu.Lock()
+	defer t.hmu.Unlock()
+	if t.ending || t.handler != nil {
+		return
+	}
+	var wrap []message.HandlerMiddleware
+	if past != nil {
+		wrap = append(wrap, l.rejoinPast(t, *past))
+	}
+	t.alone++
+	t.handler = l.newHandler(t, s, fmt.Sprintf("%s@%d.%d", t.consumer, t.epoch, t.alone), wrap...)
+	if err := l.c.router.RunHandlers(l.handlers); err != nil {
+		l.log.Error().Err(err).Str("consumer", t.consumer).Msg("cannot run the consumer's handler")
+	}
+}
+
+// rejoinPast is the middleware that brings t back into the group once a
+// message ending at or after past was applied.
+func (l *leadership) rejoinPast(t *term, past eventstore.Position) message.HandlerMiddleware {
+	var once sync.Once
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			out, err := h(msg)
+			if err == nil && !lastPosition(msg).Less(past) {
+				once.Do(func() {
+					l.c.group.wg.Go(func() { l.rejoin(t) })
+				})
+			}
+			return out, err
+		}
+	}
+}
+
+// rejoin stops the handler t runs alone and puts it back into the group.
+func (l *leadership) rejoin(t *term) {
+	t.hmu.Lock()
+	h := t.handler
+	if t.ending || h == nil {
+		t.hmu.Unlock()
+		return
+	}
+	t.handler = nil
+	t.hmu.Unlock()
+	h.Stop()
+	<-h.Stopped()
+	t.hmu.Lock()
+	if t.ending {
+		t.hmu.Unlock()
+		return
+	}
+	l.c.group.join(t, l.c.byNameSpec(t.consumer).open)
+	t.hmu.Unlock()
+	l.log.Info().Str("consumer", t.consumer).Int64("epoch", t.epoch).Msg("the projection rejoins the group")
+	l.c.group.sync(l.handlers)
+}
+
+// lastPosition is the position of the last event msg carries, the start
+// when it does not say.
+func lastPosition(msg *message.Message) eventstore.Position {
+	c, err1 := strconv.ParseUint(msg.Metadata.Get(feed.KeyCommit), 10, 64)
+	p, err2 := strconv.ParseUint(msg.Metadata.Get(feed.KeyPrepare), 10, 64)
+	if err1 != nil || err2 != nil {
+		return eventstore.Start
+	}
+	return eventstore.Position{Commit: c, Prepare: p}
+}
+
 // endTerm stops t's handler and forgets the term; the lease is left as it
 // is.
 func (l *leadership) endTerm(t *term) {
 	t.end()
+	if t.projection != nil {
+		l.c.group.prune()
+	}
 	l.c.mu.Lock()
 	if l.c.terms[t.consumer] == t {
 		delete(l.c.terms, t.consumer)

@@ -87,23 +87,33 @@ func (m *metrics) middleware(name string) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			out, err := h(msg)
-			if err != nil {
-				failed.Add(float64(feed.EventCount(msg)))
-				return out, err
-			}
-			processed.Add(float64(feed.EventCount(msg)))
-			if at, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(feed.KeyRecordedAt)); err == nil {
-				m.lagSeconds.WithLabelValues(name).Set(time.Since(at).Seconds())
-			}
-			c, err1 := strconv.ParseUint(msg.Metadata.Get(feed.KeyCommit), 10, 64)
-			p, err2 := strconv.ParseUint(msg.Metadata.Get(feed.KeyPrepare), 10, 64)
-			if err1 == nil && err2 == nil {
-				m.mu.Lock()
-				m.last[name] = eventstore.Position{Commit: c, Prepare: p}
-				m.mu.Unlock()
-			}
-			return out, nil
+			m.count(name, processed, failed, msg, err)
+			return out, err
 		}
+	}
+}
+
+// observe counts the outcome err of delivering msg to the projection name
+// in the group, as middleware would for a handler of its own.
+func (m *metrics) observe(name string, msg *message.Message, err error) {
+	m.count(name, m.processed.WithLabelValues(name), m.failed.WithLabelValues(name), msg, err)
+}
+
+func (m *metrics) count(name string, processed, failed prometheus.Counter, msg *message.Message, err error) {
+	if err != nil {
+		failed.Add(float64(feed.EventCount(msg)))
+		return
+	}
+	processed.Add(float64(feed.EventCount(msg)))
+	if at, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(feed.KeyRecordedAt)); err == nil {
+		m.lagSeconds.WithLabelValues(name).Set(time.Since(at).Seconds())
+	}
+	c, err1 := strconv.ParseUint(msg.Metadata.Get(feed.KeyCommit), 10, 64)
+	p, err2 := strconv.ParseUint(msg.Metadata.Get(feed.KeyPrepare), 10, 64)
+	if err1 == nil && err2 == nil {
+		m.mu.Lock()
+		m.last[name] = eventstore.Position{Commit: c, Prepare: p}
+		m.mu.Unlock()
 	}
 }
 

@@ -37,7 +37,21 @@ type term struct {
 	epoch    int64
 	ttl      time.Duration
 	since    time.Time
-	handler  *message.Handler
+	// projection is the consumer's projection, for the group; nil for a
+	// consumer that is none.
+	projection *projections.Projection
+
+	// hmu guards handler, the term's own handler (nil while a projection
+	// runs in the group), and ending, set once end began: no handler of
+	// its own starts after it.
+	hmu     sync.Mutex
+	handler *message.Handler
+	ending  bool
+	// alone counts the times the projection left the group, naming its
+	// handlers.
+	alone int
+	// over is set once the term ended, for the group.
+	over atomic.Bool
 
 	// deadline is when the lease may run out, as time since clockBase.
 	deadline atomic.Int64
@@ -120,20 +134,48 @@ func (t *term) Queue(b *pgx.Batch) {
 	})
 }
 
-var _ projections.Fence = (*term)(nil)
+// QueueHeld implements projections.GroupFence: Queue's check, whose
+// failure tells the group that this member drops out instead of failing
+// the others' transaction.
+func (t *term) QueueHeld(b *pgx.Batch, held *bool) {
+	b.Queue(fmt.Sprintf("SET LOCAL idle_in_transaction_session_timeout = %d", max(t.ttl.Milliseconds(), 1)))
+	b.Queue(`SELECT 1 FROM consumer_leases
+		WHERE consumer = $1 AND holder = $2 AND epoch = $3 AND expires_at > clock_timestamp() FOR KEY SHARE`,
+		t.consumer, t.holder, t.epoch).QueryRow(func(row pgx.Row) error {
+		var one int
+		err := row.Scan(&one)
+		*held = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+}
 
-// end stops the term's handler and waits until no delivery is in progress;
-// a message after it is refused.
+var (
+	_ projections.Fence      = (*term)(nil)
+	_ projections.GroupFence = (*term)(nil)
+)
+
+// end stops the term's handler and waits until no delivery is in progress,
+// the group's included; a message after it is refused.
 func (t *term) end() {
 	if t.stopWork != nil {
 		t.stopWork()
 		<-t.workDone
 	}
-	t.handler.Stop()
-	<-t.handler.Stopped()
+	t.hmu.Lock()
+	t.ending = true
+	h := t.handler
+	t.hmu.Unlock()
+	if h != nil {
+		h.Stop()
+		<-h.Stopped()
+	}
 	t.mu.Lock()
 	t.ended = true
 	t.mu.Unlock()
+	t.over.Store(true)
 }
 
 // fencedCheckpoints are the checkpoints the subscriber saves on Ack (the
