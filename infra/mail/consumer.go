@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
@@ -113,43 +114,90 @@ func (c *Consumer) Handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	// Each event's writes are keyed by it (the property, the invitation,
-	// the ledger's event ID): a batch retried after a failure half-way
-	// redoes the first events' writes to the same effect, and a mail
-	// recorded or sent already is left as it is.
+	n, queued, err := c.apply(ctx, recs, opened)
+	if err != nil && n > 0 {
+		// The events before the failing one are recorded without it, as
+		// they would have been one at a time: their mails go out while the
+		// failing one is retried.
+		var perr error
+		if _, queued, perr = c.apply(context.WithoutCancel(ctx), recs[:n], opened[:n]); perr != nil {
+			return errors.Join(err, perr)
+		}
+	}
+	if queued {
+		select {
+		case c.queued <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
+	return err
+}
+
+// apply records what recs (as stored; opened, the same events opened) ask
+// in one transaction: one commit for a batch of hundreds of invitations
+// rather than two for each, which kept the ledger far behind the feed after
+// a burst. The commit does not wait for the disk: the checkpoint saved
+// after it, with a commit that does, flushes it too, and a crash before
+// that redelivers the message. Each event's writes are keyed by it (the
+// property, the invitation, the ledger's event ID), so a redelivered
+// message gives each event its effect once, and a mail recorded or sent
+// already is left as it is. On error nothing is recorded, and failed is the
+// index of the event that failed (len(recs) when the commit did). queued
+// reports that a mail was queued for sending.
+func (c *Consumer) apply(ctx context.Context, recs, opened []eventstore.RecordedEvent) (failed int, queued bool, err error) {
+	tx, err := c.pool.Begin(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("mail consumer: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		return 0, false, fmt.Errorf("mail consumer: %w", err)
+	}
 	for i, rec := range recs {
 		e, err := recorded.Decode(opened[i])
 		if errors.Is(err, recorded.ErrForeignStream) {
 			continue
 		}
 		if err != nil {
-			return err
+			return i, false, err
 		}
-		if err := c.handle(ctx, rec, e); err != nil {
-			return err
+		q, err := c.handle(ctx, tx, rec, e)
+		if err != nil {
+			return i, false, err
 		}
+		queued = queued || q
 	}
-	return nil
+	if err := tx.Commit(ctx); err != nil {
+		return len(recs), false, fmt.Errorf("mail consumer: commit: %w", err)
+	}
+	return len(recs), queued, nil
 }
 
-// handle records what event rec (as stored), e (decoded and opened), asks.
-func (c *Consumer) handle(ctx context.Context, rec eventstore.RecordedEvent, e recorded.Event) error {
+// querier is a pool or a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// handle records, through q, what event rec (as stored), e (decoded and
+// opened), asks. queued reports that a mail was queued for sending.
+func (c *Consumer) handle(ctx context.Context, q querier, rec eventstore.RecordedEvent, e recorded.Event) (queued bool, err error) {
 	switch ev := e.Event.(type) {
 	case domain.PropertyCreated:
-		_, err := c.pool.Exec(ctx, `INSERT INTO mail_properties (property_id, name) VALUES ($1, $2)
+		_, err := q.Exec(ctx, `INSERT INTO mail_properties (property_id, name) VALUES ($1, $2)
 			ON CONFLICT (property_id) DO UPDATE SET name = $2`, e.PropertyID, ev.Name)
-		return err
+		return false, err
 	case domain.MemberInvited:
-		if _, err := c.pool.Exec(ctx, `INSERT INTO mail_invitations (property_id, invitation_id, email, role)
+		if _, err := q.Exec(ctx, `INSERT INTO mail_invitations (property_id, invitation_id, email, role)
 			VALUES ($1, $2, $3, $4) ON CONFLICT (property_id, invitation_id) DO UPDATE SET email = $3, role = $4`,
 			e.PropertyID, ev.InvitationID, ev.Email, string(ev.Role)); err != nil {
-			return err
+			return false, err
 		}
-		return c.record(ctx, rec, e)
+		return c.record(ctx, q, rec, e)
 	case domain.InvitationResent:
-		return c.record(ctx, rec, e)
+		return c.record(ctx, q, rec, e)
 	}
-	return nil
+	return false, nil
 }
 
 // open decodes rec, opening its sealed fields first. Errors: the Opener's,
@@ -176,62 +224,60 @@ func (c *Consumer) openAll(ctx context.Context, recs []eventstore.RecordedEvent)
 	return opened, nil
 }
 
-// record queues the mail of the invitation event e, read from rec (as
-// stored, sealed), in the ledger, and wakes a Dispatcher.
-func (c *Consumer) record(ctx context.Context, rec eventstore.RecordedEvent, e recorded.Event) error {
-	inv, msg, err := c.invitation(ctx, rec.ID, e)
+// record queues, through q, the mail of the invitation event e, read from
+// rec (as stored, sealed), in the ledger; queued is false when it is
+// recorded as not sent instead.
+func (c *Consumer) record(ctx context.Context, q querier, rec eventstore.RecordedEvent, e recorded.Event) (queued bool, err error) {
+	inv, msg, err := c.invitation(ctx, q, rec.ID, e)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if erased(inv.Email) {
-		return c.skip(ctx, rec.ID, msg, "not sent: the invitee was forgotten, and an erased address reaches no one")
+		return false, c.skip(ctx, q, rec.ID, msg, "not sent: the invitee was forgotten, and an erased address reaches no one")
 	}
 	if _, err := uuid.Parse(rec.ID); err != nil {
 		c.log.Error().Str("event_id", rec.ID).Msg("invitation email not recorded: the event ID is not a UUID")
-		return nil
+		return false, nil
 	}
-	if err := c.ledger.record(ctx, e.PropertyID, rec, msg); err != nil {
-		return err
+	if err := c.ledger.record(ctx, q, e.PropertyID, rec, msg); err != nil {
+		return false, err
 	}
-	select {
-	case c.queued <- struct{}{}:
-	default: // a wake-up is pending already
-	}
-	return nil
+	return true, nil
 }
 
 // invitation writes the mail of event eventID, e: a MemberInvited or
-// InvitationResent, decoded and opened. Errors: e is another event, the
-// invitation a resend names is unknown, or the database's.
-func (c *Consumer) invitation(ctx context.Context, eventID string, e recorded.Event) (InvitationMail, Message, error) {
+// InvitationResent, decoded and opened, reading what the event lacks through
+// q. Errors: e is another event, the invitation a resend names is unknown,
+// or the database's.
+func (c *Consumer) invitation(ctx context.Context, q querier, eventID string, e recorded.Event) (InvitationMail, Message, error) {
 	switch ev := e.Event.(type) {
 	case domain.MemberInvited:
-		return c.mail(ctx, e, InvitationMail{InvitationID: ev.InvitationID, Email: ev.Email,
+		return c.mail(ctx, q, e, InvitationMail{InvitationID: ev.InvitationID, Email: ev.Email,
 			Role: ev.Role, ExpiresAt: ev.ExpiresAt}, ev.TokenNonce)
 	case domain.InvitationResent:
 		inv := InvitationMail{InvitationID: ev.InvitationID, ExpiresAt: ev.ExpiresAt}
 		var role string
-		err := c.pool.QueryRow(ctx, `SELECT email, role FROM mail_invitations WHERE property_id = $1 AND invitation_id = $2`,
+		err := q.QueryRow(ctx, `SELECT email, role FROM mail_invitations WHERE property_id = $1 AND invitation_id = $2`,
 			e.PropertyID, ev.InvitationID).Scan(&inv.Email, &role)
 		if err != nil {
 			return InvitationMail{}, Message{}, fmt.Errorf("mail for event %s: the invitation %s it resends: %w", eventID, ev.InvitationID, err)
 		}
 		inv.Role = domain.Role(role)
-		return c.mail(ctx, e, inv, ev.TokenNonce)
+		return c.mail(ctx, q, e, inv, ev.TokenNonce)
 	}
 	return InvitationMail{}, Message{}, fmt.Errorf("mail: event %s (%s) asks for no mail", eventID, e.Type)
 }
 
 // mail completes inv with the property's name, the inviter and the token,
 // and writes the invitation mail of e.
-func (c *Consumer) mail(ctx context.Context, e recorded.Event, inv InvitationMail, nonce string) (InvitationMail, Message, error) {
+func (c *Consumer) mail(ctx context.Context, q querier, e recorded.Event, inv InvitationMail, nonce string) (InvitationMail, Message, error) {
 	inv.PropertyID = e.PropertyID
 	inv.InvitedBy, inv.InviterAccount = e.Meta.ShownActorEmail(), e.Meta.ActorID
 	if erased(e.Meta.ActorEmail) {
 		inv.InvitedBy, inv.InviterAccount = "", "" // the mail says "An admin"
 	}
 	inv.Token = c.tokens.Mint(e.PropertyID, inv.InvitationID, nonce)
-	err := c.pool.QueryRow(ctx, `SELECT name FROM mail_properties WHERE property_id = $1`, e.PropertyID).Scan(&inv.PropertyName)
+	err := q.QueryRow(ctx, `SELECT name FROM mail_properties WHERE property_id = $1`, e.PropertyID).Scan(&inv.PropertyName)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return InvitationMail{}, Message{}, err
 	}
@@ -249,14 +295,14 @@ func erased(addr string) bool {
 	return strings.HasSuffix(strings.ToLower(strings.TrimSpace(addr)), ".invalid")
 }
 
-// skip records the mail of eventID as failed for why, without sending it;
-// a mail already sent or being sent is left as it is.
-func (c *Consumer) skip(ctx context.Context, eventID string, msg Message, why string) error {
+// skip records, through q, the mail of eventID as failed for why, without
+// sending it; a mail already sent or being sent is left as it is.
+func (c *Consumer) skip(ctx context.Context, q querier, eventID string, msg Message, why string) error {
 	if _, err := uuid.Parse(eventID); err != nil {
 		c.log.Error().Str("event_id", eventID).Msg("invitation email to a forgotten invitee not recorded: the event ID is not a UUID")
 		return nil
 	}
-	_, err := c.pool.Exec(ctx, `
+	_, err := q.Exec(ctx, `
 INSERT INTO mail_ledger AS l (event_id, recipient, subject, status, last_error)
 VALUES ($1, $2, $3, 'failed', $4)
 ON CONFLICT (event_id) DO UPDATE

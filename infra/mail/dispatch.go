@@ -130,13 +130,13 @@ func (p *Dispatcher) Send(ctx context.Context, eventID string) error {
 	if err != nil {
 		return p.unwritten(ctx, eventID, err)
 	}
-	inv, msg, err := p.c.invitation(ctx, eventID, e)
+	inv, msg, err := p.c.invitation(ctx, p.c.pool, eventID, e)
 	if err != nil {
 		return p.unwritten(ctx, eventID, err)
 	}
 	if erased(inv.Email) {
 		// Forgotten since the mail was recorded.
-		return p.c.skip(ctx, eventID, msg, "not sent: the invitee was forgotten, and an erased address reaches no one")
+		return p.c.skip(ctx, p.c.pool, eventID, msg, "not sent: the invitee was forgotten, and an erased address reaches no one")
 	}
 	return p.d.Deliver(withInvitation(ctx, inv), eventID, msg)
 }

@@ -22,17 +22,17 @@ type queuedMail struct {
 	PropertyID string
 }
 
-// record queues the mail msg of event rec for property propertyID: pending,
+// record queues, through q, the mail msg of event rec for property propertyID: pending,
 // written from rec when it is sent. A mail the ledger has already is left
 // as it is, except that a row recorded before the ledger kept events (and
 // not sent) gets its property and event. rec is stored as the feed gave it,
 // personal fields sealed; its errors are the database's.
-func (d *Deliverer) record(ctx context.Context, propertyID string, rec eventstore.RecordedEvent, msg Message) error {
+func (d *Deliverer) record(ctx context.Context, q querier, propertyID string, rec eventstore.RecordedEvent, msg Message) error {
 	stored, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("mail ledger: record event %s: %w", rec.ID, err)
 	}
-	_, err = d.pool.Exec(ctx, `
+	_, err = q.Exec(ctx, `
 INSERT INTO mail_ledger AS l (event_id, recipient, subject, status, property_id, event)
 VALUES ($1, $2, $3, 'pending', $4, $5)
 ON CONFLICT (event_id) DO UPDATE
