@@ -51,7 +51,7 @@ func backlog(tb testing.TB, pool *pgxpool.Pool, big, small int) []string {
 			OccurredAt: consumerNow, Schema: 1})
 		stored, err := json.Marshal(eventstore.RecordedEvent{ID: id, StreamID: domain.StreamName(pid), Revision: uint64(n + 1),
 			Position: eventstore.Position{Commit: uint64(len(rows) + 1), Prepare: uint64(len(rows) + 1)},
-			Type: typ, Data: data, Metadata: meta, RecordedAt: consumerNow})
+			Type:     typ, Data: data, Metadata: meta, RecordedAt: consumerNow})
 		if err != nil {
 			tb.Fatal(err)
 		}
