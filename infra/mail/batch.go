@@ -14,11 +14,11 @@ import (
 	"github.com/rosterhq/roster/infra/recorded"
 )
 
-// A batch is a few mails of one property that one worker of the Dispatcher
-// sends one after another, with one claim and one record of the sent ones
-// for them all: a sender that is not held up by a mail server (the log
-// sender) would otherwise spend most of each mail waiting for the ledger's
-// round trips. Each mail keeps its own lease, attempt count and outcome, so
+// A batch is a few mails (of one property, or of several properties that
+// have a mail each) that one worker of the Dispatcher sends one after
+// another, with one claim and one record of the sent ones for them all: a
+// sender that is not held up by a mail server (the log sender) would
+// otherwise spend most of each mail waiting for the ledger's round trips. Each mail keeps its own lease, attempt count and outcome, so
 // a failure, a backoff or a takeover is the mail's alone, as with Deliver.
 
 // claimedMail is a mail of a batch that this Deliverer holds.
@@ -30,7 +30,7 @@ type claimedMail struct {
 	local   *localAttempt
 }
 
-// sendBatch sends the mails of ids, all of one property, and returns each
+// sendBatch sends the mails of ids and returns each
 // one's outcome as Send would, in the order of ids. A mail the batch's claim
 // does not take (sent or failed meanwhile, taken by another process, or
 // needing its recorded event) goes through Send alone, which says why.

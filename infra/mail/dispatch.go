@@ -37,11 +37,12 @@ type DispatcherConfig struct {
 	// out); the Consumer wakes it for the mails it records. DefaultPoll when
 	// zero.
 	Poll time.Duration
-	// Batch is how many mails of one property a worker claims at once and
-	// sends one after another, recording the sent ones together: with a
-	// sender that waits for no mail server, the ledger's round trips are
-	// most of a mail's cost. A property's batches count against Workers
-	// and PerProperty as one mail does, so another property's mail waits
+	// Batch is how many mails a worker claims at once and sends one after
+	// another, recording the sent ones together: with a sender that waits
+	// for no mail server, the ledger's round trips are most of a mail's
+	// cost. A batch holds one property's mails, or the single mails of
+	// several; it counts against Workers, and against PerProperty of each
+	// of its properties, as one mail does, so another property's mail waits
 	// for a free worker, not for a batch. DefaultBatch when zero, except
 	// for an *SMTPSender, whose mails go one by one: a batch's sends share
 	// the lease of its claim, which covers a few SMTP timeouts, not dozens.
@@ -179,14 +180,13 @@ type sendResult struct {
 	err  error
 }
 
-// batchDone is the outcome of one worker's batch of a property's mails.
+// batchDone is the outcome of one worker's batch.
 type batchDone struct {
-	propertyID string
-	results    []sendResult
+	batch   mailBatch
+	results []sendResult // in the order of batch.mails
 }
 
-// send sends the batch ids of one property; a batch of one goes through
-// Send.
+// send sends the batch ids; a batch of one goes through Send.
 func (p *Dispatcher) send(ctx context.Context, ids []string) []sendResult {
 	if len(ids) == 1 {
 		return []sendResult{{mail: queuedMail{EventID: ids[0]}, err: p.Send(ctx, ids[0])}}
@@ -200,18 +200,20 @@ func (p *Dispatcher) send(ctx context.Context, ids []string) []sendResult {
 // a failure the ledger could not record must not make a busy loop.
 func (p *Dispatcher) loop(ctx context.Context, drain bool) error {
 	inFlight := map[string]bool{} // events being sent
-	busy := map[string]int{}      // property → batches in flight
+	busy := map[string]int{}      // property → batches with its mails in flight
 	batches := 0                  // in flight, one per worker
 	cooling := map[string]time.Time{}
 	done := make(chan batchDone)
 	finish := func(b batchDone) {
 		batches--
-		if busy[b.propertyID]--; busy[b.propertyID] == 0 {
-			delete(busy, b.propertyID)
+		for _, pid := range b.batch.properties() {
+			if busy[pid]--; busy[pid] == 0 {
+				delete(busy, pid)
+			}
 		}
-		for _, r := range b.results {
+		for i, r := range b.results {
+			r.mail = b.batch.mails[i]
 			delete(inFlight, r.mail.EventID)
-			r.mail.PropertyID = b.propertyID
 			if r.err != nil {
 				cooling[r.mail.EventID] = time.Now().Add(p.poll)
 			}
@@ -243,11 +245,13 @@ func (p *Dispatcher) loop(ctx context.Context, drain bool) error {
 			pickErr = err
 			for _, b := range picked {
 				batches++
-				busy[b.propertyID]++
-				for _, id := range b.eventIDs {
-					inFlight[id] = true
+				for _, pid := range b.properties() {
+					busy[pid]++
 				}
-				go func() { done <- batchDone{propertyID: b.propertyID, results: p.send(ctx, b.eventIDs)} }()
+				for _, m := range b.mails {
+					inFlight[m.EventID] = true
+				}
+				go func() { done <- batchDone{batch: b, results: p.send(ctx, b.eventIDs())} }()
 			}
 		}
 		wait := p.poll
