@@ -18,14 +18,6 @@ import (
 	"github.com/rosterhq/roster/infra/pgtest"
 )
 
-// backlogRow is one invitation mail of a backlog, as the Consumer records
-// it.
-type backlogRow struct {
-	eventID, propertyID, recipient string
-	event                          []byte
-	createdAt                      time.Time
-}
-
 // backlog writes the ledger rows of big mails of one property, then of one
 // mail each of small others, the way the Consumer records them, in one
 // COPY: recording 100,000 mails through the Consumer would take the
