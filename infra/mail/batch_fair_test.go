@@ -258,3 +258,37 @@ func TestDispatcherStoppedMidBatchGivesTheRestBackUncounted(t *testing.T) {
 		t.Errorf("%d mails recorded sent, %d sent, want the 1 under way", sent, len(snd.sent()))
 	}
 }
+
+// TestClaimAllTakesOnlyTheMailsItMaySend: a batch's claim takes a pending
+// mail with attempts left and its recorded event, and leaves every other:
+// sent, failed, out of attempts, held by another process's live lease,
+// without an event, or unknown to the ledger.
+func TestClaimAllTakesOnlyTheMailsItMaySend(t *testing.T) {
+	f, ids := newBatchFixture(t, &outbox{}, 6)
+	ctx := context.Background()
+	for _, q := range []struct{ sql, id string }{
+		{`UPDATE mail_ledger SET status = 'sent', event = NULL WHERE event_id = $1`, ids[1]},
+		{`UPDATE mail_ledger SET status = 'failed' WHERE event_id = $1`, ids[2]},
+		{`UPDATE mail_ledger SET attempts = 3 WHERE event_id = $1`, ids[3]},
+		{`UPDATE mail_ledger SET status = 'sending', claimed_until = now() + interval '1 hour', lease_holder = 'another',
+		  lease_id = gen_random_uuid() WHERE event_id = $1`, ids[4]},
+		{`UPDATE mail_ledger SET event = NULL WHERE event_id = $1`, ids[5]},
+	} {
+		if _, err := f.d.pool.Exec(ctx, q.sql, q.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimed, err := f.d.claimAll(ctx, append(slices.Clone(ids), uuid.NewString()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claimed) != 1 || claimed[0].eventID != ids[0] || claimed[0].attempt != 1 || claimed[0].lease == "" {
+		t.Fatalf("claimed %+v, want only the pending mail %s, at its first attempt under a lease", claimed, ids[0])
+	}
+	if e := entry(t, f.d, ids[0]); e.Status != StatusSending {
+		t.Errorf("the claimed mail is %s, want sending", e.Status)
+	}
+	if _, err := f.d.claimAll(ctx, []string{"not a uuid"}); err == nil {
+		t.Error("claimAll of an event ID that is not a UUID = nil error, want the database's refusal")
+	}
+}
