@@ -98,10 +98,12 @@ func TestDispatcherInBatchesSendsAPropertysMailPastAnotherPropertysBatches(t *te
 			}
 			var single string
 			var recordedAfter int
-			// B's invitee's address is not under the backlog's domain.
+			// A's mails are held from before B's is recorded, so that none
+			// goes out while it is. B's invitee's address is not under the
+			// backlog's domain.
 			recordB := func() {
-				single = f.feed(b, invitedTo("guest@b.example.org"))
 				g.close()
+				single = f.feed(b, invitedTo("guest@b.example.org"))
 			}
 			if tc.recordAt == 0 {
 				recordB()
