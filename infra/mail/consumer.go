@@ -180,8 +180,10 @@ func (c *Consumer) apply(ctx context.Context, recs, opened []eventstore.Recorded
 // sent together, in one round trip with the reads that need them, rather
 // than one round trip a statement. It keeps what the message's own events
 // say of properties' names and invitees, so that most mails need no read.
+// Over the pool, with no writes, it is the reads of a batch of mails the
+// Dispatcher sends, each name read once for the batch.
 type recording struct {
-	tx    pgx.Tx
+	tx    batcher
 	b     *pgx.Batch
 	at    []int // the event each queued statement is for
 	event int   // the event being handled
@@ -191,7 +193,13 @@ type recording struct {
 	invitees map[[2]string][2]string
 }
 
-func newRecording(tx pgx.Tx) *recording {
+// batcher is a transaction, or a pool for a recording that only reads.
+type batcher interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+func newRecording(tx batcher) *recording {
 	return &recording{tx: tx, b: &pgx.Batch{}, names: map[string]string{}, invitees: map[[2]string][2]string{}}
 }
 
