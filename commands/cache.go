@@ -3,6 +3,7 @@ package commands
 import (
 	"container/list"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -19,6 +20,14 @@ const (
 	DefaultCachedProperties = 4096
 	DefaultCachedBytes      = 64 << 20
 )
+
+// DefaultCacheIdle is how long a cached state stays after its last
+// command. A state is worth its memory while commands keep coming to its
+// property; one left from a burst long past (a bulk import, the setup of a
+// property) would otherwise stay until newer ones push it out, and every
+// garbage collection marks it meanwhile. Reading it again costs one load of
+// its stream.
+const DefaultCacheIdle = time.Minute
 
 // Rough heap sizes of a state's parts, measured by folding 100,000
 // members into a Property (about 700 bytes per member with its invitation).
@@ -56,6 +65,8 @@ type aggregate struct {
 	// counted is what this entry adds to the cache's weight, in bytes.
 	counted int
 	elem    *list.Element
+	// used is when the last command against it ended.
+	used time.Time
 }
 
 // keyedCommand is where a command with an idempotency key left its events.
@@ -92,6 +103,9 @@ func (a *aggregate) note(commandID string, revision uint64, pos eventstore.Posit
 // aggregates is a bounded, least recently used cache of aggregates. A
 // cached state is only a guess at the stream's head: every append names the
 // revision it was decided on, and the store refuses it if the stream moved.
+//
+// Entries idle for longer than idle are dropped too: by the next command
+// that comes to the cache, or by a timer while none comes.
 type aggregates struct {
 	mu       sync.Mutex
 	byID     map[string]*aggregate
@@ -99,16 +113,21 @@ type aggregates struct {
 	bytes    int
 	maxProps int
 	maxBytes int
+	idle     time.Duration // zero: entries stay however long they are idle
+	now      func() time.Time
+	timer    *time.Timer // armed while entries may become idle
 }
 
-func newAggregates(maxProps, maxBytes int) *aggregates {
-	return &aggregates{byID: map[string]*aggregate{}, order: list.New(), maxProps: maxProps, maxBytes: maxBytes}
+func newAggregates(maxProps, maxBytes int, idle time.Duration, now func() time.Time) *aggregates {
+	return &aggregates{byID: map[string]*aggregate{}, order: list.New(), maxProps: maxProps, maxBytes: maxBytes,
+		idle: max(idle, 0), now: now}
 }
 
 // enqueue adds j to the property's waiting commands and returns its entry.
 func (c *aggregates) enqueue(id string, j *job) *aggregate {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.sweep()
 	a := c.byID[id]
 	if a == nil {
 		a = &aggregate{id: id, lock: make(chan struct{}, 1)}
@@ -156,6 +175,8 @@ func (c *aggregates) release(a *aggregate) {
 		n := weigh(a)
 		c.bytes += n - a.counted
 		a.counted = n
+		a.used = c.now()
+		c.arm()
 	}
 	// One property heavier than the bound is still kept: evicting it would
 	// only make every command against it replay its stream.
@@ -164,6 +185,58 @@ func (c *aggregates) release(a *aggregate) {
 	}
 	c.mu.Unlock()
 	<-a.lock
+}
+
+// sweep drops the least recently used entries idle for longer than the
+// cache's idle time, from the back of the order, where the oldest are.
+// An entry with commands waiting or running is in use, whatever its time
+// says. The caller holds c.mu.
+func (c *aggregates) sweep() {
+	if c.idle == 0 {
+		return
+	}
+	cutoff := c.now().Add(-c.idle)
+	for e := c.order.Back(); e != nil; {
+		a := e.Value.(*aggregate)
+		if !a.used.Before(cutoff) {
+			return
+		}
+		e = e.Prev()
+		if !a.busy() {
+			c.evict(a)
+		}
+	}
+}
+
+// busy reports whether a command holds a or waits for it.
+func (a *aggregate) busy() bool {
+	if len(a.lock) > 0 {
+		return true
+	}
+	a.qmu.Lock()
+	defer a.qmu.Unlock()
+	return len(a.pending) > 0
+}
+
+// arm starts the timer that sweeps an idle cache, unless it runs already.
+// The caller holds c.mu.
+func (c *aggregates) arm() {
+	if c.idle == 0 || c.timer != nil {
+		return
+	}
+	c.timer = time.AfterFunc(c.idle, c.tick)
+}
+
+// tick sweeps and waits for the next entry to become idle, while any is
+// left: a server that no command reaches still lets go of its states.
+func (c *aggregates) tick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timer = nil
+	c.sweep()
+	if c.order.Len() > 0 {
+		c.arm()
+	}
 }
 
 func (c *aggregates) evict(a *aggregate) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster/commands"
 	"github.com/rosterhq/roster/domain"
@@ -143,12 +144,17 @@ func TestTheCacheSavesReadsWithinItsBounds(t *testing.T) {
 		name      string
 		opts      []commands.Option
 		flush     bool
-		wantReads int // reads of the 4 commands after the setup
+		idle      time.Duration // how long nothing happens before the 4 commands
+		wantReads int           // reads of the 4 commands after the setup
 	}{
 		{name: "cached properties are not read again", wantReads: 0},
 		{name: "one cached property: alternating two evicts each time", opts: []commands.Option{commands.WithCache(1, 1000)}, wantReads: 4},
 		{name: "no cache: every command reads its stream", opts: []commands.Option{commands.WithCache(0, 0)}, wantReads: 4},
 		{name: "a flush drops every cached state", flush: true, wantReads: 2},
+		{name: "states idle past the idle time are read again", idle: commands.DefaultCacheIdle + time.Second, wantReads: 2},
+		{name: "states idle within the idle time stay", idle: commands.DefaultCacheIdle - time.Second, wantReads: 0},
+		{name: "a longer idle time keeps them", opts: []commands.Option{commands.WithCacheIdle(time.Hour)}, idle: 2 * time.Minute, wantReads: 0},
+		{name: "no idle time keeps them however long", opts: []commands.Option{commands.WithCacheIdle(0)}, idle: 24 * time.Hour, wantReads: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,6 +175,7 @@ func TestTheCacheSavesReadsWithinItsBounds(t *testing.T) {
 			if tt.flush {
 				h.Flush()
 			}
+			f.clock.Advance(tt.idle)
 			rc.reset()
 			emails := []string{ada.Email, bob.Email, cy.Email, dan.Email}
 			for i, email := range emails {

@@ -88,6 +88,10 @@ type Executor struct {
 	now        func() time.Time
 	maxRetries int
 	cache      *aggregates
+	// cacheProps, cacheBytes and cacheIdle are the cache's bounds, from
+	// the options.
+	cacheProps, cacheBytes int
+	cacheIdle              time.Duration
 	// batches, when set, seal each append's events under keys the append
 	// itself stores (WithKeysInAppend).
 	batches func() KeyBatch
@@ -142,7 +146,14 @@ func WithKeysInAppend(newBatch func() KeyBatch) Option {
 // size in bytes;
 // WithCache(0, 0) turns the cache off, so every command reads its stream.
 func WithCache(properties, bytes int) Option {
-	return func(x *Executor) { x.cache = newAggregates(properties, bytes) }
+	return func(x *Executor) { x.cacheProps, x.cacheBytes = properties, bytes }
+}
+
+// WithCacheIdle drops a cached state once no command has come to its
+// property for idle (DefaultCacheIdle by default); zero or less keeps
+// states however long they are idle, within the cache's bounds.
+func WithCacheIdle(idle time.Duration) Option {
+	return func(x *Executor) { x.cacheIdle = idle }
 }
 
 // NewExecutor returns an executor over store; now is the clock (time.Now when nil).
@@ -151,10 +162,11 @@ func NewExecutor(store EventStore, now func() time.Time, opts ...Option) *Execut
 		now = time.Now
 	}
 	x := &Executor{store: store, now: now, maxRetries: DefaultMaxRetries,
-		cache: newAggregates(DefaultCachedProperties, DefaultCachedBytes)}
+		cacheProps: DefaultCachedProperties, cacheBytes: DefaultCachedBytes, cacheIdle: DefaultCacheIdle}
 	for _, o := range opts {
 		o(x)
 	}
+	x.cache = newAggregates(x.cacheProps, x.cacheBytes, x.cacheIdle, now)
 	if _, ok := store.(keyStore); !ok || x.vault == nil {
 		x.batches = nil // sealed events need a vault to open them
 	}

@@ -79,7 +79,8 @@ const (
 	copyRows       = 200_000
 	// readRate is the paced request rate of the read scenario, per second.
 	readRate = 200
-	// longClients is the concurrency of the long-stream scenario.
+	// longClients is the concurrency of the long-stream scenario and of
+	// the seeding of its property.
 	longClients = 4
 	// minDuration keeps a tiny scale's scenarios long enough to time anything.
 	minDuration = 500 * time.Millisecond

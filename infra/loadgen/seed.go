@@ -561,7 +561,8 @@ func (b *bench) readBack(ctx context.Context, tok, pid string, ids []string, joi
 }
 
 // seedLong gives a property n events of history while keeping its state
-// small: cycles of fifty invitations and their revocation. Given the
+// small: cycles of fifty invitations and their revocation, longClients at
+// a time. Given the
 // property an interrupted run left (pid, with have events), it carries on.
 func (b *bench) seedLong(ctx context.Context, tok string, n int, pid string, have int, pos *positions) (step SeedStep, err error) {
 	step.Name = "long-stream property"
@@ -577,29 +578,64 @@ func (b *bench) seedLong(ctx context.Context, tok string, n int, pid string, hav
 	events.Store(int64(have))
 	stop := b.ticker(ctx, "long-stream events", &events, n)
 	defer stop()
-	for cycle := 0; have < n; cycle++ {
-		k := min(50, max(1, (n-have+1)/2))
-		rows := make([]inviteRow, k)
-		for j := range rows {
-			// The run's ID keeps the addresses apart from the invitations
-			// an interrupted cycle left pending.
-			rows[j] = inviteRow{Email: fmt.Sprintf("cycle-%s-%d-%d@bench.example", b.runID, cycle, j), Role: "agent"}
+	// A few clients cycle at once, as a property's admins would: one alone
+	// waits for each answer and made this the longest part of the seeding,
+	// while the server can take a busy property's commands together.
+	var (
+		mu       sync.Mutex
+		claimed  = have // events the clients have taken on
+		requests int
+		cycle    int
+	)
+	take := func() (k, c int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if claimed >= n {
+			return 0, 0
 		}
-		got, err := b.invite(ctx, pos, tok, pid, rows)
-		if err != nil {
-			return step, err
-		}
-		ids := make([]string, 0, k)
-		for _, r := range rows {
-			ids = append(ids, got[r.Email])
-		}
-		if _, err := b.send(ctx, pos, tok, "POST", "/v1/properties/"+pid+"/invitations/revoke", map[string]any{"ids": ids}, nil); err != nil {
-			return step, err
-		}
-		step.Requests += 2
-		step.Events += 2 * k
-		have += 2 * k
-		events.Store(int64(have))
+		k = min(50, max(1, (n-claimed+1)/2))
+		claimed += 2 * k
+		cycle++
+		return k, cycle
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for range longClients {
+		g.Go(func() error {
+			for {
+				k, c := take()
+				if k == 0 {
+					return nil
+				}
+				rows := make([]inviteRow, k)
+				for j := range rows {
+					// The run's ID keeps the addresses apart from the
+					// invitations an interrupted cycle left pending.
+					rows[j] = inviteRow{Email: fmt.Sprintf("cycle-%s-%d-%d@bench.example", b.runID, c, j), Role: "agent"}
+				}
+				got, err := b.invite(gctx, pos, tok, pid, rows)
+				if err != nil {
+					return err
+				}
+				ids := make([]string, 0, k)
+				for _, r := range rows {
+					ids = append(ids, got[r.Email])
+				}
+				if _, err := b.send(gctx, pos, tok, "POST", "/v1/properties/"+pid+"/invitations/revoke", map[string]any{"ids": ids}, nil); err != nil {
+					return err
+				}
+				mu.Lock()
+				requests += 2
+				mu.Unlock()
+				events.Add(int64(2 * k))
+			}
+		})
+	}
+	err = g.Wait()
+	step.Requests += requests
+	step.Events += int(events.Load()) - have
+	have = int(events.Load())
+	if err != nil {
+		return step, err
 	}
 	step.Detail = fmt.Sprintf("%s (%s): %d events, %d of them appended at %.0f events/s", longName(n), pid, have, step.Events, float64(step.Events)/time.Since(start).Seconds())
 	b.data.longPID = pid

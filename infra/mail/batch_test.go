@@ -2,6 +2,8 @@ package mail
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -98,5 +100,41 @@ func TestABatchItCannotReadIsRefused(t *testing.T) {
 				t.Error("Handle = nil, want an error for the router's retries")
 			}
 		})
+	}
+}
+
+// TestABatchReadsWhatItsOwnEventsSaid: the property's creation, an
+// invitation and its resend in one batch give two mails naming the
+// property and the invitee, as they would one message at a time; a resend
+// of an invitation from an earlier batch reads it from the tables; and a
+// resend of an invitation nobody knows fails the batch after the events
+// before it were recorded.
+func TestABatchReadsWhatItsOwnEventsSaid(t *testing.T) {
+	f := newConsumerFixture(t)
+	created := f.msg("owner@example.com", domain.PropertyCreated{Schema: 1, PropertyID: f.pid, Name: "Acme Support", OwnerID: "acc-owner"})
+	iid := uuid.NewString()
+	invited := f.invited(iid, "n1")
+	resent := f.msg("bob@example.com", domain.InvitationResent{Schema: 1, InvitationID: iid, ExpiresAt: expires, TokenNonce: "n2"})
+	if err := f.c.Handle(f.batch(created, invited, resent)); err != nil {
+		t.Fatalf("Handle = %v", err)
+	}
+	later := f.msg("bob@example.com", domain.InvitationResent{Schema: 1, InvitationID: iid, ExpiresAt: expires, TokenNonce: "n3"})
+	other := f.invited(uuid.NewString(), "n4")
+	unknown := f.msg("bob@example.com", domain.InvitationResent{Schema: 1, InvitationID: uuid.NewString(), ExpiresAt: expires, TokenNonce: "n5"})
+	if err := f.c.Handle(f.batch(later, other, unknown)); err == nil {
+		t.Fatal("Handle of a batch resending an unknown invitation = nil, want an error")
+	}
+	f.drain()
+	sent := f.out.sent()
+	if len(sent) != 4 {
+		t.Fatalf("%d mails sent, want 4: the invitation, its two resends and the other invitation", len(sent))
+	}
+	for i, m := range sent {
+		if m.To != "ann@example.com" || !strings.Contains(m.Subject+m.Text, "Acme Support") {
+			t.Errorf("mail %d to %q, subject %q: want ann@example.com and the property's name", i, m.To, m.Subject)
+		}
+	}
+	if e, err := f.d.Entry(context.Background(), unknown.UUID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the unknown resend's ledger entry: %+v, %v; want ErrNotFound", e, err)
 	}
 }

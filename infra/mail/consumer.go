@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
@@ -113,43 +114,184 @@ func (c *Consumer) Handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	// Each event's writes are keyed by it (the property, the invitation,
-	// the ledger's event ID): a batch retried after a failure half-way
-	// redoes the first events' writes to the same effect, and a mail
-	// recorded or sent already is left as it is.
+	n, queued, err := c.apply(ctx, recs, opened)
+	if err != nil && n > 0 {
+		// The events before the failing one are recorded without it, as
+		// they would have been one at a time: their mails go out while the
+		// failing one is retried.
+		var perr error
+		if _, queued, perr = c.apply(context.WithoutCancel(ctx), recs[:n], opened[:n]); perr != nil {
+			return errors.Join(err, perr)
+		}
+	}
+	if queued {
+		select {
+		case c.queued <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
+	return err
+}
+
+// apply records what recs (as stored; opened, the same events opened) ask
+// in one transaction: one commit for a batch of hundreds of invitations
+// rather than two for each, which kept the ledger far behind the feed after
+// a burst. The commit does not wait for the disk: the checkpoint saved
+// after it, with a commit that does, flushes it too, and a crash before
+// that redelivers the message. Each event's writes are keyed by it (the
+// property, the invitation, the ledger's event ID), so a redelivered
+// message gives each event its effect once, and a mail recorded or sent
+// already is left as it is. On error nothing is recorded, and failed is the
+// index of the event that failed (len(recs) when the commit did). queued
+// reports that a mail was queued for sending.
+func (c *Consumer) apply(ctx context.Context, recs, opened []eventstore.RecordedEvent) (failed int, queued bool, err error) {
+	tx, err := c.pool.Begin(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("mail consumer: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	r := newRecording(tx)
+	_, _ = r.Exec(ctx, `SET LOCAL synchronous_commit = off`)
 	for i, rec := range recs {
+		r.event = i
 		e, err := recorded.Decode(opened[i])
 		if errors.Is(err, recorded.ErrForeignStream) {
 			continue
 		}
 		if err != nil {
-			return err
+			return i, false, err
 		}
-		if err := c.handle(ctx, rec, e); err != nil {
-			return err
+		q, err := c.handle(ctx, r, rec, e)
+		if err != nil {
+			return r.failedAt(err, i), false, err
 		}
+		queued = queued || q
 	}
-	return nil
+	if err := r.flush(ctx); err != nil {
+		return r.failedAt(err, len(recs)), false, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return len(recs), false, fmt.Errorf("mail consumer: commit: %w", err)
+	}
+	return len(recs), queued, nil
 }
 
-// handle records what event rec (as stored), e (decoded and opened), asks.
-func (c *Consumer) handle(ctx context.Context, rec eventstore.RecordedEvent, e recorded.Event) error {
+// recording is the transaction of one message whose writes are queued and
+// sent together, in one round trip with the reads that need them, rather
+// than one round trip a statement. It keeps what the message's own events
+// say of properties' names and invitees, so that most mails need no read.
+// Over the pool, with no writes, it is the reads of a batch of mails the
+// Dispatcher sends, each name read once for the batch.
+type recording struct {
+	tx    batcher
+	b     *pgx.Batch
+	at    []int // the event each queued statement is for
+	event int   // the event being handled
+	// names and invitees are what the events so far wrote or the reads
+	// found: property → name; property and invitation → email and role.
+	names    map[string]string
+	invitees map[[2]string][2]string
+}
+
+// batcher is a transaction, or a pool for a recording that only reads.
+type batcher interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+func newRecording(tx batcher) *recording {
+	return &recording{tx: tx, b: &pgx.Batch{}, names: map[string]string{}, invitees: map[[2]string][2]string{}}
+}
+
+// Exec queues sql for the next flush.
+func (r *recording) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	r.b.Queue(sql, args...)
+	r.at = append(r.at, r.event)
+	return pgconn.CommandTag{}, nil
+}
+
+// QueryRow sends the queued writes, then reads: a read sees every write
+// before it.
+func (r *recording) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := r.flush(ctx); err != nil {
+		return errRow{err}
+	}
+	return r.tx.QueryRow(ctx, sql, args...)
+}
+
+// flush sends the queued statements. A failing one is a *statementError
+// naming its event.
+func (r *recording) flush(ctx context.Context) error {
+	if r.b.Len() == 0 {
+		return nil
+	}
+	b, at := r.b, r.at
+	r.b, r.at = &pgx.Batch{}, nil
+	br := r.tx.SendBatch(ctx, b)
+	for i := range at {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return &statementError{event: at[i], err: err}
+		}
+	}
+	return br.Close()
+}
+
+// failedAt is the index of the event err is about: the event of a queued
+// statement that failed, else current, the event being handled.
+func (r *recording) failedAt(err error, current int) int {
+	var se *statementError
+	if errors.As(err, &se) {
+		return se.event
+	}
+	return current
+}
+
+// statementError is the failure of a queued statement of event event.
+type statementError struct {
+	event int
+	err   error
+}
+
+func (e *statementError) Error() string { return e.err.Error() }
+func (e *statementError) Unwrap() error { return e.err }
+
+// errRow is a row whose read could not be sent.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// querier is a pool or a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// handle records, through q, what event rec (as stored), e (decoded and
+// opened), asks. queued reports that a mail was queued for sending.
+func (c *Consumer) handle(ctx context.Context, q querier, rec eventstore.RecordedEvent, e recorded.Event) (queued bool, err error) {
 	switch ev := e.Event.(type) {
 	case domain.PropertyCreated:
-		_, err := c.pool.Exec(ctx, `INSERT INTO mail_properties (property_id, name) VALUES ($1, $2)
+		_, err := q.Exec(ctx, `INSERT INTO mail_properties (property_id, name) VALUES ($1, $2)
 			ON CONFLICT (property_id) DO UPDATE SET name = $2`, e.PropertyID, ev.Name)
-		return err
+		if r, ok := q.(*recording); ok {
+			r.names[e.PropertyID] = ev.Name
+		}
+		return false, err
 	case domain.MemberInvited:
-		if _, err := c.pool.Exec(ctx, `INSERT INTO mail_invitations (property_id, invitation_id, email, role)
+		if _, err := q.Exec(ctx, `INSERT INTO mail_invitations (property_id, invitation_id, email, role)
 			VALUES ($1, $2, $3, $4) ON CONFLICT (property_id, invitation_id) DO UPDATE SET email = $3, role = $4`,
 			e.PropertyID, ev.InvitationID, ev.Email, string(ev.Role)); err != nil {
-			return err
+			return false, err
 		}
-		return c.record(ctx, rec, e)
+		if r, ok := q.(*recording); ok {
+			r.invitees[[2]string{e.PropertyID, ev.InvitationID}] = [2]string{ev.Email, string(ev.Role)}
+		}
+		return c.record(ctx, q, rec, e)
 	case domain.InvitationResent:
-		return c.record(ctx, rec, e)
+		return c.record(ctx, q, rec, e)
 	}
-	return nil
+	return false, nil
 }
 
 // open decodes rec, opening its sealed fields first. Errors: the Opener's,
@@ -176,70 +318,108 @@ func (c *Consumer) openAll(ctx context.Context, recs []eventstore.RecordedEvent)
 	return opened, nil
 }
 
-// record queues the mail of the invitation event e, read from rec (as
-// stored, sealed), in the ledger, and wakes a Dispatcher.
-func (c *Consumer) record(ctx context.Context, rec eventstore.RecordedEvent, e recorded.Event) error {
-	inv, msg, err := c.invitation(ctx, rec.ID, e)
+// record queues, through q, the mail of the invitation event e, read from
+// rec (as stored, sealed), in the ledger; queued is false when it is
+// recorded as not sent instead.
+func (c *Consumer) record(ctx context.Context, q querier, rec eventstore.RecordedEvent, e recorded.Event) (queued bool, err error) {
+	inv, msg, err := c.invitation(ctx, q, rec.ID, e)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if erased(inv.Email) {
-		return c.skip(ctx, rec.ID, msg, "not sent: the invitee was forgotten, and an erased address reaches no one")
+		return false, c.skip(ctx, q, rec.ID, msg, "not sent: the invitee was forgotten, and an erased address reaches no one")
 	}
 	if _, err := uuid.Parse(rec.ID); err != nil {
 		c.log.Error().Str("event_id", rec.ID).Msg("invitation email not recorded: the event ID is not a UUID")
-		return nil
+		return false, nil
 	}
-	if err := c.ledger.record(ctx, e.PropertyID, rec, msg); err != nil {
-		return err
+	if err := c.ledger.record(ctx, q, e.PropertyID, rec, msg); err != nil {
+		return false, err
 	}
-	select {
-	case c.queued <- struct{}{}:
-	default: // a wake-up is pending already
-	}
-	return nil
+	return true, nil
 }
 
 // invitation writes the mail of event eventID, e: a MemberInvited or
-// InvitationResent, decoded and opened. Errors: e is another event, the
-// invitation a resend names is unknown, or the database's.
-func (c *Consumer) invitation(ctx context.Context, eventID string, e recorded.Event) (InvitationMail, Message, error) {
+// InvitationResent, decoded and opened, reading what the event lacks through
+// q. Errors: e is another event, the invitation a resend names is unknown,
+// or the database's.
+func (c *Consumer) invitation(ctx context.Context, q querier, eventID string, e recorded.Event) (InvitationMail, Message, error) {
 	switch ev := e.Event.(type) {
 	case domain.MemberInvited:
-		return c.mail(ctx, e, InvitationMail{InvitationID: ev.InvitationID, Email: ev.Email,
+		return c.mail(ctx, q, e, InvitationMail{InvitationID: ev.InvitationID, Email: ev.Email,
 			Role: ev.Role, ExpiresAt: ev.ExpiresAt}, ev.TokenNonce)
 	case domain.InvitationResent:
 		inv := InvitationMail{InvitationID: ev.InvitationID, ExpiresAt: ev.ExpiresAt}
-		var role string
-		err := c.pool.QueryRow(ctx, `SELECT email, role FROM mail_invitations WHERE property_id = $1 AND invitation_id = $2`,
-			e.PropertyID, ev.InvitationID).Scan(&inv.Email, &role)
+		email, role, err := invitee(ctx, q, e.PropertyID, ev.InvitationID)
 		if err != nil {
 			return InvitationMail{}, Message{}, fmt.Errorf("mail for event %s: the invitation %s it resends: %w", eventID, ev.InvitationID, err)
 		}
-		inv.Role = domain.Role(role)
-		return c.mail(ctx, e, inv, ev.TokenNonce)
+		inv.Email, inv.Role = email, domain.Role(role)
+		return c.mail(ctx, q, e, inv, ev.TokenNonce)
 	}
 	return InvitationMail{}, Message{}, fmt.Errorf("mail: event %s (%s) asks for no mail", eventID, e.Type)
 }
 
 // mail completes inv with the property's name, the inviter and the token,
 // and writes the invitation mail of e.
-func (c *Consumer) mail(ctx context.Context, e recorded.Event, inv InvitationMail, nonce string) (InvitationMail, Message, error) {
+func (c *Consumer) mail(ctx context.Context, q querier, e recorded.Event, inv InvitationMail, nonce string) (InvitationMail, Message, error) {
 	inv.PropertyID = e.PropertyID
 	inv.InvitedBy, inv.InviterAccount = e.Meta.ShownActorEmail(), e.Meta.ActorID
 	if erased(e.Meta.ActorEmail) {
 		inv.InvitedBy, inv.InviterAccount = "", "" // the mail says "An admin"
 	}
 	inv.Token = c.tokens.Mint(e.PropertyID, inv.InvitationID, nonce)
-	err := c.pool.QueryRow(ctx, `SELECT name FROM mail_properties WHERE property_id = $1`, e.PropertyID).Scan(&inv.PropertyName)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	name, err := propertyName(ctx, q, e.PropertyID)
+	if err != nil {
 		return InvitationMail{}, Message{}, err
 	}
+	inv.PropertyName = name
 	msg, err := Invitation(inv, c.acceptURL)
 	if err != nil {
 		return InvitationMail{}, Message{}, err
 	}
 	return inv, msg, nil
+}
+
+// propertyName reads the name of property pid through q, "" when the
+// property is unknown; a recording answers from memory when it can.
+func propertyName(ctx context.Context, q querier, pid string) (string, error) {
+	r, _ := q.(*recording)
+	if r != nil {
+		if name, ok := r.names[pid]; ok {
+			return name, nil
+		}
+	}
+	var name string
+	err := q.QueryRow(ctx, `SELECT name FROM mail_properties WHERE property_id = $1`, pid).Scan(&name)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", err
+	}
+	if r != nil {
+		r.names[pid] = name
+	}
+	return name, nil
+}
+
+// invitee reads the email and role of invitation inv of property pid
+// through q; a recording answers from memory when it can.
+func invitee(ctx context.Context, q querier, pid, inv string) (email, role string, err error) {
+	r, _ := q.(*recording)
+	k := [2]string{pid, inv}
+	if r != nil {
+		if v, ok := r.invitees[k]; ok {
+			return v[0], v[1], nil
+		}
+	}
+	err = q.QueryRow(ctx, `SELECT email, role FROM mail_invitations WHERE property_id = $1 AND invitation_id = $2`,
+		pid, inv).Scan(&email, &role)
+	if err != nil {
+		return "", "", err
+	}
+	if r != nil {
+		r.invitees[k] = [2]string{email, role}
+	}
+	return email, role, nil
 }
 
 // erased reports whether addr is under the reserved .invalid top-level
@@ -249,14 +429,14 @@ func erased(addr string) bool {
 	return strings.HasSuffix(strings.ToLower(strings.TrimSpace(addr)), ".invalid")
 }
 
-// skip records the mail of eventID as failed for why, without sending it;
-// a mail already sent or being sent is left as it is.
-func (c *Consumer) skip(ctx context.Context, eventID string, msg Message, why string) error {
+// skip records, through q, the mail of eventID as failed for why, without
+// sending it; a mail already sent or being sent is left as it is.
+func (c *Consumer) skip(ctx context.Context, q querier, eventID string, msg Message, why string) error {
 	if _, err := uuid.Parse(eventID); err != nil {
 		c.log.Error().Str("event_id", eventID).Msg("invitation email to a forgotten invitee not recorded: the event ID is not a UUID")
 		return nil
 	}
-	_, err := c.pool.Exec(ctx, `
+	_, err := q.Exec(ctx, `
 INSERT INTO mail_ledger AS l (event_id, recipient, subject, status, last_error)
 VALUES ($1, $2, $3, 'failed', $4)
 ON CONFLICT (event_id) DO UPDATE

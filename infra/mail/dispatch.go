@@ -14,6 +14,9 @@ const (
 	DefaultWorkers     = 8
 	DefaultPerProperty = 2
 	DefaultPoll        = time.Second
+	// DefaultBatch is the batch of a sender that does not wait for a mail
+	// server (the log sender); an *SMTPSender's is 1.
+	DefaultBatch = 64
 )
 
 // DispatcherConfig is what a Dispatcher is built from.
@@ -34,6 +37,16 @@ type DispatcherConfig struct {
 	// out); the Consumer wakes it for the mails it records. DefaultPoll when
 	// zero.
 	Poll time.Duration
+	// Batch is how many mails a worker claims at once and sends one after
+	// another, recording the sent ones together: with a sender that waits
+	// for no mail server, the ledger's round trips are most of a mail's
+	// cost. A batch holds one property's mails, or the single mails of
+	// several; it counts against Workers, and against PerProperty of each
+	// of its properties, as one mail does, so another property's mail waits
+	// for a free worker, not for a batch. DefaultBatch when zero, except
+	// for an *SMTPSender, whose mails go one by one: a batch's sends share
+	// the lease of its claim, which covers a few SMTP timeouts, not dozens.
+	Batch int
 	// Log records the mails that failed, for good or for now.
 	Log zerolog.Logger
 }
@@ -56,6 +69,9 @@ func (c DispatcherConfig) Validate() error {
 	if c.PerProperty < 0 {
 		errs = append(errs, fmt.Errorf("mail dispatcher: %d per property is negative", c.PerProperty))
 	}
+	if c.Batch < 0 {
+		errs = append(errs, fmt.Errorf("mail dispatcher: batch of %d is negative", c.Batch))
+	}
 	if c.Poll < 0 {
 		errs = append(errs, fmt.Errorf("mail dispatcher: poll interval %s is negative", c.Poll))
 	}
@@ -76,6 +92,7 @@ type Dispatcher struct {
 	workers     int
 	perProperty int
 	poll        time.Duration
+	batch       int
 	log         zerolog.Logger
 }
 
@@ -93,8 +110,14 @@ func NewDispatcher(c DispatcherConfig) (*Dispatcher, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if c.Batch == 0 {
+		c.Batch = DefaultBatch
+		if _, smtp := c.Deliverer.sender.(*SMTPSender); smtp {
+			c.Batch = 1
+		}
+	}
 	return &Dispatcher{c: c.Consumer, d: c.Deliverer, workers: c.Workers, perProperty: c.PerProperty,
-		poll: c.Poll, log: c.Log}, nil
+		poll: c.Poll, batch: c.Batch, log: c.Log}, nil
 }
 
 // Run sends mails until ctx ends, then waits for the sends under way (their
@@ -130,13 +153,13 @@ func (p *Dispatcher) Send(ctx context.Context, eventID string) error {
 	if err != nil {
 		return p.unwritten(ctx, eventID, err)
 	}
-	inv, msg, err := p.c.invitation(ctx, eventID, e)
+	inv, msg, err := p.c.invitation(ctx, p.c.pool, eventID, e)
 	if err != nil {
 		return p.unwritten(ctx, eventID, err)
 	}
 	if erased(inv.Email) {
 		// Forgotten since the mail was recorded.
-		return p.c.skip(ctx, eventID, msg, "not sent: the invitee was forgotten, and an erased address reaches no one")
+		return p.c.skip(ctx, p.c.pool, eventID, msg, "not sent: the invitee was forgotten, and an erased address reaches no one")
 	}
 	return p.d.Deliver(withInvitation(ctx, inv), eventID, msg)
 }
@@ -151,10 +174,24 @@ func (p *Dispatcher) unwritten(ctx context.Context, eventID string, cause error)
 	return err
 }
 
-// sendResult is the outcome of one worker's mail.
+// sendResult is the outcome of one mail.
 type sendResult struct {
 	mail queuedMail
 	err  error
+}
+
+// batchDone is the outcome of one worker's batch.
+type batchDone struct {
+	batch   mailBatch
+	results []sendResult // in the order of batch.mails
+}
+
+// send sends the batch ids; a batch of one goes through Send.
+func (p *Dispatcher) send(ctx context.Context, ids []string) []sendResult {
+	if len(ids) == 1 {
+		return []sendResult{{mail: queuedMail{EventID: ids[0]}, err: p.Send(ctx, ids[0])}}
+	}
+	return p.sendBatch(ctx, ids)
 }
 
 // loop picks and sends mails until ctx ends or, with drain, until none is
@@ -162,29 +199,36 @@ type sendResult struct {
 // again before a poll interval has passed, whatever the ledger says of it:
 // a failure the ledger could not record must not make a busy loop.
 func (p *Dispatcher) loop(ctx context.Context, drain bool) error {
-	inFlight := map[string]string{} // event → property
-	busy := map[string]int{}        // property → mails in flight
+	inFlight := map[string]bool{} // events being sent
+	busy := map[string]int{}      // property → batches with its mails in flight
+	batches := 0                  // in flight, one per worker
 	cooling := map[string]time.Time{}
-	done := make(chan sendResult)
-	finish := func(r sendResult) {
-		delete(inFlight, r.mail.EventID)
-		if busy[r.mail.PropertyID]--; busy[r.mail.PropertyID] == 0 {
-			delete(busy, r.mail.PropertyID)
+	done := make(chan batchDone)
+	finish := func(b batchDone) {
+		batches--
+		for _, pid := range b.batch.properties() {
+			if busy[pid]--; busy[pid] == 0 {
+				delete(busy, pid)
+			}
 		}
-		if r.err != nil {
-			cooling[r.mail.EventID] = time.Now().Add(p.poll)
+		for i, r := range b.results {
+			r.mail = b.batch.mails[i]
+			delete(inFlight, r.mail.EventID)
+			if r.err != nil {
+				cooling[r.mail.EventID] = time.Now().Add(p.poll)
+			}
+			p.report(r)
 		}
-		p.report(r)
 	}
 	defer func() {
-		for len(inFlight) > 0 {
+		for batches > 0 {
 			finish(<-done)
 		}
 	}()
 	var retry time.Duration // after a failed pick
 	for {
 		var pickErr error
-		if free := p.workers - len(inFlight); free > 0 {
+		if free := p.workers - batches; free > 0 {
 			exclude := p.d.running()
 			for id := range inFlight {
 				exclude = append(exclude, id)
@@ -197,12 +241,17 @@ func (p *Dispatcher) loop(ctx context.Context, drain bool) error {
 					delete(cooling, id)
 				}
 			}
-			picked, err := p.d.next(ctx, exclude, busy, p.perProperty, free)
+			picked, err := p.d.next(ctx, exclude, busy, p.perProperty, free, p.batch)
 			pickErr = err
-			for _, m := range picked {
-				inFlight[m.EventID] = m.PropertyID
-				busy[m.PropertyID]++
-				go func() { done <- sendResult{mail: m, err: p.Send(ctx, m.EventID)} }()
+			for _, b := range picked {
+				batches++
+				for _, pid := range b.properties() {
+					busy[pid]++
+				}
+				for _, m := range b.mails {
+					inFlight[m.EventID] = true
+				}
+				go func() { done <- batchDone{batch: b, results: p.send(ctx, b.eventIDs())} }()
 			}
 		}
 		wait := p.poll
@@ -210,21 +259,21 @@ func (p *Dispatcher) loop(ctx context.Context, drain bool) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case pickErr != nil:
-			if drain && len(inFlight) == 0 {
+			if drain && batches == 0 {
 				return pickErr
 			}
 			retry = min(max(2*retry, p.poll/16), p.poll)
 			wait = retry
 			p.log.Warn().Err(pickErr).Dur("retry_in", wait).Msg("invitation mail: cannot read the ledger")
-		case drain && len(inFlight) == 0:
+		case drain && batches == 0:
 			return nil
 		default:
 			retry = 0
 		}
 		timer := time.NewTimer(wait)
 		select {
-		case r := <-done:
-			finish(r)
+		case b := <-done:
+			finish(b)
 		case <-p.c.queued:
 		case <-timer.C:
 		case <-ctx.Done():

@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -72,12 +73,9 @@ func aad(id uuid.UUID, field string) []byte {
 	return append(b, field...)
 }
 
-// sealValue encrypts plain, the value of field, under s.
-func sealValue(s *subject, field, plain string) (string, error) {
-	aead, err := s.aead()
-	if err != nil {
-		return "", err
-	}
+// sealValue encrypts plain, the value of field, under s, whose cipher is
+// aead.
+func sealValue(aead cipher.AEAD, s *subject, field, plain string) (string, error) {
 	ct := aead.Seal(nil, nil, []byte(plain), aad(s.id, field))
 	var b strings.Builder
 	b.Grow(len(sealedPrefix) + len(s.tag) + 1 + base64.RawURLEncoding.EncodedLen(len(ct)))

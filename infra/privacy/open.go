@@ -3,6 +3,7 @@ package privacy
 import (
 	"bytes"
 	"context"
+	"crypto/cipher"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -110,6 +111,11 @@ func (v *Vault) open(ctx context.Context, q querier, lock string, recs []eventst
 	if err != nil {
 		return err
 	}
+	// One cipher per subject for the whole call: a batch names the same
+	// people many times (the actor of every event, an invitee in an
+	// invitation and its acceptance), and making a cipher allocates more
+	// than the value it opens.
+	aeads := make(map[uuid.UUID]cipher.AEAD, len(keys))
 	for _, s := range sites {
 		ms := data[s.rec]
 		if s.meta {
@@ -124,9 +130,12 @@ func (v *Vault) open(ctx context.Context, q querier, lock string, recs []eventst
 			m.raw = jsonString(s.kind.marker(s.id))
 			continue
 		}
-		aead, err := subj.aead()
-		if err != nil {
-			return fmt.Errorf("open event %s: %w", recs[s.rec].ID, err)
+		aead := aeads[s.id]
+		if aead == nil {
+			if aead, err = subj.aead(); err != nil {
+				return fmt.Errorf("open event %s: %w", recs[s.rec].ID, err)
+			}
+			aeads[s.id] = aead
 		}
 		plain, err := aead.Open(nil, nil, s.ct, aad(s.id, m.key))
 		if err != nil {

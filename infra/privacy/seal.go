@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"fmt"
 	"slices"
@@ -106,6 +107,20 @@ func (v *Vault) seal(events []eventstore.EventData, subjects func(keys []string)
 	if err != nil {
 		return err
 	}
+	// One cipher per person for the whole call, as in open: an event seals
+	// its actor's email, address and user agent under one key.
+	ciphers := make(map[*subject]cipher.AEAD, len(keys))
+	seal := func(subj *subject, field, plain string) (string, error) {
+		aead := ciphers[subj]
+		if aead == nil {
+			var err error
+			if aead, err = subj.aead(); err != nil {
+				return "", err
+			}
+			ciphers[subj] = aead
+		}
+		return sealValue(aead, subj, field, plain)
+	}
 	sealed := make([][2][]byte, len(events))
 	for i := range events {
 		p := &plans[i]
@@ -113,7 +128,7 @@ func (v *Vault) seal(events []eventstore.EventData, subjects func(keys []string)
 		for _, op := range p.dataOps {
 			m := &p.data[op.idx]
 			s, _ := stringValue(m.raw)
-			v, err := sealValue(subjectOf[op.key], m.key, s)
+			v, err := seal(subjectOf[op.key], m.key, s)
 			if err != nil {
 				return fmt.Errorf("seal event %s: %w", events[i].ID, err)
 			}
@@ -122,7 +137,7 @@ func (v *Vault) seal(events []eventstore.EventData, subjects func(keys []string)
 		for _, op := range p.metaOps {
 			m := &p.meta[op.idx]
 			s, _ := stringValue(m.raw)
-			v, err := sealValue(subjectOf[op.key], m.key, s)
+			v, err := seal(subjectOf[op.key], m.key, s)
 			if err != nil {
 				return fmt.Errorf("seal event %s: %w", events[i].ID, err)
 			}
