@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -136,5 +137,29 @@ func TestABatchReadsWhatItsOwnEventsSaid(t *testing.T) {
 	}
 	if e, err := f.d.Entry(context.Background(), unknown.UUID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the unknown resend's ledger entry: %+v, %v; want ErrNotFound", e, err)
+	}
+}
+
+// TestABatchKeepsTheFeedsOrderOfMails: an invitation and its resends in
+// one batch go out in the feed's order, so the last mail holds the token
+// that accepts, however the ledger's IDs happen to sort.
+func TestABatchKeepsTheFeedsOrderOfMails(t *testing.T) {
+	f := newConsumerFixture(t)
+	f.created()
+	iid := uuid.NewString()
+	msgs := []*message.Message{f.invited(iid, "n0")}
+	for i := 1; i < 8; i++ {
+		msgs = append(msgs, f.msg("bob@example.com", domain.InvitationResent{Schema: 1, InvitationID: iid, ExpiresAt: expires, TokenNonce: fmt.Sprintf("n%d", i)}))
+	}
+	f.handle(f.batch(msgs...))
+	f.drain()
+	sent := f.out.sent()
+	if len(sent) != len(msgs) {
+		t.Fatalf("%d mails sent, want %d", len(sent), len(msgs))
+	}
+	for i, m := range sent {
+		if want := f.tokens.Mint(f.pid, iid, fmt.Sprintf("n%d", i)); !strings.Contains(m.Text, want) {
+			t.Errorf("mail %d does not hold the token of event %d: the mails went out out of the feed's order", i, i)
+		}
 	}
 }

@@ -27,15 +27,18 @@ type queuedMail struct {
 // written from rec when it is sent. A mail the ledger has already is left
 // as it is, except that a row recorded before the ledger kept events (and
 // not sent) gets its property and event. rec is stored as the feed gave it,
-// personal fields sealed; its errors are the database's.
+// personal fields sealed; its errors are the database's. Its time is the
+// statement's, not the transaction's: the mails of one batch of the feed
+// are recorded in one transaction, and the Dispatcher sends a property's
+// mails in the order of that time (an invitation before its resend).
 func (d *Deliverer) record(ctx context.Context, q querier, propertyID string, rec eventstore.RecordedEvent, msg Message) error {
 	stored, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("mail ledger: record event %s: %w", rec.ID, err)
 	}
 	_, err = q.Exec(ctx, `
-INSERT INTO mail_ledger AS l (event_id, recipient, subject, status, property_id, event)
-VALUES ($1, $2, $3, 'pending', $4, $5)
+INSERT INTO mail_ledger AS l (event_id, recipient, subject, status, property_id, event, created_at)
+VALUES ($1, $2, $3, 'pending', $4, $5, clock_timestamp())
 ON CONFLICT (event_id) DO UPDATE
 SET property_id = EXCLUDED.property_id, event = EXCLUDED.event, updated_at = now()
 WHERE l.event IS NULL AND l.status <> 'sent'`, rec.ID, oneLine(msg.To), oneLine(msg.Subject), propertyID, stored)
