@@ -62,9 +62,6 @@ func (p *Dispatcher) sendBatch(ctx context.Context, ids []string) []sendResult {
 		return collect(ids, results)
 	}
 	events := p.openClaimed(ctx, claimed)
-	// The batch's mails read their property's name, and a resend its
-	// invitee, once for all of them.
-	reads := newRecording(p.c.pool)
 	var sent []claimedMail
 	for i := range claimed {
 		m := &claimed[i]
@@ -76,7 +73,7 @@ func (p *Dispatcher) sendBatch(ctx context.Context, ids []string) []sendResult {
 			// attempt uncounted, rather than fail to be written.
 			err = p.d.unclaim(ctx, m)
 		} else {
-			err = p.sendClaimed(ctx, reads, m, events[i], claimedAt)
+			err = p.sendClaimed(ctx, m, events[i], claimedAt)
 		}
 		if err != nil {
 			results[m.eventID] = err
@@ -138,15 +135,14 @@ func (p *Dispatcher) openClaimed(ctx context.Context, claimed []claimedMail) []o
 	return out
 }
 
-// sendClaimed writes the claimed mail m from its event e, reading what the
-// event lacks through reads, and sends it. On
+// sendClaimed writes the claimed mail m from its event e and sends it. On
 // success m.local says the mail is sent, for the record that follows; on
 // failure the outcome is written, fenced by m's lease, and returned.
-func (p *Dispatcher) sendClaimed(ctx context.Context, reads *recording, m *claimedMail, e openedEvent, claimedAt time.Time) error {
+func (p *Dispatcher) sendClaimed(ctx context.Context, m *claimedMail, e openedEvent, claimedAt time.Time) error {
 	if e.err != nil {
 		return p.d.releaseUnwritten(ctx, m, e.err)
 	}
-	inv, msg, err := p.c.invitation(ctx, reads, m.eventID, e.event)
+	inv, msg, err := p.c.invitation(ctx, p.c.pool, m.eventID, e.event)
 	if err != nil && ctx.Err() != nil {
 		return p.d.unclaim(ctx, m)
 	}

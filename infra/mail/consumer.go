@@ -150,10 +150,10 @@ func (c *Consumer) apply(ctx context.Context, recs, opened []eventstore.Recorded
 		return 0, false, fmt.Errorf("mail consumer: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	r := newRecording(tx)
-	_, _ = r.Exec(ctx, `SET LOCAL synchronous_commit = off`)
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		return 0, false, fmt.Errorf("mail consumer: %w", err)
+	}
 	for i, rec := range recs {
-		r.event = i
 		e, err := recorded.Decode(opened[i])
 		if errors.Is(err, recorded.ErrForeignStream) {
 			continue
@@ -161,105 +161,17 @@ func (c *Consumer) apply(ctx context.Context, recs, opened []eventstore.Recorded
 		if err != nil {
 			return i, false, err
 		}
-		q, err := c.handle(ctx, r, rec, e)
+		q, err := c.handle(ctx, tx, rec, e)
 		if err != nil {
-			return r.failedAt(err, i), false, err
+			return i, false, err
 		}
 		queued = queued || q
-	}
-	if err := r.flush(ctx); err != nil {
-		return r.failedAt(err, len(recs)), false, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return len(recs), false, fmt.Errorf("mail consumer: commit: %w", err)
 	}
 	return len(recs), queued, nil
 }
-
-// recording is the transaction of one message whose writes are queued and
-// sent together, in one round trip with the reads that need them, rather
-// than one round trip a statement. It keeps what the message's own events
-// say of properties' names and invitees, so that most mails need no read.
-// Over the pool, with no writes, it is the reads of a batch of mails the
-// Dispatcher sends, each name read once for the batch.
-type recording struct {
-	tx    batcher
-	b     *pgx.Batch
-	at    []int // the event each queued statement is for
-	event int   // the event being handled
-	// names and invitees are what the events so far wrote or the reads
-	// found: property → name; property and invitation → email and role.
-	names    map[string]string
-	invitees map[[2]string][2]string
-}
-
-// batcher is a transaction, or a pool for a recording that only reads.
-type batcher interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
-}
-
-func newRecording(tx batcher) *recording {
-	return &recording{tx: tx, b: &pgx.Batch{}, names: map[string]string{}, invitees: map[[2]string][2]string{}}
-}
-
-// Exec queues sql for the next flush.
-func (r *recording) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	r.b.Queue(sql, args...)
-	r.at = append(r.at, r.event)
-	return pgconn.CommandTag{}, nil
-}
-
-// QueryRow sends the queued writes, then reads: a read sees every write
-// before it.
-func (r *recording) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if err := r.flush(ctx); err != nil {
-		return errRow{err}
-	}
-	return r.tx.QueryRow(ctx, sql, args...)
-}
-
-// flush sends the queued statements. A failing one is a *statementError
-// naming its event.
-func (r *recording) flush(ctx context.Context) error {
-	if r.b.Len() == 0 {
-		return nil
-	}
-	b, at := r.b, r.at
-	r.b, r.at = &pgx.Batch{}, nil
-	br := r.tx.SendBatch(ctx, b)
-	for i := range at {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return &statementError{event: at[i], err: err}
-		}
-	}
-	return br.Close()
-}
-
-// failedAt is the index of the event err is about: the event of a queued
-// statement that failed, else current, the event being handled.
-func (r *recording) failedAt(err error, current int) int {
-	var se *statementError
-	if errors.As(err, &se) {
-		return se.event
-	}
-	return current
-}
-
-// statementError is the failure of a queued statement of event event.
-type statementError struct {
-	event int
-	err   error
-}
-
-func (e *statementError) Error() string { return e.err.Error() }
-func (e *statementError) Unwrap() error { return e.err }
-
-// errRow is a row whose read could not be sent.
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
 
 // querier is a pool or a transaction.
 type querier interface {
@@ -274,18 +186,12 @@ func (c *Consumer) handle(ctx context.Context, q querier, rec eventstore.Recorde
 	case domain.PropertyCreated:
 		_, err := q.Exec(ctx, `INSERT INTO mail_properties (property_id, name) VALUES ($1, $2)
 			ON CONFLICT (property_id) DO UPDATE SET name = $2`, e.PropertyID, ev.Name)
-		if r, ok := q.(*recording); ok {
-			r.names[e.PropertyID] = ev.Name
-		}
 		return false, err
 	case domain.MemberInvited:
 		if _, err := q.Exec(ctx, `INSERT INTO mail_invitations (property_id, invitation_id, email, role)
 			VALUES ($1, $2, $3, $4) ON CONFLICT (property_id, invitation_id) DO UPDATE SET email = $3, role = $4`,
 			e.PropertyID, ev.InvitationID, ev.Email, string(ev.Role)); err != nil {
 			return false, err
-		}
-		if r, ok := q.(*recording); ok {
-			r.invitees[[2]string{e.PropertyID, ev.InvitationID}] = [2]string{ev.Email, string(ev.Role)}
 		}
 		return c.record(ctx, q, rec, e)
 	case domain.InvitationResent:
@@ -350,11 +256,13 @@ func (c *Consumer) invitation(ctx context.Context, q querier, eventID string, e 
 			Role: ev.Role, ExpiresAt: ev.ExpiresAt}, ev.TokenNonce)
 	case domain.InvitationResent:
 		inv := InvitationMail{InvitationID: ev.InvitationID, ExpiresAt: ev.ExpiresAt}
-		email, role, err := invitee(ctx, q, e.PropertyID, ev.InvitationID)
+		var role string
+		err := q.QueryRow(ctx, `SELECT email, role FROM mail_invitations WHERE property_id = $1 AND invitation_id = $2`,
+			e.PropertyID, ev.InvitationID).Scan(&inv.Email, &role)
 		if err != nil {
 			return InvitationMail{}, Message{}, fmt.Errorf("mail for event %s: the invitation %s it resends: %w", eventID, ev.InvitationID, err)
 		}
-		inv.Email, inv.Role = email, domain.Role(role)
+		inv.Role = domain.Role(role)
 		return c.mail(ctx, q, e, inv, ev.TokenNonce)
 	}
 	return InvitationMail{}, Message{}, fmt.Errorf("mail: event %s (%s) asks for no mail", eventID, e.Type)
@@ -369,57 +277,15 @@ func (c *Consumer) mail(ctx context.Context, q querier, e recorded.Event, inv In
 		inv.InvitedBy, inv.InviterAccount = "", "" // the mail says "An admin"
 	}
 	inv.Token = c.tokens.Mint(e.PropertyID, inv.InvitationID, nonce)
-	name, err := propertyName(ctx, q, e.PropertyID)
-	if err != nil {
+	err := q.QueryRow(ctx, `SELECT name FROM mail_properties WHERE property_id = $1`, e.PropertyID).Scan(&inv.PropertyName)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return InvitationMail{}, Message{}, err
 	}
-	inv.PropertyName = name
 	msg, err := Invitation(inv, c.acceptURL)
 	if err != nil {
 		return InvitationMail{}, Message{}, err
 	}
 	return inv, msg, nil
-}
-
-// propertyName reads the name of property pid through q, "" when the
-// property is unknown; a recording answers from memory when it can.
-func propertyName(ctx context.Context, q querier, pid string) (string, error) {
-	r, _ := q.(*recording)
-	if r != nil {
-		if name, ok := r.names[pid]; ok {
-			return name, nil
-		}
-	}
-	var name string
-	err := q.QueryRow(ctx, `SELECT name FROM mail_properties WHERE property_id = $1`, pid).Scan(&name)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return "", err
-	}
-	if r != nil {
-		r.names[pid] = name
-	}
-	return name, nil
-}
-
-// invitee reads the email and role of invitation inv of property pid
-// through q; a recording answers from memory when it can.
-func invitee(ctx context.Context, q querier, pid, inv string) (email, role string, err error) {
-	r, _ := q.(*recording)
-	k := [2]string{pid, inv}
-	if r != nil {
-		if v, ok := r.invitees[k]; ok {
-			return v[0], v[1], nil
-		}
-	}
-	err = q.QueryRow(ctx, `SELECT email, role FROM mail_invitations WHERE property_id = $1 AND invitation_id = $2`,
-		pid, inv).Scan(&email, &role)
-	if err != nil {
-		return "", "", err
-	}
-	if r != nil {
-		r.invitees[k] = [2]string{email, role}
-	}
-	return email, role, nil
 }
 
 // erased reports whether addr is under the reserved .invalid top-level
