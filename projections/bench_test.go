@@ -65,17 +65,7 @@ func BenchmarkProjectorBatch(b *testing.B) {
 // benchEvents is how many generated events BenchmarkRebuild replays:
 // ROSTER_BENCH_EVENTS, 20,000 by default. Loading them into the event
 // store is not measured, but takes a while for a million.
-func benchEvents(b *testing.B) int {
-	n := 20_000
-	if s := os.Getenv("ROSTER_BENCH_EVENTS"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v <= 0 {
-			b.Fatalf("ROSTER_BENCH_EVENTS=%q is not a positive number", s)
-		}
-		n = v
-	}
-	return n
-}
+func benchEvents(b *testing.B) int { return pt.BenchEvents(b, 20_000) }
 
 // benchRebuildConfig is the RebuildConfig BenchmarkRebuild uses: the
 // defaults, but for ROSTER_BENCH_BATCH and ROSTER_BENCH_WORKERS when set,

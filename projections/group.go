@@ -36,12 +36,10 @@ type Group struct {
 	open Opener
 	log  zerolog.Logger
 
-	mu sync.Mutex
-	// failing is the first event of the batch that last failed with a
-	// fault no member could be blamed for, attempts how many calls in a
-	// row did.
-	failing  string
-	attempts int
+	// fails counts the calls in a row whose batch, starting with the same
+	// event, failed with a fault no member could be blamed for.
+	fails failStreak
+	mu    sync.Mutex
 	// last is each member's checkpoint as the group last knew it.
 	last map[string]eventstore.Position
 }
@@ -168,17 +166,7 @@ func (g *Group) alone(ctx context.Context, recs []eventstore.RecordedEvent, acti
 
 // failedOn records that the last call failed on the batch starting with
 // the event id ("": it succeeded) and returns how many calls in a row did.
-func (g *Group) failedOn(id string) int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if id == "" || id != g.failing {
-		g.failing, g.attempts = id, 0
-	}
-	if id != "" {
-		g.attempts++
-	}
-	return g.attempts
-}
+func (g *Group) failedOn(id string) int { return g.fails.on(id) }
 
 // applyOnce applies recs to ms in one transaction, adding to out the
 // members found fenced or behind, which apply nothing; a member in upTo

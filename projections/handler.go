@@ -51,10 +51,8 @@ type Handler struct {
 	mu    sync.Mutex
 	last  eventstore.Position // the checkpoint as this handler last knew it
 	known bool
-	// failing is the event the last call failed on, attempts how many
-	// calls in a row did.
-	failing  string
-	attempts int
+	// fails counts the calls in a row that failed on one event.
+	fails failStreak
 }
 
 // HandlerOption configures a Handler.
@@ -150,16 +148,28 @@ func (h *Handler) pin(rec eventstore.RecordedEvent, err error) *EventError {
 
 // failedOn records that the last call failed on the event id ("": it
 // succeeded) and returns how many calls in a row failed on it.
-func (h *Handler) failedOn(id string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if id == "" || id != h.failing {
-		h.failing, h.attempts = id, 0
+func (h *Handler) failedOn(id string) int { return h.fails.on(id) }
+
+// failStreak counts the calls in a row that failed on one event. It is
+// safe for concurrent use.
+type failStreak struct {
+	mu       sync.Mutex
+	failing  string
+	attempts int
+}
+
+// on records that the last call failed on id ("": it succeeded) and
+// returns how many calls in a row failed on it.
+func (f *failStreak) on(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id == "" || id != f.failing {
+		f.failing, f.attempts = id, 0
 	}
 	if id != "" {
-		h.attempts++
+		f.attempts++
 	}
-	return h.attempts
+	return f.attempts
 }
 
 // beginSQL opens every transaction of a handler. synchronous_commit off

@@ -2,8 +2,6 @@ package consumers_test
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,17 +23,7 @@ import (
 
 // catchUpEvents is how many generated events BenchmarkCatchUp follows:
 // ROSTER_BENCH_EVENTS, 100,000 by default.
-func catchUpEvents(b *testing.B) int {
-	n := 100_000
-	if s := os.Getenv("ROSTER_BENCH_EVENTS"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v <= 0 {
-			b.Fatalf("ROSTER_BENCH_EVENTS=%q is not a positive number", s)
-		}
-		n = v
-	}
-	return n
-}
+func catchUpEvents(b *testing.B) int { return pt.BenchEvents(b, 100_000) }
 
 // BenchmarkCatchUp times one instance catching up on a generated feed
 // (pt.Mix, in a memory store and in the PostgreSQL one, where every

@@ -121,16 +121,11 @@ func (t *term) check(h message.HandlerFunc) message.HandlerFunc {
 // it holds (the lease's, the checkpoint's) cannot hold a takeover up for
 // longer than a lease.
 func (t *term) Queue(b *pgx.Batch) {
-	b.Queue(fmt.Sprintf("SET LOCAL idle_in_transaction_session_timeout = %d", max(t.ttl.Milliseconds(), 1)))
-	b.Queue(`SELECT 1 FROM consumer_leases
-		WHERE consumer = $1 AND holder = $2 AND epoch = $3 AND expires_at > clock_timestamp() FOR KEY SHARE`,
-		t.consumer, t.holder, t.epoch).QueryRow(func(row pgx.Row) error {
-		var one int
-		err := row.Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
+	t.queueCheck(b, func(held bool) error {
+		if !held {
 			return t.fenced()
 		}
-		return err
+		return nil
 	})
 }
 
@@ -138,17 +133,25 @@ func (t *term) Queue(b *pgx.Batch) {
 // failure tells the group that this member drops out instead of failing
 // the others' transaction.
 func (t *term) QueueHeld(b *pgx.Batch, held *bool) {
+	t.queueCheck(b, func(h bool) error { *held = h; return nil })
+}
+
+// queueCheck queues the lease's check, holding its row, and gives found
+// whether the lease is still this term's; found's error is the check's.
+func (t *term) queueCheck(b *pgx.Batch, found func(held bool) error) {
 	b.Queue(fmt.Sprintf("SET LOCAL idle_in_transaction_session_timeout = %d", max(t.ttl.Milliseconds(), 1)))
 	b.Queue(`SELECT 1 FROM consumer_leases
 		WHERE consumer = $1 AND holder = $2 AND epoch = $3 AND expires_at > clock_timestamp() FOR KEY SHARE`,
 		t.consumer, t.holder, t.epoch).QueryRow(func(row pgx.Row) error {
 		var one int
-		err := row.Scan(&one)
-		*held = err == nil
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+		switch err := row.Scan(&one); {
+		case err == nil:
+			return found(true)
+		case errors.Is(err, pgx.ErrNoRows):
+			return found(false)
+		default:
+			return err
 		}
-		return err
 	})
 }
 

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -347,4 +349,19 @@ func Load(tb testing.TB, store Appender, steps []Step, workers, chunk int) int {
 		tb.Fatalf("load %d steps: %v", len(steps), errs[0])
 	}
 	return len(steps)
+}
+
+// BenchEvents is how many generated events a benchmark goes through:
+// ROSTER_BENCH_EVENTS when set, def otherwise. A value that is not a
+// positive number fails tb.
+func BenchEvents(tb testing.TB, def int) int {
+	s := os.Getenv("ROSTER_BENCH_EVENTS")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		tb.Fatalf("ROSTER_BENCH_EVENTS=%q is not a positive number", s)
+	}
+	return n
 }
