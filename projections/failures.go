@@ -127,15 +127,15 @@ func resolveApplied(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 }
 
 // queueSkips queues on b the query of the events skipped for the
-// projection, calling found with each. They are few (each is an operator's
-// decision), so all of them are read, which costs less than sending the
-// batch's IDs to match.
-func queueSkips(b *pgx.Batch, projection string, found func(id string)) {
-	b.Queue(`SELECT event_id FROM projection_skips WHERE projection = $1`, projection).
+// projections named, adding each to into. They are few (each is an
+// operator's decision), so all of them are read, which costs less than
+// sending the batch's IDs to match.
+func queueSkips(b *pgx.Batch, names []string, into skipSet) {
+	b.Queue(`SELECT projection, event_id FROM projection_skips WHERE projection = ANY($1)`, names).
 		Query(func(rows pgx.Rows) error {
-			var id string
-			_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
-				found(id)
+			var name, id string
+			_, err := pgx.ForEachRow(rows, []any{&name, &id}, func() error {
+				into.add(name, id)
 				return nil
 			})
 			return err

@@ -215,15 +215,7 @@ func (g *Group) applyOnce(ctx context.Context, recs []eventstore.RecordedEvent, 
 		return err
 	})
 	skips := skipSet{}
-	b.Queue(`SELECT projection, event_id FROM projection_skips WHERE projection = ANY($1)`, sorted).
-		Query(func(rows pgx.Rows) error {
-			var name, id string
-			_, err := pgx.ForEachRow(rows, []any{&name, &id}, func() error {
-				skips.add(name, id)
-				return nil
-			})
-			return err
-		})
+	queueSkips(b, sorted, skips)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("projections group: lock checkpoints: %w", err)
 	}
@@ -239,8 +231,7 @@ func (g *Group) applyOnce(ctx context.Context, recs []eventstore.RecordedEvent, 
 		if !limited {
 			n = len(recs)
 		}
-		switch {
-		case !held[i]:
+		if !held[i] {
 			out[name] = fmt.Errorf("%s: %w", name, ErrFenced)
 			continue
 		}

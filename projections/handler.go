@@ -211,13 +211,8 @@ func (h *Handler) apply(ctx context.Context, recs []eventstore.RecordedEvent) er
 	var c, p int64
 	b.Queue(`SELECT commit_position, prepare_position FROM projection_checkpoints WHERE name = $1 FOR UPDATE`,
 		h.p.Name).QueryRow(func(row pgx.Row) error { return row.Scan(&c, &p) })
-	var skips skipSet
-	queueSkips(b, h.p.Name, func(id string) {
-		if skips == nil {
-			skips = skipSet{}
-		}
-		skips.add(h.p.Name, id)
-	})
+	skips := skipSet{}
+	queueSkips(b, []string{h.p.Name}, skips)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("%s: lock checkpoint: %w", h.p.Name, err)
 	}

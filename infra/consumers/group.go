@@ -219,10 +219,7 @@ func (g *group) handle(gen *generation, msg *message.Message) error {
 	for _, t := range in {
 		if why := left[t.consumer]; why != nil {
 			g.leave(gen, t, why, recs[len(recs)-1].Position)
-		}
-	}
-	for _, t := range in {
-		if left[t.consumer] == nil {
+		} else {
 			g.c.metrics.observe(t.consumer, msg, err)
 		}
 	}

@@ -373,9 +373,7 @@ func (l *leadership) newHandler(t *term, s *spec, handler string, wrap ...messag
 // handler applied a message that ends at or after past (the batch it left
 // the group on); otherwise it runs alone until its term ends.
 func (l *leadership) runAlone(t *term, past *eventstore.Position) {
-	l.c.mu.Lock()
-	s := l.c.byName[t.consumer]
-	l.c.mu.Unlock()
+	s := l.c.byNameSpec(t.consumer)
 	t.hmu.Lock()
 	defer t.hmu.Unlock()
 	if t.ending || t.handler != nil {
@@ -399,7 +397,7 @@ func (l *leadership) rejoinPast(t *term, past eventstore.Position) message.Handl
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			out, err := h(msg)
-			if err == nil && !lastPosition(msg).Less(past) {
+			if last, _ := feed.LastPosition(msg); err == nil && !last.Less(past) {
 				once.Do(func() {
 					l.c.group.wg.Go(func() { l.rejoin(t) })
 				})
@@ -430,17 +428,6 @@ func (l *leadership) rejoin(t *term) {
 	t.hmu.Unlock()
 	l.log.Info().Str("consumer", t.consumer).Int64("epoch", t.epoch).Msg("the projection rejoins the group")
 	l.c.group.sync(l.handlers)
-}
-
-// lastPosition is the position of the last event msg carries, the start
-// when it does not say.
-func lastPosition(msg *message.Message) eventstore.Position {
-	c, err1 := strconv.ParseUint(msg.Metadata.Get(feed.KeyCommit), 10, 64)
-	p, err2 := strconv.ParseUint(msg.Metadata.Get(feed.KeyPrepare), 10, 64)
-	if err1 != nil || err2 != nil {
-		return eventstore.Start
-	}
-	return eventstore.Position{Commit: c, Prepare: p}
 }
 
 // endTerm stops t's handler and forgets the term; the lease is left as it

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -108,11 +107,9 @@ func (m *metrics) count(name string, processed, failed prometheus.Counter, msg *
 	if at, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(feed.KeyRecordedAt)); err == nil {
 		m.lagSeconds.WithLabelValues(name).Set(time.Since(at).Seconds())
 	}
-	c, err1 := strconv.ParseUint(msg.Metadata.Get(feed.KeyCommit), 10, 64)
-	p, err2 := strconv.ParseUint(msg.Metadata.Get(feed.KeyPrepare), 10, 64)
-	if err1 == nil && err2 == nil {
+	if pos, ok := feed.LastPosition(msg); ok {
 		m.mu.Lock()
-		m.last[name] = eventstore.Position{Commit: c, Prepare: p}
+		m.last[name] = pos
 		m.mu.Unlock()
 	}
 }

@@ -48,6 +48,17 @@ func ToMessage(rec eventstore.RecordedEvent) *message.Message {
 	return msg
 }
 
+// LastPosition is the position of the last event msg carries, from its
+// metadata; ok is false when msg does not say.
+func LastPosition(msg *message.Message) (pos eventstore.Position, ok bool) {
+	c, err1 := strconv.ParseUint(msg.Metadata.Get(KeyCommit), 10, 64)
+	p, err2 := strconv.ParseUint(msg.Metadata.Get(KeyPrepare), 10, 64)
+	if err1 != nil || err2 != nil {
+		return eventstore.Start, false
+	}
+	return eventstore.Position{Commit: c, Prepare: p}, true
+}
+
 // FromMessage turns a feed message back into the stored event. It fails when
 // msg did not come from ToMessage.
 func FromMessage(msg *message.Message) (eventstore.RecordedEvent, error) {

@@ -562,8 +562,8 @@ func (b *bench) readBack(ctx context.Context, tok, pid string, ids []string, joi
 
 // seedLong gives a property n events of history while keeping its state
 // small: cycles of fifty invitations and their revocation, longClients at
-// a time. Given the
-// property an interrupted run left (pid, with have events), it carries on.
+// a time. Given the property an interrupted run left (pid, with have
+// events), it carries on.
 func (b *bench) seedLong(ctx context.Context, tok string, n int, pid string, have int, pos *positions) (step SeedStep, err error) {
 	step.Name = "long-stream property"
 	start := time.Now()
@@ -584,8 +584,8 @@ func (b *bench) seedLong(ctx context.Context, tok string, n int, pid string, hav
 	var (
 		mu       sync.Mutex
 		claimed  = have // events the clients have taken on
-		requests int
 		cycle    int
+		requests atomic.Int64
 	)
 	take := func() (k, c int) {
 		mu.Lock()
@@ -623,15 +623,13 @@ func (b *bench) seedLong(ctx context.Context, tok string, n int, pid string, hav
 				if _, err := b.send(gctx, pos, tok, "POST", "/v1/properties/"+pid+"/invitations/revoke", map[string]any{"ids": ids}, nil); err != nil {
 					return err
 				}
-				mu.Lock()
-				requests += 2
-				mu.Unlock()
+				requests.Add(2)
 				events.Add(int64(2 * k))
 			}
 		})
 	}
 	err = g.Wait()
-	step.Requests += requests
+	step.Requests += int(requests.Load())
 	step.Events += int(events.Load()) - have
 	have = int(events.Load())
 	if err != nil {

@@ -142,8 +142,9 @@ func (c *Consumer) Handle(msg *message.Message) error {
 // property, the invitation, the ledger's event ID), so a redelivered
 // message gives each event its effect once, and a mail recorded or sent
 // already is left as it is. On error nothing is recorded, and failed is the
-// index of the event that failed (len(recs) when the commit did). queued
-// reports that a mail was queued for sending.
+// index of the event that failed (0 when the commit did: no event is to
+// blame, and the message is delivered again whole). queued reports that a
+// mail was queued for sending.
 func (c *Consumer) apply(ctx context.Context, recs, opened []eventstore.RecordedEvent) (failed int, queued bool, err error) {
 	tx, err := c.pool.Begin(ctx)
 	if err != nil {
@@ -168,7 +169,7 @@ func (c *Consumer) apply(ctx context.Context, recs, opened []eventstore.Recorded
 		queued = queued || q
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return len(recs), false, fmt.Errorf("mail consumer: commit: %w", err)
+		return 0, false, fmt.Errorf("mail consumer: commit: %w", err)
 	}
 	return len(recs), queued, nil
 }
