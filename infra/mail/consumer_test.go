@@ -51,7 +51,7 @@ var consumerNow = time.Date(2029, 12, 1, 0, 0, 0, 0, time.UTC)
 // consumerFixture is a Consumer over a fresh database and an outbox, fed
 // one property's events.
 type consumerFixture struct {
-	t      *testing.T
+	t      testing.TB
 	c      *Consumer
 	d      *Deliverer
 	p      *Dispatcher
@@ -61,7 +61,7 @@ type consumerFixture struct {
 	rev    uint64
 }
 
-func newConsumerFixture(t *testing.T) *consumerFixture {
+func newConsumerFixture(t testing.TB) *consumerFixture {
 	t.Helper()
 	f := &consumerFixture{t: t, out: &outbox{}, tokens: invitetoken.New([]byte("a test key of at least 32 bytes!!")), pid: uuid.NewString()}
 	pool := pgtest.NewPool(t)
